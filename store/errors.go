@@ -1,0 +1,18 @@
+package store
+
+import "errors"
+
+// Sentinel errors. Backends wrap driver errors so that callers can use
+// errors.Is with these and nothing else.
+var (
+	// ErrNotFound: the record does not exist (or has expired).
+	ErrNotFound = errors.New("store: not found")
+	// ErrAlreadyExists: a record with the same unique key exists.
+	ErrAlreadyExists = errors.New("store: already exists")
+	// ErrConflict: a compare-and-set lost (the stored value is not the
+	// expected one, a one-time value was already used, a TOTP step is not
+	// newer than the last accepted one).
+	ErrConflict = errors.New("store: conflict")
+	// ErrUnavailable: the backend cannot be reached. The server answers 503.
+	ErrUnavailable = errors.New("store: unavailable")
+)
