@@ -32,7 +32,8 @@ type Users interface {
 	UpdateUser(ctx context.Context, id string, fn func(*User) error) (User, error)
 	// ListUsers returns one page ordered by username and the total matching.
 	ListUsers(ctx context.Context, q UserQuery) ([]User, int, error)
-	// HasAdmin reports whether an enabled admin account exists.
+	// HasAdmin reports whether an admin account that has enrolled and is not
+	// disabled exists.
 	HasAdmin(ctx context.Context) (bool, error)
 	// AcceptTOTPStep records step as the last accepted TOTP time step, only
 	// if it is greater than the one stored: atomically, so that of any number

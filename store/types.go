@@ -132,6 +132,9 @@ type Session struct {
 	ID            string // public, random id used to list and revoke
 	TokenHash     string // hex SHA-256 of the session token
 	UserID        string
+	Username      string // copied at login so /auth/verify needs no database read
+	DisplayName   string
+	Groups        []string // the user's role(s), for Remote-Groups
 	AMR           []string
 	AuthTime      time.Time
 	CreatedAt     time.Time

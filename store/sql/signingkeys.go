@@ -1,0 +1,50 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"mutualauth/store"
+)
+
+// AddSigningKey stores k: store.ErrAlreadyExists when the generation (or
+// the KID) is taken. A zero CreatedAt is set to now.
+func (s *Store) AddSigningKey(ctx context.Context, k store.SigningKey) error {
+	if k.CreatedAt.IsZero() {
+		k.CreatedAt = now()
+	}
+	_, err := s.exec(ctx, s.db, "INSERT INTO signing_keys (generation, kid, sealed, created_at, retired_at) VALUES (?, ?, ?, ?, ?)",
+		k.Generation, k.KID, k.Sealed, s.d.timeArg(k.CreatedAt), s.d.timeArg(k.RetiredAt))
+	return wrap("add signing key", err)
+}
+
+// ListSigningKeys returns all keys, highest generation first.
+func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	rows, err := s.query(ctx, s.db, "SELECT generation, kid, sealed, created_at, retired_at FROM signing_keys ORDER BY generation DESC")
+	if err != nil {
+		return nil, wrap("list signing keys", err)
+	}
+	defer rows.Close()
+	var list []store.SigningKey
+	for rows.Next() {
+		var k store.SigningKey
+		if err := rows.Scan(&k.Generation, &k.KID, &k.Sealed, timeScan{&k.CreatedAt}, timeScan{&k.RetiredAt}); err != nil {
+			return nil, wrap("list signing keys", err)
+		}
+		list = append(list, k)
+	}
+	return list, wrap("list signing keys", rows.Err())
+}
+
+// RetireSigningKey sets the key's RetiredAt; store.ErrNotFound when the
+// generation is unknown.
+func (s *Store) RetireSigningKey(ctx context.Context, generation int, at time.Time) error {
+	if at.IsZero() {
+		at = now()
+	}
+	res, err := s.exec(ctx, s.db, "UPDATE signing_keys SET retired_at = ? WHERE generation = ?", s.d.timeArg(at), generation)
+	if err == nil {
+		err = affectedOne(res, "signing key")
+	}
+	return wrap("retire signing key", err)
+}
