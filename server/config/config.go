@@ -1,0 +1,211 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the validated configuration.
+type Config struct {
+	Listen      string
+	PublicURL   *url.URL // scheme://host[:port], no path
+	DataDir     string
+	DatabaseURL string // empty: SQLite in DataDir
+	RedisURL    string // empty: in-memory sessions
+	IPRateLimit int    // requests per minute per IP and route group; 0 = off
+
+	EncryptionKey  string // base64 32 bytes; empty: DataDir/encryption.key
+	SigningKeyFile string // PEM P-256 key; empty: key ring in the database
+
+	SessionIdle     time.Duration
+	SessionAbsolute time.Duration
+	InviteTTL       time.Duration
+	DeviceTTL       time.Duration
+	PasswordMinLen  int
+	HashConcurrency int // argon2id hashes at once; 0 = number of CPUs
+
+	TrustedProxies []netip.Prefix // X-Forwarded-For is believed only from these
+	LogLevel       string         // debug, info, warn, error
+	LogFormat      string         // text or json
+}
+
+// Issuer is the origin the server is reached at, e.g. "https://login.example.com".
+func (c Config) Issuer() string { return c.PublicURL.Scheme + "://" + c.PublicURL.Host }
+
+// RPID is the WebAuthn relying party id: the public URL's host without port.
+func (c Config) RPID() string { return c.PublicURL.Hostname() }
+
+// Secure reports whether the public URL is https (Secure and __Host- cookies, HSTS).
+func (c Config) Secure() bool { return c.PublicURL.Scheme == "https" }
+
+// Variable names.
+const (
+	EnvListen          = "MUTUALAUTH_LISTEN"
+	EnvPublicURL       = "MUTUALAUTH_PUBLIC_URL"
+	EnvDataDir         = "MUTUALAUTH_DATA_DIR"
+	EnvDatabaseURL     = "MUTUALAUTH_DATABASE_URL"
+	EnvRedisURL        = "MUTUALAUTH_REDIS_URL"
+	EnvIPRateLimit     = "MUTUALAUTH_IP_RATE_LIMIT"
+	EnvEncryptionKey   = "MUTUALAUTH_ENCRYPTION_KEY"
+	EnvSigningKeyFile  = "MUTUALAUTH_SIGNING_KEY_FILE"
+	EnvSessionIdle     = "MUTUALAUTH_SESSION_IDLE_TIMEOUT"
+	EnvSessionAbsolute = "MUTUALAUTH_SESSION_ABSOLUTE_TIMEOUT"
+	EnvInviteTTL       = "MUTUALAUTH_INVITE_TTL"
+	EnvDeviceTTL       = "MUTUALAUTH_DEVICE_TTL"
+	EnvPasswordMinLen  = "MUTUALAUTH_PASSWORD_MIN_LENGTH"
+	EnvHashConcurrency = "MUTUALAUTH_HASH_CONCURRENCY"
+	EnvTrustedProxies  = "MUTUALAUTH_TRUSTED_PROXIES"
+	EnvLogLevel        = "MUTUALAUTH_LOG_LEVEL"
+	EnvLogFormat       = "MUTUALAUTH_LOG_FORMAT"
+)
+
+// Defaults, as API.md and DESIGN.md set them.
+const (
+	DefaultListen          = "127.0.0.1:8080"
+	DefaultPublicURL       = "http://localhost:8080"
+	DefaultDataDir         = "./data"
+	DefaultIPRateLimit     = 60
+	DefaultSessionIdle     = 30 * time.Minute
+	DefaultSessionAbsolute = 12 * time.Hour
+	DefaultInviteTTL       = 72 * time.Hour
+	DefaultDeviceTTL       = 90 * 24 * time.Hour
+	DefaultPasswordMinLen  = 12
+)
+
+// FromEnv reads and validates the configuration. Every problem found is
+// reported, each naming its variable.
+func FromEnv(getenv func(string) string) (Config, error) {
+	p := parser{getenv: getenv}
+	c := Config{
+		Listen:          p.str(EnvListen, DefaultListen),
+		DataDir:         p.str(EnvDataDir, DefaultDataDir),
+		DatabaseURL:     strings.TrimSpace(getenv(EnvDatabaseURL)),
+		RedisURL:        strings.TrimSpace(getenv(EnvRedisURL)),
+		IPRateLimit:     p.integer(EnvIPRateLimit, DefaultIPRateLimit, 0, 1_000_000_000),
+		EncryptionKey:   strings.TrimSpace(getenv(EnvEncryptionKey)),
+		SigningKeyFile:  strings.TrimSpace(getenv(EnvSigningKeyFile)),
+		SessionIdle:     p.duration(EnvSessionIdle, DefaultSessionIdle, time.Minute, 24*time.Hour),
+		SessionAbsolute: p.duration(EnvSessionAbsolute, DefaultSessionAbsolute, time.Minute, 90*24*time.Hour),
+		InviteTTL:       p.duration(EnvInviteTTL, DefaultInviteTTL, time.Minute, 30*24*time.Hour),
+		DeviceTTL:       p.duration(EnvDeviceTTL, DefaultDeviceTTL, time.Hour, 400*24*time.Hour),
+		PasswordMinLen:  p.integer(EnvPasswordMinLen, DefaultPasswordMinLen, 8, 128),
+		HashConcurrency: p.integer(EnvHashConcurrency, 0, 0, 1024),
+		LogLevel:        strings.ToLower(p.str(EnvLogLevel, "info")),
+		LogFormat:       strings.ToLower(p.str(EnvLogFormat, "text")),
+	}
+	c.PublicURL = p.publicURL(EnvPublicURL, DefaultPublicURL)
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		p.fail(EnvListen, "%q is not host:port (%v)", c.Listen, err)
+	}
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			p.fail(EnvDatabaseURL, "must be a postgres:// URL (unset it for SQLite in the data dir)")
+		}
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || !strings.HasPrefix(u.Scheme, "redis") {
+			p.fail(EnvRedisURL, "must be a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL")
+		}
+	}
+	if c.SessionIdle > c.SessionAbsolute {
+		p.fail(EnvSessionIdle, "idle timeout %s is longer than the absolute timeout %s", c.SessionIdle, c.SessionAbsolute)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		p.fail(EnvLogLevel, "must be debug, info, warn or error")
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		p.fail(EnvLogFormat, "must be text or json")
+	}
+	if v := strings.TrimSpace(getenv(EnvTrustedProxies)); v != "" {
+		for _, s := range strings.Split(v, ",") {
+			s = strings.TrimSpace(s)
+			pfx, err := netip.ParsePrefix(s)
+			if err != nil {
+				addr, aerr := netip.ParseAddr(s)
+				if aerr != nil {
+					p.fail(EnvTrustedProxies, "%q is not an IP or CIDR", s)
+					continue
+				}
+				pfx = netip.PrefixFrom(addr, addr.BitLen())
+			}
+			c.TrustedProxies = append(c.TrustedProxies, pfx)
+		}
+	}
+	if len(p.errs) > 0 {
+		return Config{}, errors.Join(p.errs...)
+	}
+	return c, nil
+}
+
+type parser struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (p *parser) fail(name, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("config: %s: %s", name, fmt.Sprintf(format, args...)))
+}
+
+func (p *parser) str(name, def string) string {
+	if v := strings.TrimSpace(p.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (p *parser) integer(name string, def, lo, hi int) int {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		p.fail(name, "%q is not a whole number from %d to %d", v, lo, hi)
+		return def
+	}
+	return n
+}
+
+func (p *parser) duration(name string, def, lo, hi time.Duration) time.Duration {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		p.fail(name, "%q is not a duration (like 30m or 12h) from %s to %s", v, lo, hi)
+		return def
+	}
+	return d
+}
+
+func (p *parser) publicURL(name, def string) *url.URL {
+	v := p.str(name, def)
+	u, err := url.Parse(v)
+	if err != nil {
+		p.fail(name, "%q is not a URL: %v", v, err)
+		u, _ = url.Parse(def)
+		return u
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		p.fail(name, "%q must be http(s)://host[:port]", v)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		p.fail(name, "%q must be an origin only: no path, query, fragment or user info", v)
+	}
+	u.Path, u.RawQuery, u.Fragment, u.User = "", "", "", nil
+	u.Host = strings.ToLower(u.Host)
+	return u
+}

@@ -1,0 +1,69 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := FromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != DefaultListen || c.Issuer() != "http://localhost:8080" || c.RPID() != "localhost" {
+		t.Fatalf("defaults: %+v issuer %s", c, c.Issuer())
+	}
+	if c.Secure() || c.IPRateLimit != 60 || c.SessionIdle != 30*time.Minute || c.SessionAbsolute != 12*time.Hour {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestValues(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{
+		EnvPublicURL:      "https://Login.Example.com:8443/",
+		EnvIPRateLimit:    "0",
+		EnvSessionIdle:    "5m",
+		EnvTrustedProxies: "10.0.0.0/8, 127.0.0.1",
+		EnvRedisURL:       "redis+sentinel://a:26379,b:26379?master=m",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Issuer() != "https://login.example.com:8443" || c.RPID() != "login.example.com" || !c.Secure() {
+		t.Fatalf("issuer %s rpid %s", c.Issuer(), c.RPID())
+	}
+	if c.IPRateLimit != 0 || c.SessionIdle != 5*time.Minute || len(c.TrustedProxies) != 2 {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestBadValuesNameTheirVariable(t *testing.T) {
+	cases := map[string]string{
+		EnvPublicURL:      "ftp://x",
+		EnvListen:         "no-port",
+		EnvIPRateLimit:    "-1",
+		EnvDatabaseURL:    "mysql://x",
+		EnvRedisURL:       "http://x",
+		EnvSessionIdle:    "forever",
+		EnvPasswordMinLen: "6",
+		EnvLogLevel:       "loud",
+		EnvTrustedProxies: "not-an-ip",
+	}
+	for name, value := range cases {
+		_, err := FromEnv(env(map[string]string{name: value}))
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%q: error %v does not name the variable", name, value, err)
+		}
+	}
+	if _, err := FromEnv(env(map[string]string{EnvPublicURL: "https://x.example/path"})); err == nil {
+		t.Error("public URL with a path accepted")
+	}
+	if _, err := FromEnv(env(map[string]string{EnvSessionIdle: "13h"})); err == nil {
+		t.Error("idle timeout longer than absolute accepted")
+	}
+}

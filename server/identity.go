@@ -1,0 +1,51 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"mutualauth/server/keys"
+)
+
+// IdentityHandler publishes the server's identity: the JWKS of the proof
+// signing keys (RFC 7517 §5) and the discovery document of API.md.
+type IdentityHandler struct {
+	Issuer string
+	Keys   *keys.Ring
+}
+
+// JWKS serves GET /.well-known/jwks.json.
+func (h *IdentityHandler) JWKS(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	c.Response().Header().Set("Access-Control-Allow-Origin", "*")
+	c.Response().Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+	return c.Blob(http.StatusOK, "application/jwk-set+json", h.Keys.JWKS())
+}
+
+// Discovery serves GET /.well-known/mutualauth.
+func (h *IdentityHandler) Discovery(c echo.Context) error {
+	i := h.Issuer
+	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	c.Response().Header().Set("Access-Control-Allow-Origin", "*")
+	c.Response().Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+	return c.JSON(http.StatusOK, map[string]any{
+		"issuer":                             i,
+		"jwks_uri":                           i + "/.well-known/jwks.json",
+		"proof_signing_alg_values_supported": []string{"ES256"},
+		"proof_typ":                          "mutualauth-proof+jwt",
+		"signing_kid":                        h.Keys.ActiveKID(),
+		"login_begin_endpoint":               i + "/api/v1/login/begin",
+		"login_password_endpoint":            i + "/api/v1/login/password",
+		"login_otp_endpoint":                 i + "/api/v1/login/otp",
+		"login_recovery_endpoint":            i + "/api/v1/login/recovery",
+		"login_webauthn_options_endpoint":    i + "/api/v1/login/webauthn/options",
+		"login_webauthn_endpoint":            i + "/api/v1/login/webauthn",
+		"session_endpoint":                   i + "/api/v1/session",
+		"sessions_endpoint":                  i + "/api/v1/sessions",
+		"verify_endpoint":                    i + "/auth/verify",
+		"token_endpoint":                     i + "/api/v1/token",
+		"login_page":                         i + "/login",
+		"widget_script":                      i + "/widget.js",
+	})
+}

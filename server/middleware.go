@@ -1,0 +1,105 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Content-Security-Policy for every page but the widget's embed page: scripts
+// and styles from our origin only, no plugins, no <base>, no framing
+// (DESIGN.md, "Bars"; W3C CSP Level 3).
+const defaultCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// securityHeaders sets the headers every response carries. A handler may
+// replace Content-Security-Policy (the embed page sets its client's
+// frame-ancestors) before writing.
+func securityHeaders(secure bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Response().Header()
+			h.Set("Content-Security-Policy", defaultCSP)
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("X-Frame-Options", "DENY")
+			h.Set("Referrer-Policy", "no-referrer")
+			h.Set("Cross-Origin-Opener-Policy", "same-origin")
+			h.Set("Cross-Origin-Resource-Policy", "same-origin")
+			h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+			if secure {
+				h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+			}
+			if strings.HasPrefix(c.Request().URL.Path, "/api/") || strings.HasPrefix(c.Request().URL.Path, "/auth/") {
+				h.Set("Cache-Control", "no-store")
+			}
+			return next(c)
+		}
+	}
+}
+
+// OriginChecker says whether a cross-origin browser may call an endpoint:
+// the issuer's own origin always, registered widget client origins only for
+// the login API.
+type OriginChecker interface {
+	IsClientOrigin(c echo.Context, origin string) (bool, error)
+}
+
+// crossSiteGuard refuses state-changing requests that a browser sent from
+// another site (CSRF): it reads Sec-Fetch-Site (W3C Fetch Metadata) and
+// Origin (RFC 6454 §7). Requests without either header do not come from a
+// browser and carry no ambient authority a page could abuse.
+// allowClients lets registered widget client origins through (the login API).
+func crossSiteGuard(issuer string, clients OriginChecker, allowClients bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			switch req.Method {
+			case http.MethodGet, http.MethodHead, http.MethodOptions:
+				return next(c)
+			}
+			origin := req.Header.Get("Origin")
+			site := req.Header.Get("Sec-Fetch-Site")
+			if origin == "" && (site == "" || site == "same-origin" || site == "none") {
+				return next(c)
+			}
+			if origin == issuer && (site == "" || site == "same-origin") {
+				return next(c)
+			}
+			if origin != "" && origin != "null" && allowClients && clients != nil {
+				ok, err := clients.IsClientOrigin(c, origin)
+				if err != nil {
+					return err
+				}
+				if ok {
+					return next(c)
+				}
+			}
+			return NewProblem(http.StatusForbidden, "cross_site_request",
+				"This request came from another site and was refused.")
+		}
+	}
+}
+
+// sameOriginURL reports whether raw is a URL on the issuer's origin (or a
+// path on it) and returns it in a form safe to redirect to.
+func sameOriginURL(issuer, raw string) (string, bool) {
+	if raw == "" || strings.ContainsAny(raw, "\r\n\\\x00") {
+		return "", false
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", false
+	}
+	if u.Scheme == "" && u.Host == "" {
+		if !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(raw, "//") {
+			return "", false
+		}
+		return u.RequestURI(), true
+	}
+	if u.Scheme+"://"+u.Host != issuer || u.User != nil {
+		return "", false
+	}
+	return u.String(), true
+}

@@ -1,0 +1,83 @@
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"mutualauth/server/config"
+	"mutualauth/server/keys"
+	"mutualauth/server/password"
+	"mutualauth/server/secretbox"
+	"mutualauth/store"
+	"mutualauth/templates"
+)
+
+// Deps are everything the server needs, opened by the caller.
+type Deps struct {
+	Config    config.Config
+	Durable   store.Durable
+	Ephemeral store.Ephemeral
+	Keys      *keys.Ring
+	Box       *secretbox.Box
+	Hasher    *password.Hasher
+	Logger    *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the HTTP application.
+type Server struct {
+	echo    *echo.Echo
+	Metrics *Metrics
+}
+
+// New builds the application. It does not listen.
+func New(d Deps) (*Server, error) {
+	if d.Durable == nil || d.Ephemeral == nil || d.Keys == nil || d.Box == nil || d.Hasher == nil {
+		return nil, errors.New("server: missing dependency")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = ErrorHandler(d.Logger)
+	e.IPExtractor = ipExtractor(d.Config)
+	set, err := templates.Parse()
+	if err != nil {
+		return nil, err
+	}
+	e.Renderer = &Renderer{Set: set}
+	s := &Server{echo: e, Metrics: NewMetrics()}
+	if err := s.routes(d); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// ipExtractor believes X-Forwarded-For only from configured proxies.
+func ipExtractor(cfg config.Config) echo.IPExtractor {
+	if len(cfg.TrustedProxies) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range cfg.TrustedProxies {
+		_, n, err := net.ParseCIDR(p.String())
+		if err == nil {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}

@@ -1,0 +1,130 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"mutualauth/server/account"
+	"mutualauth/server/token"
+	"mutualauth/store"
+)
+
+// SessionManager issues, reads and ends login sessions (API.md "Sessions";
+// OWASP ASVS 5.0 V7). Tokens carry 256 random bits; the store holds only
+// their SHA-256.
+type SessionManager struct {
+	Store    store.Sessions
+	Idle     time.Duration
+	Absolute time.Duration
+	Secure   bool
+	Now      func() time.Time
+}
+
+// CookieName is __Host-mutualauth_session under https, else mutualauth_session.
+func (m *SessionManager) CookieName() string {
+	if m.Secure {
+		return "__Host-mutualauth_session"
+	}
+	return "mutualauth_session"
+}
+
+// Create starts a session for u and sets its cookie. A new token every time:
+// a login never reuses a session id.
+func (m *SessionManager) Create(c echo.Context, u store.User, amr []string, authTime time.Time) (store.Session, string, error) {
+	tok, err := token.New()
+	if err != nil {
+		return store.Session{}, "", err
+	}
+	now := m.Now()
+	s := store.Session{
+		ID:            account.NewID()[:16],
+		TokenHash:     token.HashHex(tok),
+		UserID:        u.ID,
+		Username:      u.Username,
+		DisplayName:   u.DisplayName,
+		Groups:        []string{string(u.Role)},
+		AMR:           amr,
+		AuthTime:      authTime,
+		CreatedAt:     now,
+		LastSeenAt:    now,
+		ExpiresAt:     now.Add(m.Absolute),
+		IdleExpiresAt: now.Add(m.Idle),
+		IP:            c.RealIP(),
+		UserAgent:     truncate(c.Request().UserAgent(), 256),
+	}
+	if s.IdleExpiresAt.After(s.ExpiresAt) {
+		s.IdleExpiresAt = s.ExpiresAt
+	}
+	if err := m.Store.CreateSession(c.Request().Context(), s); err != nil {
+		return store.Session{}, "", err
+	}
+	c.SetCookie(&http.Cookie{
+		Name: m.CookieName(), Value: tok, Path: "/", HttpOnly: true, Secure: m.Secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(m.Absolute / time.Second),
+	})
+	return s, tok, nil
+}
+
+// token returns the session token from the cookie, or from an
+// "Authorization: Bearer" header for non-browser clients.
+func (m *SessionManager) token(c echo.Context) string {
+	if ck, err := c.Cookie(m.CookieName()); err == nil {
+		return ck.Value
+	}
+	if h := c.Request().Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// Current returns the request's live session, refreshing its idle timeout.
+// Missing, malformed or expired: 401 unauthenticated. Store unreachable: the
+// store error (503), never a silent logout.
+func (m *SessionManager) Current(c echo.Context) (store.Session, error) {
+	tok := m.token(c)
+	if !token.Valid(tok) {
+		return store.Session{}, errUnauthenticated()
+	}
+	now := m.Now()
+	s, err := m.Store.TouchSession(c.Request().Context(), token.HashHex(tok), now, m.Idle)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, errUnauthenticated()
+	}
+	if err != nil {
+		return store.Session{}, err
+	}
+	// The store enforces the timeouts; check again here so a backend bug
+	// cannot stretch a session (ASVS 5.0 V7.3).
+	if !now.Before(s.ExpiresAt) || !now.Before(s.IdleExpiresAt) {
+		return store.Session{}, errUnauthenticated()
+	}
+	return s, nil
+}
+
+// End deletes the request's session and clears its cookie.
+func (m *SessionManager) End(c echo.Context) error {
+	tok := m.token(c)
+	m.clearCookie(c)
+	if !token.Valid(tok) {
+		return nil
+	}
+	return m.Store.DeleteSession(c.Request().Context(), token.HashHex(tok))
+}
+
+func (m *SessionManager) clearCookie(c echo.Context) {
+	c.SetCookie(&http.Cookie{
+		Name: m.CookieName(), Value: "", Path: "/", HttpOnly: true, Secure: m.Secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: -1,
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,82 @@
+package templates
+
+import (
+	"embed"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"strings"
+)
+
+//go:embed *.html
+var files embed.FS
+
+// Page is what every page template receives.
+type Page struct {
+	Title   string
+	Script  string            // a file in web/, loaded with defer
+	Data    map[string]string // rendered as data- attributes on <main>
+	User    *PageUser         // the signed-in user, if any
+	Body    any               // the page's own data
+	Product string
+}
+
+// PageUser is the signed-in user shown in the header.
+type PageUser struct {
+	Username    string
+	DisplayName string
+	Admin       bool
+}
+
+// Set is the parsed pages.
+type Set struct {
+	pages map[string]*template.Template
+}
+
+var funcs = template.FuncMap{
+	"join": strings.Join,
+}
+
+// Parse parses every page with the layout.
+func Parse() (*Set, error) {
+	layout, err := files.ReadFile("layout.html")
+	if err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(files, "*.html")
+	if err != nil {
+		return nil, err
+	}
+	s := &Set{pages: map[string]*template.Template{}}
+	for _, name := range names {
+		if name == "layout.html" {
+			continue
+		}
+		body, err := files.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		t, err := template.New("layout").Funcs(funcs).Parse(string(layout))
+		if err != nil {
+			return nil, fmt.Errorf("layout: %w", err)
+		}
+		if _, err := t.New(name).Parse(string(body)); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		s.pages[strings.TrimSuffix(name, ".html")] = t
+	}
+	return s, nil
+}
+
+// Render writes page name with data.
+func (s *Set) Render(w io.Writer, name string, p Page) error {
+	t, ok := s.pages[name]
+	if !ok {
+		return fmt.Errorf("templates: no page %q", name)
+	}
+	if p.Product == "" {
+		p.Product = "mutualauth"
+	}
+	return t.ExecuteTemplate(w, "layout", p)
+}
