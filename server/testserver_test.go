@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -46,7 +47,9 @@ func newTestServer(t *testing.T, opts testOptions) *testServer {
 	ctx := context.Background()
 	ts := &testServer{}
 	ts.Server = httptest.NewUnstartedServer(nil)
-	issuer := "http://" + ts.Listener.Addr().String()
+	// WebAuthn needs a domain as RP ID, never an IP: use localhost.
+	_, port, _ := net.SplitHostPort(ts.Listener.Addr().String())
+	issuer := "http://localhost:" + port
 	env := map[string]string{
 		config.EnvPublicURL:   issuer,
 		config.EnvDataDir:     t.TempDir(),
@@ -105,6 +108,7 @@ func newTestServer(t *testing.T, opts testOptions) *testServer {
 	}
 	ts.Server.Config.Handler = srv
 	ts.Server.Start()
+	ts.URL = issuer
 	t.Cleanup(ts.Close)
 	jar, _ := cookiejar.New(nil)
 	ts.Client = &http.Client{Jar: jar, Timeout: 30 * time.Second}

@@ -105,6 +105,13 @@ func resolve(databaseURL, dataDir string) (d dialect, dsn, desc string, hidden s
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return d, "", "", nil, &openError{db: "sqlite " + path, cause: err}
 		}
+		// Create the file readable by its owner only: it holds password
+		// hashes and sealed secrets.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return d, "", "", nil, &openError{db: "sqlite " + path, cause: err}
+		}
+		f.Close()
 		return sqliteDialect, sqliteDSN(path), "sqlite " + path, nil, nil
 
 	case strings.HasPrefix(databaseURL, "sqlite://"):

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server's log writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// TestRunServesAndShutsDown runs the whole program in process on the
+// embedded defaults (SQLite, in-memory sessions), polls /healthz, then
+// cancels the context and expects a clean shutdown.
+func TestRunServesAndShutsDown(t *testing.T) {
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	env := envOf(map[string]string{
+		"MUTUALAUTH_LISTEN":     addr,
+		"MUTUALAUTH_PUBLIC_URL": "http://localhost:" + port,
+		"MUTUALAUTH_DATA_DIR":   t.TempDir(),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"mutualauth"}, env, &out) }()
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run ended before serving: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not become healthy: %v\n%s", err, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !regexp.MustCompile(`enroll_url=http://localhost:` + port + `/enroll/[A-Za-z0-9_-]{43}`).MatchString(out.String()) {
+		t.Errorf("first start did not log an admin enrollment URL:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "sessions are kept in memory") {
+		t.Errorf("no warning about in-memory sessions:\n%s", out.String())
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v", err)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("no shutdown")
+	}
+}
+
+func TestAdminInvitePrintsURL(t *testing.T) {
+	dir := t.TempDir()
+	env := envOf(map[string]string{"MUTUALAUTH_DATA_DIR": dir, "MUTUALAUTH_PUBLIC_URL": "https://login.example"})
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"mutualauth", "admin", "invite", "--username", "Alice", "--display-name", "Alice A"}, env, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^https://login\.example/enroll/[A-Za-z0-9_-]{43}\n$`).MatchString(out.String()) {
+		t.Fatalf("output %q", out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"mutualauth", "admin", "client", "create", "--name", "shop", "--origin", "https://shop.example", "--origin", "http://127.0.0.1:9000"}, env, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^\{"client_id":"mac_[0-9a-f]{32}","client_secret":"[A-Za-z0-9_-]{43}"\}\n$`).MatchString(out.String()) {
+		t.Fatalf("client output %q", out.String())
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"mutualauth"}, map[string]string{"MUTUALAUTH_PUBLIC_URL": "not a url", "MUTUALAUTH_DATA_DIR": dir}, "MUTUALAUTH_PUBLIC_URL"},
+		{[]string{"mutualauth"}, map[string]string{"MUTUALAUTH_REDIS_URL": "redis://127.0.0.1:1", "MUTUALAUTH_DATA_DIR": dir, "MUTUALAUTH_LISTEN": "127.0.0.1:0"}, "MUTUALAUTH_REDIS_URL"},
+		{[]string{"mutualauth"}, map[string]string{"MUTUALAUTH_DATABASE_URL": "postgres://u:hunter2@127.0.0.1:1/x", "MUTUALAUTH_DATA_DIR": dir}, "MUTUALAUTH_DATABASE_URL"},
+		{[]string{"mutualauth", "admin", "invite"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "--username"},
+		{[]string{"mutualauth", "admin", "invite", "--username", "a b"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "invalid username"},
+		{[]string{"mutualauth", "admin", "client", "create", "--name", "x", "--origin", "https://x.example/path"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "invalid origin"},
+		{[]string{"mutualauth", "frobnicate"}, nil, "unknown command"},
+	}
+	for _, c := range cases {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := run(ctx, c.args, envOf(c.env), &bytes.Buffer{})
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v %v: error %v, want it to mention %q", c.args, c.env, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("error leaks a password: %v", err)
+		}
+	}
+}
