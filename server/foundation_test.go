@@ -1,13 +1,11 @@
 package server
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
+	"crypto/ecdh"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"math/big"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,10 +23,6 @@ func TestHealthAndReadiness(t *testing.T) {
 	if r := ts.do(t, "GET", "/readyz", nil, &ready); r.StatusCode != 200 || ready.Checks["database"] != "ok" || ready.Checks["session_store"] != "ok" {
 		t.Fatalf("readyz %d %+v", r.StatusCode, ready)
 	}
-}
-
-type jwk struct {
-	Kty, Crv, Alg, Use, Kid, X, Y, D string
 }
 
 func TestJWKSAndDiscovery(t *testing.T) {
@@ -49,9 +43,11 @@ func TestJWKSAndDiscovery(t *testing.T) {
 	}
 	xb, _ := base64.RawURLEncoding.DecodeString(k["x"])
 	yb, _ := base64.RawURLEncoding.DecodeString(k["y"])
-	pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(xb), Y: new(big.Int).SetBytes(yb)}
-	if !pub.Curve.IsOnCurve(pub.X, pub.Y) {
-		t.Fatal("published key is not on P-256")
+	if len(xb) != 32 || len(yb) != 32 {
+		t.Fatalf("x, y lengths %d, %d", len(xb), len(yb))
+	}
+	if _, err := ecdh.P256().NewPublicKey(append(append([]byte{4}, xb...), yb...)); err != nil {
+		t.Fatalf("published key is not on P-256: %v", err)
 	}
 	var disc map[string]any
 	ts.do(t, "GET", "/.well-known/mutualauth", nil, &disc)

@@ -89,10 +89,10 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		req := c.Request()
 		switch {
 		case p.Status >= 500:
-			log.Error("request failed", "method", req.Method, "path", c.Path(), "status", p.Status,
+			log.Error("request failed", "method", req.Method, "route", c.Path(), "path", req.URL.Path, "status", p.Status,
 				"code", p.Code, "err", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 		case p.Cause != nil:
-			log.Debug("request refused", "method", req.Method, "path", c.Path(), "status", p.Status,
+			log.Debug("request refused", "method", req.Method, "route", c.Path(), "path", req.URL.Path, "status", p.Status,
 				"code", p.Code, "err", p.Cause)
 		}
 		if p.RetryAfter > 0 {
