@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"sort"
 	"strings"
 )
 
@@ -35,7 +36,40 @@ type Set struct {
 }
 
 var funcs = template.FuncMap{
-	"join": strings.Join,
+	"join":      strings.Join,
+	"dataAttrs": dataAttrs,
+}
+
+// dataAttrs renders a map as data- attributes. html/template refuses
+// attribute names built at run time, so the names are checked here (lower
+// case letters, digits and dashes only; others are dropped) and the values
+// escaped.
+func dataAttrs(m map[string]string) template.HTMLAttr {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		if !validAttrName(k) {
+			continue
+		}
+		fmt.Fprintf(&b, ` data-%s="%s"`, k, template.HTMLEscapeString(m[k]))
+	}
+	return template.HTMLAttr(b.String())
+}
+
+func validAttrName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Parse parses every page with the layout.

@@ -1,0 +1,664 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"mutualauth/server/keys"
+	"mutualauth/server/passkey"
+	"mutualauth/server/password"
+	"mutualauth/server/phrase"
+	"mutualauth/server/secretbox"
+	"mutualauth/server/token"
+	"mutualauth/server/totp"
+	"mutualauth/store"
+	"mutualauth/templates"
+)
+
+// RecoveryCodeCount is the number of recovery codes handed out at enrollment.
+const RecoveryCodeCount = 10
+
+// MaxCredentialNameLength is the longest WebAuthn credential name kept, in
+// code points.
+const MaxCredentialNameLength = 64
+
+// Audit actions of the enrollment steps.
+const (
+	AuditEnrollPassword    = "enroll.password"
+	AuditEnrollPhrase      = "enroll.phrase"
+	AuditEnrollTOTP        = "enroll.totp"
+	AuditEnrollTOTPConfirm = "enroll.totp_confirm"
+	AuditEnrollWebAuthn    = "enroll.webauthn"
+	AuditEnrollComplete    = "enroll.complete"
+)
+
+// EnrollHandler serves enrollment from an invite link: the page and the JSON
+// API of API.md, "Enrollment". The invite token in the path is the only
+// credential: it is checked on every request (token.Valid, then the stored
+// hash, unused and unexpired, for an existing user who is not disabled).
+type EnrollHandler struct {
+	Store   store.Durable
+	KV      store.KV // WebAuthn registration ceremonies
+	Box     *secretbox.Box
+	Hasher  *password.Hasher
+	Policy  password.Policy
+	RP      *passkey.RP // nil: passkeys are off (see routes.go)
+	Devices *DeviceManager
+	Audit   *Auditor
+	Keys    *keys.Ring
+	// Issuer is the public origin; the JWKS is at Issuer/.well-known/jwks.json.
+	Issuer string
+	// TOTPIssuer names the service in authenticator apps (the otpauth URI's
+	// issuer): the public host name.
+	TOTPIssuer string
+	Now        func() time.Time
+}
+
+// enrollment is the invite a request carries and the user it is for.
+type enrollment struct {
+	token     string
+	tokenHash []byte
+	invite    store.Invite
+	user      store.User
+}
+
+func errInvalidToken() *Problem {
+	return NewProblem(http.StatusNotFound, "invalid_token",
+		"This enrollment link is not valid: it is unknown, has already been used or has expired. Ask an administrator for a new one.")
+}
+
+// PhraseAD is the additional data the user's security phrase is sealed with.
+func PhraseAD(userID string) []byte { return []byte("phrase:" + userID) }
+
+// TOTPAD is the additional data the user's TOTP secrets (pending and
+// confirmed) are sealed with; the plaintext is the base32 secret.
+func TOTPAD(userID string) []byte { return []byte("totp:" + userID) }
+
+// ceremonyKey is where the WebAuthn registration ceremony of an invite waits.
+func ceremonyKey(tokenHash []byte) string { return "wa:enroll:" + hex.EncodeToString(tokenHash) }
+
+// load checks the invite token of the request. Every reason to refuse it is
+// the same 404 invalid_token; the user id is returned when it is known, for
+// the audit log.
+func (h *EnrollHandler) load(c echo.Context) (enrollment, error) {
+	tok := c.Param("token")
+	if !token.Valid(tok) {
+		return enrollment{}, errInvalidToken()
+	}
+	ctx := c.Request().Context()
+	e := enrollment{token: tok, tokenHash: token.Hash(tok)}
+	inv, err := h.Store.GetInvite(ctx, e.tokenHash)
+	if errors.Is(err, store.ErrNotFound) {
+		return enrollment{}, errInvalidToken()
+	}
+	if err != nil {
+		return enrollment{}, err
+	}
+	e.invite = inv
+	e.user.ID = inv.UserID
+	if !inv.UsedAt.IsZero() || !h.Now().Before(inv.ExpiresAt) {
+		return e, errInvalidToken()
+	}
+	u, err := h.Store.GetUser(ctx, inv.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return e, errInvalidToken()
+	}
+	if err != nil {
+		return e, err
+	}
+	e.user = u
+	if u.Disabled {
+		return e, errInvalidToken()
+	}
+	return e, nil
+}
+
+// step runs one state-changing enrollment step and writes its audit event.
+// fn returns a detail for the log (never a secret).
+func (h *EnrollHandler) step(c echo.Context, action string, fn func(echo.Context, *enrollment) (string, error)) error {
+	e, err := h.load(c)
+	if err != nil {
+		var p *Problem
+		if errors.As(err, &p) && p.Code == "invalid_token" {
+			h.record(c, e.user.ID, action, "failure", "invalid, used or expired invite")
+		}
+		return err
+	}
+	detail, err := fn(c, &e)
+	if err != nil {
+		if detail == "" {
+			detail = toProblem(err).Code
+		}
+		h.record(c, e.user.ID, action, "failure", detail)
+		return err
+	}
+	h.record(c, e.user.ID, action, "success", detail)
+	return nil
+}
+
+func (h *EnrollHandler) record(c echo.Context, userID, action, result, detail string) {
+	h.Audit.Record(c, store.AuditEvent{Actor: userID, Subject: userID, Action: action, Result: result, Detail: detail})
+}
+
+// enrollDone says which factors are set.
+type enrollDone struct {
+	Password bool `json:"password"`
+	Phrase   bool `json:"phrase"`
+	TOTP     bool `json:"totp"`
+	WebAuthn bool `json:"webauthn"`
+}
+
+func (h *EnrollHandler) done(ctx context.Context, u store.User) (enrollDone, error) {
+	creds, err := h.Store.ListCredentials(ctx, u.ID)
+	if err != nil {
+		return enrollDone{}, err
+	}
+	return enrollDone{
+		Password: u.PasswordHash != "",
+		Phrase:   len(u.Phrase) > 0,
+		TOTP:     len(u.TOTPSecret) > 0,
+		WebAuthn: len(creds) > 0,
+	}, nil
+}
+
+// Status serves GET /api/v1/enroll/:token.
+func (h *EnrollHandler) Status(c echo.Context) error {
+	e, err := h.load(c)
+	if err != nil {
+		return err
+	}
+	d, err := h.done(c.Request().Context(), e.user)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, struct {
+		Username          string     `json:"username"`
+		DisplayName       string     `json:"display_name"`
+		Done              enrollDone `json:"done"`
+		ExpiresAt         time.Time  `json:"expires_at"`
+		WebAuthnAvailable bool       `json:"webauthn_available"`
+	}{e.user.Username, e.user.DisplayName, d, e.invite.ExpiresAt.UTC(), h.RP != nil})
+}
+
+// Page serves GET /enroll/:token, the enrollment page. An invalid token
+// shows the error page with 404.
+func (h *EnrollHandler) Page(c echo.Context) error {
+	e, err := h.load(c)
+	if err != nil {
+		if r, ok := c.Echo().Renderer.(problemPageRenderer); ok {
+			p := toProblem(err)
+			c.Response().Header().Set("Cache-Control", "no-store")
+			if rerr := r.RenderProblem(c, p); rerr == nil {
+				return nil
+			}
+		}
+		return err
+	}
+	return render(c, "enroll", templates.Page{
+		Title:  "Set up your account",
+		Script: "enroll.js",
+		Data:   map[string]string{"api": "/api/v1/enroll/" + e.token},
+		Body: struct {
+			Username, DisplayName string
+			PasswordMinLen        int
+		}{e.user.Username, e.user.DisplayName, h.passwordMinLength()},
+	})
+}
+
+// passwordMinLength is the policy's effective minimum, for the page's hint.
+func (h *EnrollHandler) passwordMinLength() int {
+	n := h.Policy.MinLength
+	if n == 0 {
+		n = password.DefaultPolicy.MinLength
+	}
+	return max(n, 8)
+}
+
+// Password serves POST /api/v1/enroll/:token/password {"password"}.
+func (h *EnrollHandler) Password(c echo.Context) error {
+	return h.step(c, AuditEnrollPassword, h.setPassword)
+}
+
+func (h *EnrollHandler) setPassword(c echo.Context, e *enrollment) (string, error) {
+	var req struct {
+		Password string `json:"password"`
+	}
+	if err := bindJSON(c, &req); err != nil {
+		return "", err
+	}
+	u := e.user
+	if err := h.Policy.Check(req.Password, u.Username, u.DisplayName, password.ProductName); err != nil {
+		var weak *password.WeakError
+		if errors.As(err, &weak) {
+			return "weak password: " + weak.Reason, NewProblem(http.StatusUnprocessableEntity, "weak_password",
+				"The password "+weak.Reason+".")
+		}
+		return "", err
+	}
+	if len(u.Phrase) > 0 {
+		p, err := h.Box.Open(u.Phrase, PhraseAD(u.ID))
+		if err != nil {
+			return "", fmt.Errorf("open phrase: %w", err)
+		}
+		if strings.EqualFold(string(p), strings.TrimSpace(req.Password)) {
+			return "weak password: equals the phrase", NewProblem(http.StatusUnprocessableEntity, "weak_password",
+				"The password must not be your security phrase.")
+		}
+	}
+	hash, err := h.Hasher.Hash(c.Request().Context(), req.Password)
+	if err != nil {
+		return "", err
+	}
+	_, err = h.Store.UpdateUser(c.Request().Context(), u.ID, func(u *store.User) error {
+		u.PasswordHash = hash
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return "", c.NoContent(http.StatusNoContent)
+}
+
+// Phrase serves POST /api/v1/enroll/:token/phrase {"phrase"}.
+func (h *EnrollHandler) Phrase(c echo.Context) error {
+	return h.step(c, AuditEnrollPhrase, h.setPhrase)
+}
+
+func invalidPhrase(detail string) *Problem {
+	return NewProblem(http.StatusUnprocessableEntity, "invalid_phrase", detail)
+}
+
+func (h *EnrollHandler) setPhrase(c echo.Context, e *enrollment) (string, error) {
+	var req struct {
+		Phrase string `json:"phrase"`
+	}
+	if err := bindJSON(c, &req); err != nil {
+		return "", err
+	}
+	cleaned, err := phrase.Clean(req.Phrase)
+	if err != nil {
+		var inv *phrase.InvalidError
+		if errors.As(err, &inv) {
+			return "invalid phrase: " + inv.Reason, invalidPhrase("The security phrase " + inv.Reason + ".")
+		}
+		return "", err
+	}
+	u := e.user
+	if u.PasswordHash != "" {
+		same, err := h.matchesPassword(c.Request().Context(), u.PasswordHash, cleaned)
+		if err != nil {
+			return "", err
+		}
+		if same {
+			return "invalid phrase: equals the password", invalidPhrase("The security phrase must not be your password.")
+		}
+	}
+	sealed, err := h.Box.Seal([]byte(cleaned), PhraseAD(u.ID))
+	if err != nil {
+		return "", err
+	}
+	_, err = h.Store.UpdateUser(c.Request().Context(), u.ID, func(u *store.User) error {
+		u.Phrase = sealed
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return "", c.NoContent(http.StatusNoContent)
+}
+
+// matchesPassword reports whether the phrase, as typed or in lower or upper
+// case, is the password. A phrase shorter than any password the policy ever
+// accepts is not hashed.
+func (h *EnrollHandler) matchesPassword(ctx context.Context, phc, p string) (bool, error) {
+	if utf8.RuneCountInString(p) < 8 {
+		return false, nil
+	}
+	tried := map[string]bool{}
+	for _, candidate := range []string{p, strings.ToLower(p), strings.ToUpper(p)} {
+		if tried[candidate] {
+			continue
+		}
+		tried[candidate] = true
+		ok, _, err := h.Hasher.Verify(ctx, phc, candidate)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// PhraseSuggestion serves GET /api/v1/enroll/:token/phrase/suggestion.
+func (h *EnrollHandler) PhraseSuggestion(c echo.Context) error {
+	if _, err := h.load(c); err != nil {
+		return err
+	}
+	s, err := phrase.Suggest()
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"phrase": s})
+}
+
+// TOTP serves POST /api/v1/enroll/:token/totp: a new secret, pending until
+// confirmed.
+func (h *EnrollHandler) TOTP(c echo.Context) error {
+	return h.step(c, AuditEnrollTOTP, h.startTOTP)
+}
+
+func (h *EnrollHandler) startTOTP(c echo.Context, e *enrollment) (string, error) {
+	u := e.user
+	enr, err := totp.Generate(h.TOTPIssuer, u.Username)
+	if err != nil {
+		return "", err
+	}
+	sealed, err := h.Box.Seal([]byte(enr.Secret), TOTPAD(u.ID))
+	if err != nil {
+		return "", err
+	}
+	_, err = h.Store.UpdateUser(c.Request().Context(), u.ID, func(u *store.User) error {
+		u.TOTPPending = sealed
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return "secret issued, pending confirmation", c.JSON(http.StatusOK, map[string]string{
+		"secret":      enr.Secret,
+		"otpauth_uri": enr.OTPAuthURI,
+		"qr_png":      enr.QRPNG,
+	})
+}
+
+// TOTPConfirm serves POST /api/v1/enroll/:token/totp/confirm {"code"}.
+func (h *EnrollHandler) TOTPConfirm(c echo.Context) error {
+	return h.step(c, AuditEnrollTOTPConfirm, h.confirmTOTP)
+}
+
+var errTOTPReplaced = errors.New("pending TOTP secret replaced")
+
+func invalidOTP(detail string) *Problem {
+	return NewProblem(http.StatusUnprocessableEntity, "invalid_otp", detail)
+}
+
+func (h *EnrollHandler) confirmTOTP(c echo.Context, e *enrollment) (string, error) {
+	var req struct {
+		Code string `json:"code"`
+	}
+	if err := bindJSON(c, &req); err != nil {
+		return "", err
+	}
+	ctx := c.Request().Context()
+	u := e.user
+	pending := u.TOTPPending
+	if len(pending) == 0 {
+		return "no pending secret", invalidOTP("Set up the authenticator app first, then enter its code.")
+	}
+	secret, err := h.Box.Open(pending, TOTPAD(u.ID))
+	if err != nil {
+		return "", fmt.Errorf("open pending totp secret: %w", err)
+	}
+	code := strings.Join(strings.Fields(req.Code), "")
+	step, err := totp.Check(string(secret), code, h.Now())
+	if errors.Is(err, totp.ErrInvalidCode) {
+		return "wrong code", invalidOTP("The code is not valid. Enter the current code from your authenticator app, and check that the time on your device is right.")
+	}
+	if err != nil {
+		return "", err
+	}
+	// The step is recorded before the secret counts, so the confirming code
+	// can never be used again, to log in or to confirm twice.
+	if err := h.Store.AcceptTOTPStep(ctx, u.ID, step); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return "code already used", invalidOTP("This code has already been used. Wait for the next code and enter it.")
+		}
+		return "", err
+	}
+	_, err = h.Store.UpdateUser(ctx, u.ID, func(u *store.User) error {
+		if !bytes.Equal(u.TOTPPending, pending) {
+			return errTOTPReplaced
+		}
+		u.TOTPSecret, u.TOTPPending = pending, nil
+		return nil
+	})
+	if errors.Is(err, errTOTPReplaced) {
+		return "pending secret replaced", invalidOTP("A newer authenticator setup was started. Scan the new QR code and enter its code.")
+	}
+	if err != nil {
+		return "", err
+	}
+	return "", c.NoContent(http.StatusNoContent)
+}
+
+// WebAuthnOptions serves POST /api/v1/enroll/:token/webauthn/options.
+func (h *EnrollHandler) WebAuthnOptions(c echo.Context) error {
+	e, err := h.load(c)
+	if err != nil {
+		return err
+	}
+	if h.RP == nil {
+		return errWebAuthnUnavailable()
+	}
+	ctx := c.Request().Context()
+	creds, err := h.Store.ListCredentials(ctx, e.user.ID)
+	if err != nil {
+		return err
+	}
+	creation, ceremony, err := h.RP.BeginRegistration(passkey.User{Account: e.user, Credentials: creds})
+	if err != nil {
+		return err
+	}
+	b, err := passkey.MarshalCeremony(ceremony)
+	if err != nil {
+		return err
+	}
+	if err := h.KV.Put(ctx, ceremonyKey(e.tokenHash), b, passkey.CeremonyTTL); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, creation)
+}
+
+// WebAuthn serves POST /api/v1/enroll/:token/webauthn {"credential", "name"?}.
+func (h *EnrollHandler) WebAuthn(c echo.Context) error {
+	return h.step(c, AuditEnrollWebAuthn, h.addCredential)
+}
+
+func errWebAuthnUnavailable() *Problem {
+	return NewProblem(http.StatusNotImplemented, "webauthn_unavailable",
+		"Passkeys are not available on this server: its public URL must use a domain name, not an IP address.")
+}
+
+func invalidCredential(detail string) *Problem {
+	return NewProblem(http.StatusUnprocessableEntity, "invalid_credential", detail)
+}
+
+func (h *EnrollHandler) addCredential(c echo.Context, e *enrollment) (string, error) {
+	var req struct {
+		Credential json.RawMessage `json:"credential"`
+		Name       string          `json:"name"`
+	}
+	if err := bindJSON(c, &req); err != nil {
+		return "", err
+	}
+	if h.RP == nil {
+		return "passkeys are off", errWebAuthnUnavailable()
+	}
+	if len(req.Credential) == 0 || string(req.Credential) == "null" {
+		return "no credential", invalidCredential("The request has no credential.")
+	}
+	ctx := c.Request().Context()
+	raw, err := h.KV.Take(ctx, ceremonyKey(e.tokenHash))
+	if errors.Is(err, store.ErrNotFound) {
+		return "no ceremony", invalidCredential("The passkey request has expired or was already used. Try again.")
+	}
+	if err != nil {
+		return "", err
+	}
+	ceremony, err := passkey.UnmarshalCeremony(raw)
+	if err != nil {
+		return "", fmt.Errorf("decode ceremony: %w", err)
+	}
+	u := e.user
+	creds, err := h.Store.ListCredentials(ctx, u.ID)
+	if err != nil {
+		return "", err
+	}
+	cred, err := h.RP.FinishRegistration(passkey.User{Account: u, Credentials: creds}, ceremony, req.Credential)
+	if errors.Is(err, passkey.ErrInvalid) {
+		p := invalidCredential("The passkey could not be verified. Try again.")
+		p.Cause = err
+		return "registration refused", p
+	}
+	if err != nil {
+		return "", err
+	}
+	now := h.Now()
+	rec := passkey.FromLibrary(u.ID, cred, credentialName(req.Name, now), now)
+	if err := h.Store.AddCredential(ctx, rec); err != nil {
+		if errors.Is(err, store.ErrAlreadyExists) {
+			return "credential already registered", invalidCredential("This passkey is already registered.")
+		}
+		return "", err
+	}
+	return "credential " + rec.Name, c.NoContent(http.StatusNoContent)
+}
+
+// credentialName cleans a user-given credential name: control and format
+// characters dropped, trimmed, at most MaxCredentialNameLength code points;
+// "Passkey YYYY-MM-DD" when nothing is left.
+func credentialName(name string, now time.Time) string {
+	if !utf8.ValidString(name) {
+		name = ""
+	}
+	name = strings.Map(func(r rune) rune {
+		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.TrimSpace(name)
+	if rs := []rune(name); len(rs) > MaxCredentialNameLength {
+		name = strings.TrimSpace(string(rs[:MaxCredentialNameLength]))
+	}
+	if name == "" {
+		return "Passkey " + now.UTC().Format(time.DateOnly)
+	}
+	return name
+}
+
+// Complete serves POST /api/v1/enroll/:token/complete.
+func (h *EnrollHandler) Complete(c echo.Context) error {
+	return h.step(c, AuditEnrollComplete, h.complete)
+}
+
+type enrollResult struct {
+	RecoveryCodes []string  `json:"recovery_codes"`
+	DeviceToken   string    `json:"device_token"`
+	ServerKey     serverKey `json:"server_key"`
+}
+
+type serverKey struct {
+	KID     string `json:"kid"`
+	JWKSURI string `json:"jwks_uri"`
+}
+
+func (h *EnrollHandler) complete(c echo.Context, e *enrollment) (string, error) {
+	ctx := c.Request().Context()
+	u := e.user
+	d, err := h.done(ctx, u)
+	if err != nil {
+		return "", err
+	}
+	var missing []string
+	if !d.Password {
+		missing = append(missing, "a password")
+	}
+	if !d.Phrase {
+		missing = append(missing, "a security phrase")
+	}
+	if !d.TOTP && !d.WebAuthn {
+		missing = append(missing, "a second factor (an authenticator app or a passkey)")
+	}
+	if len(missing) > 0 {
+		return "incomplete", NewProblem(http.StatusConflict, "incomplete",
+			"Enrollment is not complete. Still missing: "+strings.Join(missing, ", ")+".")
+	}
+	now := h.Now()
+	// The invite is spent first: of concurrent completions exactly one goes
+	// on, so no one else can replace the recovery codes this one shows.
+	if err := h.Store.UseInvite(ctx, e.tokenHash, now); err != nil {
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+			return "invite already used", errInvalidToken()
+		}
+		return "", err
+	}
+	codes, hashes, err := newRecoveryCodes(RecoveryCodeCount)
+	if err != nil {
+		return "", err
+	}
+	if err := h.Store.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {
+		return "", err
+	}
+	deviceToken, err := h.Devices.Issue(c, u.ID, "")
+	if err != nil {
+		return "", err
+	}
+	// EnrolledAt comes last: if anything before failed, the user is still
+	// not enrolled and an administrator can send a new invite.
+	_, err = h.Store.UpdateUser(ctx, u.ID, func(u *store.User) error {
+		u.EnrolledAt = now
+		u.TOTPPending = nil
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	factors := []string{"password", "phrase"}
+	if d.TOTP {
+		factors = append(factors, "totp")
+	}
+	if d.WebAuthn {
+		factors = append(factors, "webauthn")
+	}
+	return "factors: " + strings.Join(factors, ", "), c.JSON(http.StatusOK, enrollResult{
+		RecoveryCodes: codes,
+		DeviceToken:   deviceToken,
+		ServerKey:     serverKey{KID: h.Keys.ActiveKID(), JWKSURI: h.Issuer + "/.well-known/jwks.json"},
+	})
+}
+
+// newRecoveryCodes returns n distinct recovery codes and the hashes of their
+// normalized forms, which is all that is stored.
+func newRecoveryCodes(n int) ([]string, [][]byte, error) {
+	codes := make([]string, 0, n)
+	hashes := make([][]byte, 0, n)
+	seen := map[string]bool{}
+	for len(codes) < n {
+		code, err := token.RecoveryCode()
+		if err != nil {
+			return nil, nil, err
+		}
+		norm := token.NormalizeRecoveryCode(code)
+		if seen[norm] {
+			continue
+		}
+		seen[norm] = true
+		codes = append(codes, code)
+		hashes = append(hashes, token.Hash(norm))
+	}
+	return codes, hashes, nil
+}

@@ -1,0 +1,895 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"mutualauth/server/account"
+	"mutualauth/server/keys"
+	"mutualauth/server/login"
+	"mutualauth/server/passkey"
+	"mutualauth/server/password"
+	"mutualauth/server/secretbox"
+	"mutualauth/server/token"
+	"mutualauth/server/totp"
+	"mutualauth/store"
+	"mutualauth/templates"
+)
+
+// Limits on login requests.
+const (
+	maxUsernameBytes = 256
+	minNonceBytes    = 16
+	maxNonceBytes    = 64
+	// WidgetCodeTTL is the life of a widget code (API contract, "Widget clients").
+	WidgetCodeTTL = 60 * time.Second
+)
+
+// LoginHandler serves the login transaction of the API contract ("Login",
+// "Throttling"). The state machine, counters and limits live in package
+// login; this handler checks the factors and turns outcomes into responses,
+// audit events and metrics.
+type LoginHandler struct {
+	Issuer      string
+	Users       store.Users
+	Credentials store.Credentials
+	Recovery    store.RecoveryCodes
+	Clients     store.Clients
+	KV          store.KV
+	Tx          *login.Transactions
+	Throttle    *login.Throttle
+	IPLimit     *login.RateLimiter
+	Keys        *keys.Ring
+	Box         *secretbox.Box
+	Hasher      *password.Hasher
+	RP          *passkey.RP
+	Sessions    *SessionManager
+	Devices     *DeviceManager
+	Audit       *Auditor
+	Metrics     *Metrics
+	Log         *slog.Logger
+	Now         func() time.Time
+}
+
+// loginRequest is the body of every login step; each step reads its fields.
+type loginRequest struct {
+	Username    string          `json:"username"`
+	ClientNonce string          `json:"client_nonce"`
+	DeviceToken string          `json:"device_token"`
+	ClientID    string          `json:"client_id"`
+	LoginID     string          `json:"login_id"`
+	Password    string          `json:"password"`
+	Code        string          `json:"code"`
+	Credential  json.RawMessage `json:"credential"`
+}
+
+// stepResponse answers a step after which steps remain.
+type stepResponse struct {
+	LoginID     string       `json:"login_id,omitempty"`
+	Proof       string       `json:"proof,omitempty"`
+	Next        []login.Step `json:"next"`
+	PhraseShown bool         `json:"phrase_shown"`
+}
+
+type userInfo struct {
+	ID          string `json:"id"`
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
+}
+
+// completion answers the step that completes a login.
+type completion struct {
+	Done        bool      `json:"done"`
+	User        userInfo  `json:"user"`
+	AMR         []string  `json:"amr"`
+	AuthTime    time.Time `json:"auth_time"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	DeviceToken string    `json:"device_token"`
+	Code        string    `json:"code,omitempty"`
+	Proof       string    `json:"proof,omitempty"`
+}
+
+// widgetCode is what a widget code stands for, kept under "wcode:<hex
+// SHA-256 of the code>" until the host's backend exchanges it.
+type widgetCode struct {
+	ClientID    string    `json:"client_id"`
+	UserID      string    `json:"user_id"`
+	Username    string    `json:"username"`
+	DisplayName string    `json:"display_name"`
+	AMR         []string  `json:"amr"`
+	AuthTime    time.Time `json:"auth_time"`
+}
+
+// WidgetCodeKey is the ephemeral store key of a widget code.
+func WidgetCodeKey(code string) string { return "wcode:" + token.HashHex(code) }
+
+func errUnknownLogin() *Problem {
+	return NewProblem(http.StatusNotFound, "unknown_login",
+		"This sign-in is unknown or has expired. Start again.")
+}
+
+func errWrongStep() *Problem {
+	return NewProblem(http.StatusConflict, "wrong_step", "This step is not the one the sign-in expects now.")
+}
+
+func errInvalidNonce() *Problem {
+	return NewProblem(http.StatusBadRequest, "invalid_nonce",
+		"client_nonce must be 16 to 64 random bytes in unpadded base64url.")
+}
+
+// Begin serves POST /api/v1/login/begin.
+func (h *LoginHandler) Begin(c echo.Context) error {
+	const step = "begin"
+	if err := h.limit(c, "begin", step); err != nil {
+		return err
+	}
+	var req loginRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	raw := strings.TrimSpace(req.Username)
+	if raw == "" || len(req.Username) > maxUsernameBytes {
+		return badRequest("username must be 1 to 256 bytes.")
+	}
+	if err := checkNonce(req.ClientNonce); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+
+	audience := h.Issuer
+	origin := c.Request().Header.Get("Origin")
+	if req.ClientID != "" {
+		cl, err := h.Clients.GetClient(ctx, req.ClientID)
+		if errors.Is(err, store.ErrNotFound) {
+			return NewProblem(http.StatusBadRequest, "invalid_client", "client_id names no registered client.")
+		}
+		if err != nil {
+			return err
+		}
+		if slices.Contains(cl.Origins, origin) {
+			audience = origin
+		}
+	}
+	if origin == h.Issuer {
+		audience = origin
+	}
+
+	// Every path does the same reads: the user by name, and the device by
+	// its token when one is sent (bound to an id no account has when the
+	// name is unknown), so that unknown names cost what known ones do.
+	username, nerr := account.NormalizeUsername(raw)
+	valid := nerr == nil
+	if !valid {
+		username = raw
+	}
+	u, err := h.Users.GetUserByUsername(ctx, username)
+	known := err == nil && valid
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	bindTo := "-"
+	if known {
+		bindTo = u.ID
+	}
+	devTok := TokenFrom(c, req.DeviceToken)
+	dev, recognized, err := h.Devices.Recognize(ctx, devTok, bindTo)
+	if err != nil {
+		return err
+	}
+	recognized = recognized && known && usable(u)
+
+	tx := login.Transaction{Username: username, ClientID: req.ClientID, Audience: audience}
+	if known {
+		tx.UserID = u.ID
+	}
+	if recognized {
+		seal, err := h.Box.Seal([]byte(devTok), deviceSealAD(dev.ID))
+		if err != nil {
+			return err
+		}
+		tx.Recognized, tx.DeviceID, tx.DeviceSeal = true, dev.ID, seal
+	}
+	tx, err = h.Tx.Create(ctx, tx)
+	if err != nil {
+		return err
+	}
+	var subject *store.User
+	if known {
+		subject = &u
+	}
+	proof, shown, err := h.proof(c, tx, subject, req.ClientNonce)
+	if err != nil {
+		return err
+	}
+	// begin checks no secret, so it is counted in the metrics but not
+	// written to the audit log: an audit row per begin would cost more than
+	// the rest of begin together (DESIGN.md: one signature, one Redis
+	// write). Every factor step of the transaction is audited.
+	h.count(step, "success")
+	return c.JSON(http.StatusOK, stepResponse{LoginID: tx.ID, Proof: proof, Next: tx.Next(), PhraseShown: shown})
+}
+
+// Password serves POST /api/v1/login/password.
+func (h *LoginHandler) Password(c echo.Context) error {
+	return h.factor(c, login.StepPassword, h.checkPassword)
+}
+
+// OTP serves POST /api/v1/login/otp.
+func (h *LoginHandler) OTP(c echo.Context) error {
+	return h.factor(c, login.StepOTP, h.checkOTP)
+}
+
+// RecoveryCode serves POST /api/v1/login/recovery.
+func (h *LoginHandler) RecoveryCode(c echo.Context) error {
+	return h.factor(c, login.StepRecovery, h.checkRecovery)
+}
+
+// WebAuthn serves POST /api/v1/login/webauthn.
+func (h *LoginHandler) WebAuthn(c echo.Context) error {
+	return h.factor(c, login.StepWebAuthn, h.checkWebAuthn)
+}
+
+// WebAuthnOptions serves POST /api/v1/login/webauthn/options. On a
+// recognized device the request lists the user's credentials; anywhere
+// else it lists none (a discoverable-credential request), so the options
+// say nothing about whether the username exists or which credentials it has.
+func (h *LoginHandler) WebAuthnOptions(c echo.Context) error {
+	const step = "webauthn_options"
+	if err := h.limit(c, "step", step); err != nil {
+		return err
+	}
+	var req loginRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	tx, err := h.load(ctx, req.LoginID)
+	if err != nil {
+		return err
+	}
+	if !tx.Allows(login.StepWebAuthn) {
+		return errWrongStep()
+	}
+	if h.RP == nil {
+		return NewProblem(http.StatusNotImplemented, "webauthn_unavailable",
+			"Passkeys are off on this server: its public URL has no domain name to serve as RP ID.")
+	}
+	var user *passkey.User
+	if tx.Recognized {
+		u, err := h.Users.GetUser(ctx, tx.UserID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err == nil {
+			creds, err := h.Credentials.ListCredentials(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			user = &passkey.User{Account: u, Credentials: creds}
+		}
+	}
+	var topOrigins []string
+	if tx.ClientID != "" {
+		cl, err := h.Clients.GetClient(ctx, tx.ClientID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		topOrigins = cl.Origins
+	}
+	assertion, cer, err := h.RP.BeginLogin(user, topOrigins)
+	if err != nil {
+		return err
+	}
+	raw, err := passkey.MarshalCeremony(cer)
+	if err != nil {
+		return err
+	}
+	if err := h.KV.Put(ctx, webauthnLoginKey(tx.ID), raw, passkey.CeremonyTTL); err != nil {
+		return err
+	}
+	h.count(step, "success")
+	return c.JSON(http.StatusOK, map[string]any{"publicKey": assertion.Response})
+}
+
+func webauthnLoginKey(loginID string) string { return "wa:login:" + loginID }
+
+// outcome is the result of checking one factor: ok, or a failure with the
+// reason recorded in the audit log (never sent to the client).
+type outcome struct {
+	ok     bool
+	reason string
+	// result overrides the audit result of a failure ("clone_warning").
+	result string
+}
+
+func fail(reason string) outcome { return outcome{reason: reason} }
+
+// checker checks one factor. u is nil when the transaction's username
+// names no account.
+type checker func(c echo.Context, tx login.Transaction, u *store.User, req loginRequest) (outcome, error)
+
+// factor runs one factor step: rate limit, transaction and order checks,
+// the throttle reservation (before the secret is looked at), the check,
+// then the transaction moved forward with compare-and-set, or the
+// completion.
+func (h *LoginHandler) factor(c echo.Context, step login.Step, check checker) error {
+	name := string(step)
+	action := "login." + name
+	if err := h.limit(c, "step", name); err != nil {
+		return err
+	}
+	var req loginRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	if err := checkNonce(req.ClientNonce); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	tx, err := h.load(ctx, req.LoginID)
+	if err != nil {
+		return err
+	}
+	if !tx.Allows(step) {
+		h.count(name, "wrong_step")
+		return errWrongStep()
+	}
+	u, err := h.subject(ctx, tx)
+	if err != nil {
+		return err
+	}
+
+	// WebAuthn assertions answer a fresh single-use challenge and cannot
+	// be guessed, so they are neither counted nor throttled; their success
+	// resets the counter like any other.
+	counted := step != login.StepWebAuthn
+	count := 0
+	if counted {
+		count, err = h.Throttle.Reserve(ctx, tx.ThrottleKey())
+		var te *login.ThrottledError
+		if errors.As(err, &te) {
+			h.record(c, tx, action, "throttled", "counter "+counterKind(tx))
+			h.count(name, "throttled")
+			p := NewProblem(http.StatusTooManyRequests, "too_many_attempts",
+				"Too many failed attempts. Wait, then try again.")
+			p.RetryAfter = te.RetryAfter
+			return p
+		}
+		if err != nil {
+			return err
+		}
+	}
+
+	out, err := check(c, tx, u, req)
+	if err != nil {
+		return err
+	}
+	if !out.ok {
+		result := out.result
+		if result == "" {
+			result = "failure"
+		}
+		h.record(c, tx, action, result, out.reason)
+		h.count(name, result)
+		if counted && tx.PerUsername() && count >= login.LockAfter && u != nil && !u.Locked {
+			h.lock(c, u, count)
+		}
+		return errInvalidCredentials()
+	}
+
+	if err := h.Throttle.Reset(ctx, tx.ThrottleKey()); err != nil {
+		return err
+	}
+	next := tx.Succeed(step)
+	h.record(c, tx, action, "success", "")
+	h.count(name, "success")
+	if next.Complete() {
+		return h.complete(c, next, u, req)
+	}
+	saved, err := h.Tx.Save(ctx, next)
+	if err != nil {
+		return h.saveError(err)
+	}
+	proof, shown, err := h.proof(c, saved, u, req.ClientNonce)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, stepResponse{Proof: proof, Next: saved.Next(), PhraseShown: shown})
+}
+
+// complete ends a transaction whose factors both succeeded: exactly one
+// request wins the compare-and-set to done and gets a new session.
+func (h *LoginHandler) complete(c echo.Context, tx login.Transaction, u *store.User, req loginRequest) error {
+	ctx := c.Request().Context()
+	if err := h.Tx.Finish(ctx, tx); err != nil {
+		return h.saveError(err)
+	}
+	now := h.Now()
+	amr := []string{login.MethodPassword, tx.Second}
+	sess, _, err := h.Sessions.Create(c, *u, amr, now)
+	if err != nil {
+		return err
+	}
+	devTok, err := h.deviceToken(c, tx, u)
+	if err != nil {
+		return err
+	}
+	out := completion{
+		Done:        true,
+		User:        userInfo{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName},
+		AMR:         amr,
+		AuthTime:    sess.AuthTime.UTC(),
+		ExpiresAt:   sess.ExpiresAt.UTC(),
+		DeviceToken: devTok,
+	}
+	if tx.ClientID != "" {
+		code, err := token.New()
+		if err != nil {
+			return err
+		}
+		raw, err := json.Marshal(widgetCode{
+			ClientID: tx.ClientID, UserID: u.ID, Username: u.Username, DisplayName: u.DisplayName,
+			AMR: amr, AuthTime: sess.AuthTime.UTC(),
+		})
+		if err != nil {
+			return err
+		}
+		if err := h.KV.Put(ctx, WidgetCodeKey(code), raw, WidgetCodeTTL); err != nil {
+			return err
+		}
+		out.Code = code
+	}
+	if out.Proof, _, err = h.proof(c, tx, u, req.ClientNonce); err != nil {
+		return err
+	}
+	h.record(c, tx, "login.complete", "success", "amr "+strings.Join(amr, "+")+", session "+sess.ID)
+	h.count("complete", "success")
+	return c.JSON(http.StatusOK, out)
+}
+
+// deviceToken returns the token of the device the login was recognized
+// on (kept sealed in the transaction) while that device is still valid,
+// and otherwise makes this device a recognized one with a new token.
+func (h *LoginHandler) deviceToken(c echo.Context, tx login.Transaction, u *store.User) (string, error) {
+	if tx.Recognized && tx.DeviceSeal != nil {
+		raw, err := h.Box.Open(tx.DeviceSeal, deviceSealAD(tx.DeviceID))
+		if err != nil {
+			return "", err
+		}
+		tok := string(raw)
+		dev, ok, err := h.Devices.Recognize(c.Request().Context(), tok, u.ID)
+		if err != nil {
+			return "", err
+		}
+		if ok && dev.ID == tx.DeviceID {
+			c.SetCookie(&http.Cookie{
+				Name: DeviceCookie, Value: tok, Path: "/", HttpOnly: true, Secure: h.Devices.Secure,
+				SameSite: http.SameSiteLaxMode, MaxAge: int(dev.ExpiresAt.Sub(h.Now()) / time.Second),
+			})
+			return tok, nil
+		}
+	}
+	return h.Devices.Issue(c, u.ID, "")
+}
+
+// otpDigits drops the spaces people type inside a code ("123 456").
+func otpDigits(code string) string { return strings.Join(strings.Fields(code), "") }
+
+// dummyTOTPSecret is checked against for unknown usernames, so that their
+// code check costs what an account's does. No account has it: secrets are
+// sealed random 160-bit values.
+const dummyTOTPSecret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+
+func deviceSealAD(deviceID string) []byte { return []byte("login-device:" + deviceID) }
+
+// checkPassword verifies the password; unknown, disabled, locked and
+// unenrolled accounts get a dummy verification of the same cost.
+func (h *LoginHandler) checkPassword(c echo.Context, _ login.Transaction, u *store.User, req loginRequest) (outcome, error) {
+	ctx := c.Request().Context()
+	if u == nil || u.PasswordHash == "" {
+		if err := h.Hasher.VerifyDummy(ctx, req.Password); err != nil {
+			return outcome{}, err
+		}
+		if u == nil {
+			return fail("unknown username"), nil
+		}
+		return fail("no password set"), nil
+	}
+	ok, rehash, err := h.Hasher.Verify(ctx, u.PasswordHash, req.Password)
+	if errors.Is(err, password.ErrMalformedHash) {
+		h.Log.Error("stored password hash is malformed", "user", u.ID)
+		return fail("stored password hash is malformed"), nil
+	}
+	if err != nil {
+		return outcome{}, err
+	}
+	if reason := unusable(u); reason != "" {
+		return fail(reason), nil
+	}
+	if !ok {
+		return fail("wrong password"), nil
+	}
+	if rehash {
+		h.rehash(ctx, u, req.Password)
+	}
+	return outcome{ok: true}, nil
+}
+
+// rehash replaces a hash made with older parameters; a failure only logs.
+func (h *LoginHandler) rehash(ctx context.Context, u *store.User, pw string) {
+	phc, err := h.Hasher.Hash(ctx, pw)
+	if err == nil {
+		_, err = h.Users.UpdateUser(ctx, u.ID, func(x *store.User) error {
+			if x.PasswordHash == u.PasswordHash {
+				x.PasswordHash = phc
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		h.Log.Warn("password rehash failed", "user", u.ID, "err", err)
+	}
+}
+
+// checkOTP checks a TOTP code (RFC 6238: the current step or the one
+// before) and accepts its time step at most once, atomically in the store.
+func (h *LoginHandler) checkOTP(c echo.Context, _ login.Transaction, u *store.User, req loginRequest) (outcome, error) {
+	if u == nil {
+		// The same code check as for an account, against a secret no one has.
+		_, _ = totp.Check(dummyTOTPSecret, otpDigits(req.Code), h.Now())
+		return fail("unknown username"), nil
+	}
+	if reason := unusable(u); reason != "" {
+		return fail(reason), nil
+	}
+	if u.TOTPSecret == nil {
+		return fail("no authenticator app enrolled"), nil
+	}
+	secret, err := h.Box.Open(u.TOTPSecret, TOTPAD(u.ID))
+	if err != nil {
+		h.Log.Error("TOTP secret cannot be opened", "user", u.ID, "err", err)
+		return fail("TOTP secret cannot be opened"), nil
+	}
+	step, err := totp.Check(string(secret), otpDigits(req.Code), h.Now())
+	if errors.Is(err, totp.ErrInvalidCode) {
+		return fail("wrong code"), nil
+	}
+	if err != nil {
+		return outcome{}, err
+	}
+	err = h.Users.AcceptTOTPStep(c.Request().Context(), u.ID, step)
+	if errors.Is(err, store.ErrConflict) {
+		return fail("code already used (replay)"), nil
+	}
+	if err != nil {
+		return outcome{}, err
+	}
+	return outcome{ok: true}, nil
+}
+
+// checkRecovery spends a one-time recovery code, atomically in the store.
+func (h *LoginHandler) checkRecovery(c echo.Context, _ login.Transaction, u *store.User, req loginRequest) (outcome, error) {
+	if u != nil {
+		if reason := unusable(u); reason != "" {
+			return fail(reason), nil
+		}
+	}
+	if !token.ValidRecoveryCode(req.Code) {
+		return fail("not a recovery code"), nil
+	}
+	// An unknown username costs the same store round trip, with an id no
+	// account has.
+	owner := "-"
+	if u != nil {
+		owner = u.ID
+	}
+	err := h.Recovery.UseRecoveryCode(c.Request().Context(), owner, token.HashRecoveryCode(req.Code), h.Now())
+	if u == nil && (err == nil || errors.Is(err, store.ErrNotFound)) {
+		return fail("unknown username"), nil
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return fail("unknown or used recovery code"), nil
+	}
+	if err != nil {
+		return outcome{}, err
+	}
+	return outcome{ok: true}, nil
+}
+
+// checkWebAuthn verifies an assertion against the ceremony of this
+// transaction (single use: taken from the store) and only for the
+// transaction's own account. The credential record gets the new sign
+// count, flags and last use. A clone warning (WebAuthn §6.1.1: the counter
+// did not increase) refuses the login and stays on the credential.
+func (h *LoginHandler) checkWebAuthn(c echo.Context, tx login.Transaction, u *store.User, req loginRequest) (outcome, error) {
+	ctx := c.Request().Context()
+	raw, err := h.KV.Take(ctx, webauthnLoginKey(tx.ID))
+	if errors.Is(err, store.ErrNotFound) {
+		return fail("no pending WebAuthn challenge"), nil
+	}
+	if err != nil {
+		return outcome{}, err
+	}
+	if u == nil {
+		return fail("unknown username"), nil
+	}
+	if reason := unusable(u); reason != "" {
+		return fail(reason), nil
+	}
+	if h.RP == nil {
+		return fail("passkeys are off"), nil
+	}
+	cer, err := passkey.UnmarshalCeremony(raw)
+	if err != nil {
+		return outcome{}, err
+	}
+	creds, err := h.Credentials.ListCredentials(ctx, u.ID)
+	if err != nil {
+		return outcome{}, err
+	}
+	owner := passkey.User{Account: *u, Credentials: creds}
+	lookup := func(handle []byte) (passkey.User, error) {
+		if passkey.UserIDFromHandle(handle) != u.ID {
+			return passkey.User{}, passkey.ErrInvalid
+		}
+		return owner, nil
+	}
+	_, cred, err := h.RP.FinishLogin(cer, req.Credential, lookup)
+	if err != nil {
+		h.Log.Debug("webauthn assertion refused", "user", u.ID, "err", err)
+		return fail("assertion not valid"), nil
+	}
+	i := slices.IndexFunc(creds, func(x store.Credential) bool { return string(x.ID) == string(cred.ID) })
+	if i < 0 {
+		return fail("credential not registered to this account"), nil
+	}
+	rec := creds[i]
+	passkey.Update(&rec, cred, h.Now())
+	if err := h.Credentials.UpdateCredential(ctx, rec); err != nil {
+		return outcome{}, err
+	}
+	if cred.Authenticator.CloneWarning {
+		h.Log.Warn("webauthn clone warning: signature counter did not increase; login refused",
+			"user", u.ID, "credential", base64.RawURLEncoding.EncodeToString(rec.ID), "sign_count", rec.SignCount)
+		return outcome{reason: "signature counter did not increase (possible cloned authenticator)", result: "clone_warning"}, nil
+	}
+	return outcome{ok: true}, nil
+}
+
+// lock locks an account after LockAfter consecutive failures on its
+// username counter; an admin unlocks it.
+func (h *LoginHandler) lock(c echo.Context, u *store.User, count int) {
+	_, err := h.Users.UpdateUser(c.Request().Context(), u.ID, func(x *store.User) error {
+		x.Locked = true
+		return nil
+	})
+	if err != nil {
+		h.Log.Error("locking account failed", "user", u.ID, "err", err)
+		return
+	}
+	h.Audit.Record(c, store.AuditEvent{Subject: u.ID, Action: "account.locked", Result: "locked",
+		Detail: "consecutive failed sign-in attempts: " + strconv.Itoa(count)})
+	h.count("lock", "locked")
+}
+
+// subject returns the transaction's account, or nil for an unknown
+// username (or an account deleted since begin). Both paths read the store
+// once.
+func (h *LoginHandler) subject(ctx context.Context, tx login.Transaction) (*store.User, error) {
+	var (
+		u   store.User
+		err error
+	)
+	if tx.Known() {
+		u, err = h.Users.GetUser(ctx, tx.UserID)
+	} else {
+		_, err = h.Users.GetUserByUsername(ctx, tx.Username)
+		if err == nil {
+			err = store.ErrNotFound
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// load returns the transaction or the 404 unknown_login problem.
+func (h *LoginHandler) load(ctx context.Context, id string) (login.Transaction, error) {
+	tx, err := h.Tx.Load(ctx, id)
+	if errors.Is(err, login.ErrUnknown) {
+		return login.Transaction{}, errUnknownLogin()
+	}
+	return tx, err
+}
+
+func (h *LoginHandler) saveError(err error) error {
+	switch {
+	case errors.Is(err, login.ErrStale):
+		return errWrongStep()
+	case errors.Is(err, login.ErrUnknown):
+		return errUnknownLogin()
+	}
+	return err
+}
+
+// proof signs a server proof over nonce (none when nonce is empty). The
+// phrase is in it only once the transaction reveals it. shown reports
+// whether this proof carries the phrase.
+func (h *LoginHandler) proof(c echo.Context, tx login.Transaction, u *store.User, nonce string) (string, bool, error) {
+	if nonce == "" {
+		return "", false, nil
+	}
+	phrase := ""
+	if tx.PhraseRevealed() && u != nil && u.ID == tx.UserID && u.Phrase != nil {
+		p, err := h.Box.Open(u.Phrase, PhraseAD(u.ID))
+		if err != nil {
+			h.Log.Error("security phrase cannot be opened", "user", u.ID, "err", err)
+		} else {
+			phrase = string(p)
+		}
+	}
+	now := h.Now()
+	jws, err := h.Keys.Sign(keys.ProofClaims{
+		Issuer:   h.Issuer,
+		Audience: h.audience(c, tx),
+		Nonce:    nonce,
+		LoginID:  tx.ID,
+		Username: tx.Username,
+		Phrase:   phrase,
+		IssuedAt: now,
+		Expiry:   now.Add(keys.MaxProofLifetime),
+	})
+	if err != nil {
+		return "", false, err
+	}
+	return jws, phrase != "", nil
+}
+
+// audience is the request's Origin when it is the issuer or the origin
+// begin accepted for the transaction's client; otherwise the issuer.
+func (h *LoginHandler) audience(c echo.Context, tx login.Transaction) string {
+	origin := c.Request().Header.Get("Origin")
+	if origin != "" && (origin == h.Issuer || origin == tx.Audience) {
+		return origin
+	}
+	return h.Issuer
+}
+
+// limit applies the per-IP limit of group.
+func (h *LoginHandler) limit(c echo.Context, group, step string) error {
+	err := h.IPLimit.Allow(c.Request().Context(), group, c.RealIP())
+	var re *login.RateLimitedError
+	if errors.As(err, &re) {
+		h.count(step, "rate_limited")
+		p := NewProblem(http.StatusTooManyRequests, "rate_limited",
+			"Too many requests from your network. Wait, then try again.")
+		p.RetryAfter = re.RetryAfter
+		return p
+	}
+	return err
+}
+
+func (h *LoginHandler) record(c echo.Context, tx login.Transaction, action, result, detail string) {
+	subject := tx.UserID
+	if subject == "" {
+		subject = tx.Username
+	}
+	actor := ""
+	if result == "success" && action == "login.complete" {
+		actor = tx.UserID
+	}
+	if tx.ID != "" {
+		if detail != "" {
+			detail += "; "
+		}
+		detail += "login " + token.HashHex(tx.ID)[:12]
+	}
+	h.Audit.Record(c, store.AuditEvent{Actor: actor, Subject: subject, Action: action, Result: result, Detail: detail})
+}
+
+func (h *LoginHandler) count(step, result string) {
+	if h.Metrics != nil {
+		h.Metrics.Logins.WithLabelValues(step, result).Inc()
+	}
+}
+
+func counterKind(tx login.Transaction) string {
+	if tx.PerUsername() {
+		return "username"
+	}
+	return "device " + tx.DeviceID
+}
+
+// usable reports whether an account may sign in at all.
+func usable(u store.User) bool { return unusable(&u) == "" }
+
+func unusable(u *store.User) string {
+	switch {
+	case u.Disabled:
+		return "account disabled"
+	case u.Locked:
+		return "account locked"
+	case u.EnrolledAt.IsZero():
+		return "enrollment not completed"
+	}
+	return ""
+}
+
+// checkNonce accepts an empty nonce or one of 16 to 64 bytes in unpadded
+// base64url.
+func checkNonce(n string) error {
+	if n == "" {
+		return nil
+	}
+	if len(n) > base64.RawURLEncoding.EncodedLen(maxNonceBytes) {
+		return errInvalidNonce()
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(n)
+	if err != nil || len(b) < minNonceBytes || len(b) > maxNonceBytes {
+		return errInvalidNonce()
+	}
+	return nil
+}
+
+// LoginPage serves GET /login, the hosted login page. return_to is passed
+// on only when it is safe to redirect to: on the issuer's origin or on a
+// registered widget client's origin (no open redirect).
+type LoginPage struct {
+	Issuer  string
+	Clients store.Clients
+}
+
+// Serve renders the page.
+func (p *LoginPage) Serve(c echo.Context) error {
+	returnTo, err := p.safeReturn(c.Request().Context(), c.QueryParam("return_to"))
+	if err != nil {
+		return err
+	}
+	return render(c, "login", templates.Page{
+		Title:  "Sign in",
+		Script: "login.js",
+		Data:   map[string]string{"issuer": p.Issuer, "return-to": returnTo},
+	})
+}
+
+func (p *LoginPage) safeReturn(ctx context.Context, raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	if s, ok := sameOriginURL(p.Issuer, raw); ok {
+		return s, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || strings.ContainsAny(raw, "\r\n\\\x00") || u.User != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		return "", nil
+	}
+	origin, err := account.NormalizeOrigin(u.Scheme + "://" + u.Host)
+	if err != nil {
+		return "", nil
+	}
+	clients, err := p.Clients.ListClients(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, cl := range clients {
+		if slices.Contains(cl.Origins, origin) {
+			return u.String(), nil
+		}
+	}
+	return "", nil
+}

@@ -1,0 +1,36 @@
+package templates
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestDataAttributesAreRenderedAndEscaped(t *testing.T) {
+	set, err := Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	err = set.Render(&buf, "error", Page{
+		Title: "x",
+		Data:  map[string]string{"return-to": `/a?b="c"&d<e>`, "issuer": "http://localhost:1", "Bad Name": "x"},
+		Body:  struct{ Title, Detail string }{"T", "<script>alert(1)</script>"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		`data-issuer="http://localhost:1"`,
+		`data-return-to="/a?b=&#34;c&#34;&amp;d&lt;e&gt;"`,
+		`&lt;script&gt;alert(1)&lt;/script&gt;`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "ZgotmplZ") || strings.Contains(out, "Bad Name") || strings.Contains(out, "<script>alert") {
+		t.Errorf("unsafe or broken output:\n%s", out)
+	}
+}

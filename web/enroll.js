@@ -1,0 +1,390 @@
+// Enrollment page (GET /enroll/{token}): password, security phrase, second
+// factors (TOTP and/or a passkey), completion with recovery codes, and
+// pinning of the server key (RFC 7638 thumbprint) in this origin's storage.
+// Self-contained: it needs nothing but the page's markup.
+(function () {
+  "use strict";
+
+  var PIN_KEY = "mutualauth:pinned_kid";
+  var STEPS = ["password", "phrase", "factors", "codes", "done"];
+
+  var main = document.getElementById("main");
+  var base = main.getAttribute("data-api");
+  var state = { done: { password: false, phrase: false, totp: false, webauthn: false }, webauthnAvailable: false };
+
+  function $(id) { return document.getElementById(id); }
+
+  var b64u = {
+    encode: function (buf) {
+      var bytes = new Uint8Array(buf), s = "";
+      for (var i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+      return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    },
+    decode: function (str) {
+      str = String(str).replace(/-/g, "+").replace(/_/g, "/");
+      while (str.length % 4) str += "=";
+      var bin = atob(str), out = new Uint8Array(bin.length);
+      for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+      return out;
+    }
+  };
+
+  // api sends JSON and returns {status, body}; problem documents come back as body.
+  async function api(method, path, body) {
+    var opts = { method: method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    var res;
+    try {
+      res = await fetch(path, opts);
+    } catch (e) {
+      return { status: 0, body: { detail: "The server cannot be reached. Check your connection and try again." } };
+    }
+    var data = null, text = await res.text();
+    if (text) { try { data = JSON.parse(text); } catch (e) { data = { detail: text }; } }
+    return { status: res.status, body: data };
+  }
+
+  function detailOf(r) {
+    return (r.body && r.body.detail) || "Something went wrong (HTTP " + r.status + "). Try again.";
+  }
+
+  // showError puts a message in place (role="alert" announces it) and marks
+  // the related input invalid.
+  function showError(id, msg, input) {
+    var el = $(id);
+    el.textContent = msg || "";
+    el.hidden = !msg;
+    if (input) {
+      if (msg) {
+        input.setAttribute("aria-invalid", "true");
+        input.focus();
+      } else {
+        input.removeAttribute("aria-invalid");
+      }
+    }
+  }
+
+  // handleCommon deals with answers every step can get; it returns true when
+  // it did.
+  function handleCommon(r) {
+    if (r.status === 404 && r.body && r.body.code === "invalid_token") {
+      fatal(r.body.detail);
+      return true;
+    }
+    return false;
+  }
+
+  function fatal(msg) {
+    STEPS.forEach(function (s) { $("step-" + s).hidden = true; });
+    $("loading").hidden = true;
+    showError("global-error", msg);
+  }
+
+  function busy(button, on) {
+    button.disabled = on;
+    if (on) button.setAttribute("aria-busy", "true"); else button.removeAttribute("aria-busy");
+  }
+
+  function go(step) {
+    STEPS.forEach(function (s) { $("step-" + s).hidden = s !== step; });
+    var current = STEPS.indexOf(step);
+    var items = document.querySelectorAll("#progress li");
+    for (var i = 0; i < items.length; i++) {
+      var idx = STEPS.indexOf(items[i].getAttribute("data-step"));
+      items[i].className = idx < current ? "done" : idx === current ? "current" : "";
+      if (idx === current) items[i].setAttribute("aria-current", "step"); else items[i].removeAttribute("aria-current");
+    }
+    main.setAttribute("data-step", step);
+    var h = $("h-" + step);
+    if (h) h.focus();
+  }
+
+  function refreshFactors() {
+    $("totp-status").hidden = !state.done.totp;
+    $("totp-start").textContent = state.done.totp ? "Replace the authenticator app" : "Set up an authenticator app";
+    $("webauthn-status").hidden = !state.done.webauthn;
+    var canPasskey = state.webauthnAvailable && !!window.PublicKeyCredential && !!navigator.credentials;
+    $("webauthn-setup").hidden = !canPasskey;
+    $("webauthn-unavailable").hidden = canPasskey;
+    $("webauthn-add").textContent = state.done.webauthn ? "Add another passkey or security key" : "Add a passkey or security key";
+    $("complete").disabled = !(state.done.password && state.done.phrase && (state.done.totp || state.done.webauthn));
+  }
+
+  // --- step 1: password
+  $("password-show").addEventListener("change", function () {
+    $("password").type = this.checked ? "text" : "password";
+  });
+  $("form-password").addEventListener("submit", async function (ev) {
+    ev.preventDefault();
+    var input = $("password"), button = $("password-submit");
+    if (!input.value) { showError("password-error", "Enter a password.", input); return; }
+    busy(button, true);
+    var r = await api("POST", base + "/password", { password: input.value });
+    busy(button, false);
+    if (handleCommon(r)) return;
+    if (r.status === 204) {
+      showError("password-error", "", input);
+      input.value = "";
+      state.done.password = true;
+      go(state.done.phrase ? "factors" : "phrase");
+      refreshFactors();
+      return;
+    }
+    showError("password-error", detailOf(r), input);
+  });
+
+  // --- step 2: phrase
+  $("phrase-suggest").addEventListener("click", async function () {
+    var input = $("phrase"), button = this;
+    busy(button, true);
+    var r = await api("GET", base + "/phrase/suggestion");
+    busy(button, false);
+    if (handleCommon(r)) return;
+    if (r.status === 200 && r.body && r.body.phrase) {
+      input.value = r.body.phrase;
+      showError("phrase-error", "", input);
+      input.focus();
+      input.select();
+      return;
+    }
+    showError("phrase-error", detailOf(r), input);
+  });
+  $("form-phrase").addEventListener("submit", async function (ev) {
+    ev.preventDefault();
+    var input = $("phrase"), button = $("phrase-submit");
+    if (!input.value.trim()) { showError("phrase-error", "Enter a security phrase, or press “Suggest one”.", input); return; }
+    busy(button, true);
+    var r = await api("POST", base + "/phrase", { phrase: input.value });
+    busy(button, false);
+    if (handleCommon(r)) return;
+    if (r.status === 204) {
+      showError("phrase-error", "", input);
+      state.done.phrase = true;
+      refreshFactors();
+      go("factors");
+      return;
+    }
+    showError("phrase-error", detailOf(r), input);
+  });
+
+  // --- step 3a: TOTP
+  $("totp-start").addEventListener("click", async function () {
+    var button = this;
+    busy(button, true);
+    var r = await api("POST", base + "/totp");
+    busy(button, false);
+    if (handleCommon(r)) return;
+    if (r.status !== 200 || !r.body || !r.body.secret) {
+      showError("totp-error", detailOf(r));
+      $("totp-setup").hidden = false;
+      return;
+    }
+    $("totp-qr").src = r.body.qr_png;
+    $("totp-secret").textContent = r.body.secret.replace(/(.{4})(?=.)/g, "$1 ");
+    $("totp-secret").setAttribute("data-secret", r.body.secret);
+    $("totp-link").href = r.body.otpauth_uri;
+    $("totp-setup").hidden = false;
+    showError("totp-error", "");
+    $("totp-code").value = "";
+    $("totp-code").focus();
+  });
+  $("form-totp").addEventListener("submit", async function (ev) {
+    ev.preventDefault();
+    var input = $("totp-code"), button = $("totp-confirm");
+    var code = input.value.replace(/\s+/g, "");
+    if (!/^[0-9]{6}$/.test(code)) { showError("totp-error", "Enter the 6 digits your app shows.", input); return; }
+    busy(button, true);
+    var r = await api("POST", base + "/totp/confirm", { code: code });
+    busy(button, false);
+    if (handleCommon(r)) return;
+    if (r.status === 204) {
+      showError("totp-error", "", input);
+      $("totp-setup").hidden = true;
+      $("totp-qr").removeAttribute("src");
+      $("totp-secret").textContent = "";
+      $("totp-secret").removeAttribute("data-secret");
+      state.done.totp = true;
+      refreshFactors();
+      $("complete").focus();
+      return;
+    }
+    showError("totp-error", detailOf(r), input);
+  });
+
+  // --- step 3b: passkey
+  // creationOptions turns the server's JSON options into what
+  // navigator.credentials.create takes, with the browser's own parser when
+  // it has one (WebAuthn Level 3 §5.1.9).
+  function creationOptions(json) {
+    if (window.PublicKeyCredential && typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function") {
+      return PublicKeyCredential.parseCreationOptionsFromJSON(json);
+    }
+    var o = Object.assign({}, json);
+    o.challenge = b64u.decode(json.challenge);
+    o.user = Object.assign({}, json.user, { id: b64u.decode(json.user.id) });
+    if (json.excludeCredentials) {
+      o.excludeCredentials = json.excludeCredentials.map(function (c) {
+        return Object.assign({}, c, { id: b64u.decode(c.id) });
+      });
+    }
+    return o;
+  }
+
+  // credentialJSON is the registration response in its JSON form
+  // (WebAuthn Level 3 §5.1, RegistrationResponseJSON).
+  function credentialJSON(cred) {
+    if (typeof cred.toJSON === "function") return cred.toJSON();
+    var resp = cred.response;
+    var out = {
+      id: cred.id,
+      rawId: b64u.encode(cred.rawId),
+      type: cred.type,
+      authenticatorAttachment: cred.authenticatorAttachment || undefined,
+      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+      response: {
+        clientDataJSON: b64u.encode(resp.clientDataJSON),
+        attestationObject: b64u.encode(resp.attestationObject)
+      }
+    };
+    if (typeof resp.getTransports === "function") out.response.transports = resp.getTransports();
+    return out;
+  }
+
+  $("webauthn-add").addEventListener("click", async function () {
+    var button = this;
+    showError("webauthn-error", "");
+    busy(button, true);
+    try {
+      var r = await api("POST", base + "/webauthn/options");
+      if (handleCommon(r)) return;
+      if (r.status !== 200 || !r.body || !r.body.publicKey) { showError("webauthn-error", detailOf(r)); return; }
+      var cred;
+      try {
+        cred = await navigator.credentials.create({ publicKey: creationOptions(r.body.publicKey) });
+      } catch (e) {
+        var msg = "The passkey could not be created: " + (e && e.message ? e.message : String(e));
+        if (e && e.name === "NotAllowedError") msg = "The request was cancelled or timed out. Try again when you are ready.";
+        if (e && e.name === "InvalidStateError") msg = "This authenticator already holds a passkey for this account.";
+        showError("webauthn-error", msg);
+        return;
+      }
+      if (!cred) { showError("webauthn-error", "No passkey was created. Try again."); return; }
+      var body = { credential: credentialJSON(cred) };
+      var name = $("webauthn-name").value.trim();
+      if (name) body.name = name;
+      var res = await api("POST", base + "/webauthn", body);
+      if (handleCommon(res)) return;
+      if (res.status === 204) {
+        state.done.webauthn = true;
+        $("webauthn-name").value = "";
+        refreshFactors();
+        $("complete").focus();
+        return;
+      }
+      showError("webauthn-error", detailOf(res));
+    } finally {
+      busy(button, false);
+    }
+  });
+
+  // --- completion and pinning
+  async function sha256b64u(text) {
+    var digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+    return b64u.encode(digest);
+  }
+
+  // pin checks that the JWKS holds the key the server named, that its kid is
+  // its RFC 7638 thumbprint, and stores the kid in this origin's storage.
+  async function pin(serverKey) {
+    var uri = new URL(serverKey.jwks_uri, location.href);
+    if (uri.origin !== location.origin) throw new Error("the server key is published on another origin (" + uri.origin + ")");
+    var res = await fetch(uri.href, { headers: { "Accept": "application/json" }, cache: "no-store" });
+    if (!res.ok) throw new Error("the key set could not be fetched (HTTP " + res.status + ")");
+    var set = await res.json();
+    var key = (set.keys || []).filter(function (k) { return k.kid === serverKey.kid; })[0];
+    if (!key) throw new Error("the server named a key that its key set does not publish");
+    if (key.kty !== "EC" || key.crv !== "P-256" || !key.x || !key.y) throw new Error("the server key is not a P-256 key");
+    if (!window.crypto || !crypto.subtle) throw new Error("this browser cannot check keys on a page that is not served over HTTPS");
+    var thumb = await sha256b64u('{"crv":"P-256","kty":"EC","x":"' + key.x + '","y":"' + key.y + '"}');
+    if (thumb !== key.kid) throw new Error("the key id is not the key's thumbprint");
+    localStorage.setItem(PIN_KEY, key.kid);
+    return key.kid;
+  }
+
+  $("complete").addEventListener("click", async function () {
+    var button = this;
+    showError("complete-error", "");
+    busy(button, true);
+    var r = await api("POST", base + "/complete");
+    if (handleCommon(r)) return;
+    if (r.status !== 200 || !r.body || !r.body.recovery_codes) {
+      busy(button, false);
+      showError("complete-error", detailOf(r));
+      return;
+    }
+    showCodes(r.body.recovery_codes);
+    go("codes");
+    $("pin").hidden = false;
+    try {
+      var kid = await pin(r.body.server_key || {});
+      $("pin-kid").textContent = kid;
+      $("pin-ok").hidden = false;
+    } catch (e) {
+      $("pin-error").textContent = "This browser could not pin the server key: " + e.message +
+        ". Signing in here will warn you until this is fixed; tell your administrator.";
+      $("pin-error").hidden = false;
+    }
+  });
+
+  function showCodes(codes) {
+    var list = $("codes");
+    list.textContent = "";
+    codes.forEach(function (c) {
+      var li = document.createElement("li");
+      li.textContent = c;
+      list.appendChild(li);
+    });
+    var text = "mutualauth recovery codes for " + $("enroll-username").textContent + " at " + location.host + "\n" +
+      "Each code works once.\n\n" + codes.join("\n") + "\n";
+    var link = $("codes-download");
+    link.href = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
+    $("codes-copy").onclick = async function () {
+      try {
+        await navigator.clipboard.writeText(text);
+        $("codes-copied").textContent = "Copied. Paste them somewhere safe, such as a password manager.";
+      } catch (e) {
+        var range = document.createRange();
+        range.selectNodeContents(list);
+        var sel = window.getSelection();
+        sel.removeAllRanges();
+        sel.addRange(range);
+        $("codes-copied").textContent = "Copying is blocked here: the codes are selected, press Ctrl+C (or ⌘C) to copy them.";
+      }
+    };
+  }
+
+  $("codes-saved").addEventListener("change", function () {
+    $("codes-done").disabled = !this.checked;
+  });
+  $("codes-done").addEventListener("click", function () {
+    $("codes").textContent = "";
+    go("done");
+  });
+
+  // --- start
+  (async function init() {
+    var r = await api("GET", base);
+    $("loading").hidden = true;
+    if (handleCommon(r)) return;
+    if (r.status !== 200 || !r.body || !r.body.done) { fatal(detailOf(r)); return; }
+    state.done = r.body.done;
+    state.webauthnAvailable = !!r.body.webauthn_available;
+    refreshFactors();
+    if (!state.done.password) go("password");
+    else if (!state.done.phrase) go("phrase");
+    else go("factors");
+  })();
+})();

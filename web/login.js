@@ -1,0 +1,430 @@
+// The hosted login page (GET /login). It never asks for a password before the
+// server has proved itself: every step sends a fresh client nonce, and the
+// signed proof in the answer is checked with proof.js against the key this
+// browser pinned. Any failure stops the page with a warning.
+// common.js and proof.js are loaded by the page after this file (all deferred),
+// so the work starts at DOMContentLoaded, when all three have run.
+"use strict";
+(function () {
+  var PIN_KEY = "mutualauth:pinned_kid";
+  var KEY_CHANGED = "The server's key changed — this may not be the real server. Do not enter your password.";
+  var NOT_VERIFIED = "Could not verify the server — this may not be the real server. Do not enter your password.";
+
+  var el = {};
+  var page = {};
+  var tx = null; // the current login transaction
+
+  function $(id) { return document.getElementById(id); }
+  function show(node, on) { node.hidden = !on; }
+
+  function readPin() {
+    try { return window.localStorage.getItem(PIN_KEY) || ""; } catch (e) { return ""; }
+  }
+  function writePin(kid) {
+    try { window.localStorage.setItem(PIN_KEY, kid); return true; } catch (e) { return false; }
+  }
+
+  function newNonce() {
+    var b = new Uint8Array(32);
+    crypto.getRandomValues(b);
+    return MA.b64u.encode(b);
+  }
+
+  // Stop the page: the server could not be verified. Every form goes away and
+  // stays away; only a reload starts over.
+  function stop(title, reason) {
+    tx = null;
+    ["username-form", "who", "otp-form", "recovery-form", "password-form", "verified", "first-use", "error", "done"]
+      .forEach(function (id) { show($(id), false); });
+    el.password.value = "";
+    el.stopTitle.textContent = title;
+    el.stopReason.textContent = reason ? "Reason: " + reason + "." : "";
+    show(el.stop, true);
+    el.stop.setAttribute("tabindex", "-1");
+    el.stop.focus();
+  }
+
+  function setError(msg) {
+    el.error.textContent = msg;
+    show(el.error, !!msg);
+  }
+
+  function showStep(formId, focusId) {
+    ["username-form", "otp-form", "recovery-form", "password-form"].forEach(function (id) {
+      show($(id), id === formId);
+    });
+    var f = $(focusId);
+    if (f) { f.value = ""; f.focus(); }
+  }
+
+  function restart(msg) {
+    tx = null;
+    ["who", "verified", "first-use", "done", "phrase-box", "phrase-pending"].forEach(function (id) { show($(id), false); });
+    el.phrase.textContent = "";
+    el.password.value = "";
+    showStep("username-form", null);
+    el.username.focus();
+    setError(msg || "");
+  }
+
+  async function fetchJWKS() {
+    var res = await fetch("/.well-known/jwks.json", { credentials: "omit", cache: "no-cache" });
+    if (!res.ok) throw new Error("status " + res.status);
+    return res.json();
+  }
+
+  // verify checks one step's proof; on success it updates the verified box and
+  // returns the claims, on failure it stops the page and returns null.
+  async function verify(proof, nonce, loginId, phraseShown) {
+    var pinned = readPin();
+    var jwks;
+    try {
+      jwks = await fetchJWKS();
+    } catch (e) {
+      stop(NOT_VERIFIED, "the server's public keys could not be fetched");
+      return null;
+    }
+    var result;
+    try {
+      if (!proof) {
+        var missing = new Error("the server sent no proof");
+        missing.reason = "missing";
+        throw missing;
+      }
+      result = await MA.verifyProof(proof, {
+        issuer: page.issuer, audience: window.location.origin, nonce: nonce,
+        loginId: loginId, pinnedKid: pinned, jwks: jwks
+      });
+    } catch (e) {
+      if (e && e.reason === "key-changed") stop(KEY_CHANGED, e.message);
+      else stop(NOT_VERIFIED, e && e.reason ? e.message : "the proof could not be checked");
+      return null;
+    }
+    var phrase = typeof result.claims.phrase === "string" ? result.claims.phrase : "";
+    if (phraseShown && !phrase) {
+      stop(NOT_VERIFIED, "the server said it showed your security phrase, but its signed proof does not carry one");
+      return null;
+    }
+    if (!pinned) {
+      el.firstUseKid.textContent = result.kid;
+      show(el.firstUse, true);
+      writePin(result.kid);
+    }
+    el.verifiedKid.textContent = result.kid;
+    if (phrase) {
+      tx.phrase = phrase;
+      el.phrase.textContent = phrase;
+      show(el.phraseBox, true);
+      show(el.phrasePending, false);
+    } else if (!tx.phrase) {
+      show(el.phrasePending, true);
+    }
+    show(el.verified, true);
+    return result.claims;
+  }
+
+  function retryAfterText(res) {
+    var h = res.headers && res.headers.get("Retry-After");
+    var secs = NaN;
+    if (h) {
+      secs = /^\d+$/.test(h) ? parseInt(h, 10) : Math.ceil((Date.parse(h) - Date.now()) / 1000);
+    }
+    if (!isFinite(secs) || secs <= 0) return "Too many attempts. Wait a little, then try again.";
+    if (secs < 120) return "Too many attempts. Try again in " + secs + " seconds.";
+    return "Too many attempts. Try again in " + Math.ceil(secs / 60) + " minutes.";
+  }
+
+  // failed handles a non-200 answer of a login step. It returns true when
+  // the transaction is gone (the page went back to the username).
+  function failed(res, field) {
+    var body = res.body || {};
+    if (res.status === 429) {
+      setError(retryAfterText(res));
+    } else if (res.status === 401 && body.code === "invalid_credentials") {
+      setError("That didn't work. Check what you typed and try again.");
+    } else if (res.status === 409 || res.status === 404 || res.status === 410) {
+      restart("This sign-in expired or went out of order. Please start again.");
+      return true;
+    } else if (res.status === 503) {
+      setError("The sign-in service is unavailable right now. Try again shortly.");
+    } else {
+      setError(body.detail || "Something went wrong (" + res.status + "). Try again.");
+    }
+    if (field) { field.value = ""; field.focus(); }
+    return false;
+  }
+
+  // advance shows the form for what the server asks next.
+  function advance(next) {
+    next = Array.isArray(next) ? next : [];
+    if (next.indexOf("password") >= 0) {
+      // The password is asked only after a verified proof showed the phrase.
+      if (!tx.phrase) {
+        stop(NOT_VERIFIED, "the server asked for the password before showing your security phrase");
+        return;
+      }
+      showStep("password-form", "password");
+    } else if (next.indexOf("otp") >= 0 || next.indexOf("webauthn") >= 0 || next.indexOf("recovery") >= 0) {
+      show($("otp-label"), next.indexOf("otp") >= 0);
+      show(el.otp, next.indexOf("otp") >= 0);
+      show(el.otpSubmit, next.indexOf("otp") >= 0);
+      show(el.webauthnButton, next.indexOf("webauthn") >= 0 && !!window.PublicKeyCredential);
+      show(el.recoveryLink.parentNode, next.indexOf("recovery") >= 0);
+      tx.next = next;
+      if (next.indexOf("otp") >= 0) showStep("otp-form", "otp");
+      else { showStep("otp-form", null); el.webauthnButton.focus(); }
+    } else {
+      stop(NOT_VERIFIED, "the server asked for an unknown step");
+    }
+  }
+
+  // step posts one factor with a fresh nonce and handles its answer. The
+  // buttons stay disabled until the answer's proof is checked.
+  async function step(path, fields, field) {
+    if (!tx) return;
+    setBusy(true);
+    try {
+      await runStep(path, fields, field);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function runStep(path, fields, field) {
+    var nonce = newNonce();
+    var body = { login_id: tx.loginId, client_nonce: nonce };
+    Object.keys(fields).forEach(function (k) { body[k] = fields[k]; });
+    var res;
+    try {
+      res = await MA.api("POST", path, body);
+    } catch (e) {
+      setError("The server could not be reached. Check your connection and try again.");
+      return;
+    }
+    if (!tx) return;
+    if (res.status !== 200 || !res.body) { failed(res, field); return; }
+    setError("");
+    if (res.body.done === true) {
+      // A completion with a proof is checked like any step; if it fails,
+      // the new session is ended at once.
+      if (res.body.proof && !(await verify(res.body.proof, nonce, tx.loginId, false))) {
+        MA.api("DELETE", "/api/v1/session").catch(function () {});
+        return;
+      }
+      finish(res.body);
+      return;
+    }
+    var claims = await verify(res.body.proof, nonce, tx.loginId, res.body.phrase_shown === true);
+    if (!claims) return;
+    advance(res.body.next);
+  }
+
+  function setBusy(on) {
+    document.querySelectorAll("#login button").forEach(function (b) { b.disabled = on; });
+  }
+
+  async function begin(ev) {
+    ev.preventDefault();
+    var username = el.username.value.trim();
+    if (!username) { setError("Enter your username."); el.username.focus(); return; }
+    setError("");
+    setBusy(true);
+    try {
+      await runBegin(username);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function runBegin(username) {
+    var nonce = newNonce();
+    var res;
+    try {
+      res = await MA.api("POST", "/api/v1/login/begin", { username: username, client_nonce: nonce });
+    } catch (e) {
+      setError("The server could not be reached. Check your connection and try again.");
+      return;
+    }
+    if (res.status !== 200 || !res.body) { failed(res, null); el.username.focus(); return; }
+    if (typeof res.body.login_id !== "string" || !res.body.login_id) {
+      stop(NOT_VERIFIED, "the server's answer is malformed");
+      return;
+    }
+    tx = { loginId: res.body.login_id, username: username, phrase: "" };
+    el.whoName.textContent = username;
+    var claims = await verify(res.body.proof, nonce, tx.loginId, res.body.phrase_shown === true);
+    if (!claims) return;
+    show(el.who, true);
+    advance(res.body.next);
+  }
+
+  // WebAuthn Level 3 JSON helpers when the browser has them, else by hand.
+  function requestOptions(json) {
+    if (window.PublicKeyCredential && typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function") {
+      return PublicKeyCredential.parseRequestOptionsFromJSON(json);
+    }
+    var o = Object.assign({}, json);
+    o.challenge = MA.b64u.decode(json.challenge);
+    if (Array.isArray(json.allowCredentials)) {
+      o.allowCredentials = json.allowCredentials.map(function (c) {
+        return Object.assign({}, c, { id: MA.b64u.decode(c.id) });
+      });
+    }
+    return o;
+  }
+
+  function credentialJSON(cred) {
+    if (typeof cred.toJSON === "function") return cred.toJSON();
+    var r = cred.response, enc = MA.b64u.encode;
+    return {
+      id: cred.id,
+      rawId: enc(cred.rawId),
+      type: cred.type,
+      authenticatorAttachment: cred.authenticatorAttachment || undefined,
+      response: {
+        clientDataJSON: enc(r.clientDataJSON),
+        authenticatorData: enc(r.authenticatorData),
+        signature: enc(r.signature),
+        userHandle: r.userHandle ? enc(r.userHandle) : undefined
+      },
+      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {}
+    };
+  }
+
+  async function webauthn() {
+    if (!tx) return;
+    setError("");
+    setBusy(true);
+    var cred;
+    try {
+      cred = await passkeyAssertion();
+    } finally {
+      setBusy(false);
+    }
+    if (cred && tx) await step("/api/v1/login/webauthn", { credential: credentialJSON(cred) }, null);
+  }
+
+  // passkeyAssertion asks the server for a challenge and the browser for an
+  // assertion over it; it returns null (with the error shown) on failure.
+  async function passkeyAssertion() {
+    var opts;
+    try {
+      opts = await MA.api("POST", "/api/v1/login/webauthn/options", { login_id: tx.loginId });
+    } catch (e) {
+      setError("The server could not be reached. Check your connection and try again.");
+      return null;
+    }
+    if (opts.status !== 200 || !opts.body || !opts.body.publicKey) { failed(opts, null); return null; }
+    try {
+      var cred = await navigator.credentials.get({ publicKey: requestOptions(opts.body.publicKey) });
+      if (!cred) setError("No passkey was chosen.");
+      return cred;
+    } catch (e) {
+      setError(e && e.name === "NotAllowedError"
+        ? "The passkey request was cancelled or timed out. Try again, or use a code."
+        : "Your browser could not use a passkey here (" + (e && e.name ? e.name : "error") + ").");
+      el.webauthnButton.focus();
+      return null;
+    }
+  }
+
+  function finish(body) {
+    tx = null;
+    ["username-form", "otp-form", "recovery-form", "password-form", "who", "error"].forEach(function (id) {
+      show($(id), false);
+    });
+    el.password.value = "";
+    var user = body.user || {};
+    el.doneName.textContent = user.display_name || user.username || "";
+    show(el.done, true);
+    el.signout.focus();
+    var target = safeReturn(page.returnTo) || "/account";
+    if (target === "/account") {
+      // The account page may not exist on this server: go there only if it does.
+      fetch("/account", { credentials: "same-origin" }).then(function (r) {
+        if (r.ok) window.location.assign("/account");
+      }, function () {});
+      return;
+    }
+    window.location.assign(target);
+  }
+
+  // safeReturn accepts the server's (already sanitized) return_to only when it
+  // is a path on this origin or an http(s) URL; anything else is ignored.
+  function safeReturn(raw) {
+    if (!raw) return "";
+    if (raw.charAt(0) === "/" && raw.charAt(1) !== "/" && raw.charAt(1) !== "\\") return raw;
+    try {
+      var u = new URL(raw);
+      if (u.protocol === "https:" || u.protocol === "http:") return u.href;
+    } catch (e) { /* not a URL */ }
+    return "";
+  }
+
+  async function signOut() {
+    var res = await MA.api("DELETE", "/api/v1/session");
+    if (res.status === 204 || res.status === 401) {
+      show(el.done, false);
+      restart("You are signed out.");
+      show(el.error, false);
+      el.username.value = "";
+      return;
+    }
+    setError("Signing out failed (" + res.status + "). Try again.");
+  }
+
+  function init() {
+    var data = $("login-data").dataset, main = $("main").dataset;
+    page.issuer = data.issuer || main.issuer || window.location.origin;
+    page.returnTo = data.returnTo || main.returnTo || "";
+    ["stop", "verified", "username", "who", "otp", "password", "recovery", "error", "done", "signout", "phrase"]
+      .forEach(function (id) { el[id] = $(id); });
+    el.stopTitle = $("stop-title");
+    el.stopReason = $("stop-reason");
+    el.firstUse = $("first-use");
+    el.firstUseKid = $("first-use-kid");
+    el.verifiedKid = $("verified-kid");
+    el.phraseBox = $("phrase-box");
+    el.phrasePending = $("phrase-pending");
+    el.whoName = $("who-name");
+    el.doneName = $("done-name");
+    el.webauthnButton = $("webauthn-button");
+    el.recoveryLink = $("recovery-link");
+    el.otpSubmit = $("otp-submit");
+
+    $("username-form").addEventListener("submit", begin);
+    $("otp-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var code = el.otp.value.replace(/\s+/g, "");
+      if (!/^[0-9]{6}$/.test(code)) { setError("Enter the 6-digit code."); el.otp.focus(); return; }
+      step("/api/v1/login/otp", { code: code }, el.otp);
+    });
+    $("recovery-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var code = el.recovery.value.trim();
+      if (!code) { setError("Enter a recovery code."); el.recovery.focus(); return; }
+      step("/api/v1/login/recovery", { code: code }, el.recovery);
+    });
+    $("password-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      if (!el.password.value) { setError("Enter your password."); el.password.focus(); return; }
+      step("/api/v1/login/password", { password: el.password.value }, el.password);
+    });
+    el.webauthnButton.addEventListener("click", webauthn);
+    el.recoveryLink.addEventListener("click", function (ev) {
+      ev.preventDefault();
+      setError("");
+      showStep("recovery-form", "recovery");
+    });
+    $("otp-link").addEventListener("click", function (ev) {
+      ev.preventDefault();
+      setError("");
+      if (tx) advance(tx.next);
+    });
+    $("restart").addEventListener("click", function () { restart(""); });
+    el.signout.addEventListener("click", signOut);
+    el.username.focus();
+  }
+
+  document.addEventListener("DOMContentLoaded", init);
+})();
