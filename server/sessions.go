@@ -3,6 +3,8 @@ package server
 import (
 	"errors"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,4 +129,54 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// sessionKey is where RequireSession keeps the session in the echo context.
+const sessionKey = "mutualauth.session"
+
+// RequireSession admits only requests with a live session and keeps it in
+// the context (see sessionOf). API requests get 401; a browser asking for a
+// page is sent to /login with return_to.
+func (m *SessionManager) RequireSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		s, err := m.Current(c)
+		if err != nil {
+			req := c.Request()
+			if isUnauthenticated(err) && req.Method == http.MethodGet && !strings.HasPrefix(req.URL.Path, "/api/") {
+				return c.Redirect(http.StatusSeeOther, "/login?return_to="+url.QueryEscape(req.URL.RequestURI()))
+			}
+			return err
+		}
+		c.Set(sessionKey, s)
+		return next(c)
+	}
+}
+
+// RequireAdmin admits only sessions of admins who signed in with a second
+// factor (every login needs one; the check keeps it so). Use after
+// RequireSession.
+func RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		s, ok := sessionOf(c)
+		if !ok || !slices.Contains(s.Groups, string(store.RoleAdmin)) || !hasSecondFactor(s.AMR) {
+			return errForbidden()
+		}
+		return next(c)
+	}
+}
+
+// sessionOf returns the session RequireSession stored.
+func sessionOf(c echo.Context) (store.Session, bool) {
+	s, ok := c.Get(sessionKey).(store.Session)
+	return s, ok
+}
+
+func hasSecondFactor(amr []string) bool {
+	for _, m := range amr {
+		switch m {
+		case "otp", "hwk", "rec":
+			return true
+		}
+	}
+	return false
 }
