@@ -64,8 +64,13 @@ lint:
 fmt:
 	gofmt -w .
 
+# The Go micro-benchmarks of the hot pieces (proof signing, session lookup,
+# password verify, TOTP check), then the load benchmark against the real
+# binary and a throwaway Redis (bench/; flags in BENCHARGS, e.g.
+# BENCHARGS='-duration 5s -loadgen wrk'). It writes bench/results.json.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) $(PKGS)
+	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) ./server/... ./store/redis/...
+	$(GO) run ./bench $(BENCHARGS)
 
 # Runs each FuzzXxx function of each package in turn (go test -fuzz takes one
 # target at a time).

@@ -68,9 +68,12 @@ func (m *Metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		method := c.Request().Method
-		m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-		m.latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+		m.observe(route, c.Request().Method, status, time.Since(start))
 		return err
 	}
+}
+
+func (m *Metrics) observe(route, method string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route, method).Observe(d.Seconds())
 }

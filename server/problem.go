@@ -95,24 +95,34 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			log.Debug("request refused", "method", req.Method, "route", c.Path(), "path", req.URL.Path, "status", p.Status,
 				"code", p.Code, "err", p.Cause)
 		}
-		if p.RetryAfter > 0 {
-			secs := int((p.RetryAfter + time.Second - 1) / time.Second)
-			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-		}
-		if req.Method == http.MethodHead {
-			_ = c.NoContent(p.Status)
-			return
-		}
 		if wantsHTML(req) {
 			if r, ok := c.Echo().Renderer.(problemPageRenderer); ok {
+				setRetryAfter(c.Response().Header(), p)
 				if rerr := r.RenderProblem(c, p); rerr == nil {
 					return
 				}
 			}
 		}
-		c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
-		c.Response().WriteHeader(p.Status)
-		_ = jsonEncode(c.Response(), p)
+		writeProblem(c.Response(), req, p)
+	}
+}
+
+// writeProblem writes p as application/problem+json (RFC 9457 §3).
+func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
+	setRetryAfter(w.Header(), p)
+	if r.Method == http.MethodHead {
+		w.WriteHeader(p.Status)
+		return
+	}
+	w.Header().Set(echo.HeaderContentType, "application/problem+json")
+	w.WriteHeader(p.Status)
+	_ = jsonEncode(w, p)
+}
+
+func setRetryAfter(h http.Header, p *Problem) {
+	if p.RetryAfter > 0 {
+		secs := int((p.RetryAfter + time.Second - 1) / time.Second)
+		h.Set("Retry-After", strconv.Itoa(secs))
 	}
 }
 

@@ -78,7 +78,8 @@ func (s *Server) routes(d Deps) error {
 		Metrics: s.Metrics, Log: d.Logger, Now: d.Now,
 	}
 	sessionAPI := &SessionHandler{Sessions: loginSessions, Audit: loginTx.Audit}
-	forwardAuth := &VerifyHandler{Issuer: issuer, Sessions: loginSessions}
+	forwardAuth := &VerifyHandler{Issuer: issuer, Sessions: loginSessions, Metrics: s.Metrics, Log: d.Logger}
+	s.verify = forwardAuth
 	loginPage := &LoginPage{Issuer: issuer, Clients: d.Durable}
 	e.GET("/login", loginPage.Serve)
 	api.POST("/login/begin", loginTx.Begin)
@@ -91,7 +92,7 @@ func (s *Server) routes(d Deps) error {
 	api.DELETE("/session", sessionAPI.Logout)
 	api.GET("/sessions", sessionAPI.List)
 	api.DELETE("/sessions/:id", sessionAPI.Revoke)
-	e.Any("/auth/verify", forwardAuth.Verify)
+	e.Any(verifyRoute, echo.WrapHandler(forwardAuth)) // reached directly by Server.ServeHTTP
 
 	// widget routes (issue 6)
 

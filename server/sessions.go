@@ -73,11 +73,11 @@ func (m *SessionManager) Create(c echo.Context, u store.User, amr []string, auth
 
 // token returns the session token from the cookie, or from an
 // "Authorization: Bearer" header for non-browser clients.
-func (m *SessionManager) token(c echo.Context) string {
-	if ck, err := c.Cookie(m.CookieName()); err == nil {
+func (m *SessionManager) token(r *http.Request) string {
+	if ck, err := r.Cookie(m.CookieName()); err == nil {
 		return ck.Value
 	}
-	if h := c.Request().Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
 	}
 	return ""
@@ -87,12 +87,16 @@ func (m *SessionManager) token(c echo.Context) string {
 // Missing, malformed or expired: 401 unauthenticated. Store unreachable: the
 // store error (503), never a silent logout.
 func (m *SessionManager) Current(c echo.Context) (store.Session, error) {
-	tok := m.token(c)
+	return m.current(c.Request())
+}
+
+func (m *SessionManager) current(r *http.Request) (store.Session, error) {
+	tok := m.token(r)
 	if !token.Valid(tok) {
 		return store.Session{}, errUnauthenticated()
 	}
 	now := m.Now()
-	s, err := m.Store.TouchSession(c.Request().Context(), token.HashHex(tok), now, m.Idle)
+	s, err := m.Store.TouchSession(r.Context(), token.HashHex(tok), now, m.Idle)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Session{}, errUnauthenticated()
 	}
@@ -109,7 +113,7 @@ func (m *SessionManager) Current(c echo.Context) (store.Session, error) {
 
 // End deletes the request's session and clears its cookie.
 func (m *SessionManager) End(c echo.Context) error {
-	tok := m.token(c)
+	tok := m.token(c.Request())
 	m.clearCookie(c)
 	if !token.Valid(tok) {
 		return nil

@@ -62,6 +62,20 @@
 // (PEXPIRE), so clock skew between the server and Redis cannot cut sessions
 // short; the stored exp and idle fields are what decide validity.
 //
+// A session is usually looked up many times a second while it is in use
+// (every request of a page, every forward-auth subrequest), and writing
+// seen and idle each time buys nothing. So when this store wrote a
+// session's seen field less than a second ago (by the caller's clock; the
+// store remembers that for up to 8192 sessions), TouchSession instead sends
+// a plain HGETALL and checks exp and idle itself; if the hash read shows
+// seen or idle more than a second away from what a touch would write (for
+// instance after a change of the idle timeout), it runs the script as well.
+// The stored seen and idle then lag real use by less than a second, and the
+// session returned is the one stored. These lookups go through go-redis's
+// autopipeliner, which sends the lookups of concurrent requests to Redis as
+// one pipeline: one write and one read for many of them, on the server and
+// in Redis.
+//
 // The index is a sorted set of token hashes scored by creation time (so
 // listing is oldest first). Its TTL is raised to at least the absolute
 // expiry of each session added and never lowered. It is written before the

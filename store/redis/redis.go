@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -24,6 +26,11 @@ var errBadTTL = errors.New("redisstore: ttl must be positive")
 type Store struct {
 	c      redis.UniversalClient
 	prefix string
+	hints  touchHints
+
+	readerOnce sync.Once
+	readerCmd  redis.Cmdable
+	lookups    atomic.Int32 // TouchSession fast-path lookups in flight
 }
 
 var _ store.Ephemeral = (*Store)(nil)
@@ -52,6 +59,32 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 // closes c.
 func NewFromClient(c redis.UniversalClient, prefix string) *Store {
 	return &Store{c: c, prefix: prefix}
+}
+
+// lookup reads the session hash at key for TouchSession's fast path. A
+// lookup that others run alongside goes through go-redis's autopipeliner,
+// which sends the commands of concurrent requests as one pipeline (one
+// write and one read for many lookups, here and in Redis); a lookup alone
+// goes straight to Redis and skips the autopipeliner's hand-off.
+func (s *Store) lookup(ctx context.Context, key string) (map[string]string, error) {
+	n := s.lookups.Add(1)
+	defer s.lookups.Add(-1)
+	if n == 1 {
+		return s.c.HGetAll(ctx, key).Result()
+	}
+	return s.pipelined().HGetAll(ctx, key).Result()
+}
+
+// pipelined is the autopipeliner, or the plain client where go-redis does
+// not offer one.
+func (s *Store) pipelined() redis.Cmdable {
+	s.readerOnce.Do(func() {
+		s.readerCmd = s.c
+		if ap, err := s.c.AutoPipeline(); err == nil {
+			s.readerCmd = ap
+		}
+	})
+	return s.readerCmd
 }
 
 // Ping checks that Redis answers.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -94,12 +95,40 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	return wrap("create session", err)
 }
 
-// TouchSession validates and extends the session in one round trip.
+// touchSlack is how far, in milliseconds, the stored seen and idle fields
+// may lag behind a touch that does not write them.
+const touchSlack = 1000
+
+// TouchSession validates and extends the session in one round trip. When
+// this store wrote the session's seen field less than touchSlack ago (by
+// the caller's clock), the round trip is a plain HGETALL, autopipelined
+// with those of concurrent calls and checked here, and nothing is written:
+// seen and idle as stored lag by less than a second.
+// Otherwise, or when the read shows the session is not that fresh after
+// all, touchScript checks and extends it atomically.
 func (s *Store) TouchSession(ctx context.Context, tokenHash string, now time.Time, idle time.Duration) (store.Session, error) {
 	if idle <= 0 {
 		return store.Session{}, errors.New("redisstore: idle timeout must be positive")
 	}
-	vals, err := touchScript.Run(ctx, s.c, []string{s.sessionKey(tokenHash)}, now.UnixMilli(), ms(idle)).StringSlice()
+	key := s.sessionKey(tokenHash)
+	nowMs, idleMs := now.UnixMilli(), ms(idle)
+	if s.hints.recent(tokenHash, nowMs) {
+		m, err := s.lookup(ctx, key)
+		if err != nil {
+			return store.Session{}, wrap("touch session", err)
+		}
+		if len(m) == 0 {
+			s.hints.forget(tokenHash)
+			return store.Session{}, store.ErrNotFound
+		}
+		if fresh(m, nowMs, idleMs) {
+			return decodeSession(tokenHash, m)
+		}
+	}
+	vals, err := touchScript.Run(ctx, s.c, []string{key}, nowMs, idleMs).StringSlice()
+	if errors.Is(err, redis.Nil) {
+		s.hints.forget(tokenHash)
+	}
 	if err != nil {
 		return store.Session{}, wrap("touch session", err)
 	}
@@ -114,12 +143,78 @@ func (s *Store) TouchSession(ctx context.Context, tokenHash string, now time.Tim
 	if err != nil {
 		return store.Session{}, err
 	}
+	s.hints.note(tokenHash, nowMs)
 	return sess, nil
+}
+
+// fresh reports whether the stored session is valid at nowMs and its seen
+// and idle fields are within touchSlack of what a touch would write.
+func fresh(m map[string]string, nowMs, idleMs int64) bool {
+	exp, err1 := strconv.ParseInt(m[fExp], 10, 64)
+	idle, err2 := strconv.ParseInt(m[fIdle], 10, 64)
+	seen, err3 := strconv.ParseInt(m[fSeen], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || nowMs >= exp || nowMs >= idle {
+		return false
+	}
+	nidle := min(nowMs+idleMs, exp)
+	return abs(nowMs-seen) < touchSlack && abs(nidle-idle) < touchSlack
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// maxHints bounds touchHints; past it, stale entries are dropped, and if
+// none are, all.
+const maxHints = 8192
+
+// touchHints remembers when (caller's clock, Unix ms) this store last wrote
+// each session's seen field. It is only a hint of which command to send:
+// validity always comes from what Redis holds.
+type touchHints struct {
+	mu sync.Mutex
+	m  map[string]int64
+}
+
+func (h *touchHints) recent(tokenHash string, nowMs int64) bool {
+	h.mu.Lock()
+	t, ok := h.m[tokenHash]
+	h.mu.Unlock()
+	return ok && nowMs >= t && nowMs-t < touchSlack
+}
+
+func (h *touchHints) note(tokenHash string, nowMs int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil {
+		h.m = make(map[string]int64)
+	}
+	if _, ok := h.m[tokenHash]; !ok && len(h.m) >= maxHints {
+		for k, t := range h.m {
+			if nowMs < t || nowMs-t >= touchSlack {
+				delete(h.m, k)
+			}
+		}
+		if len(h.m) >= maxHints {
+			clear(h.m)
+		}
+	}
+	h.m[tokenHash] = nowMs
+}
+
+func (h *touchHints) forget(tokenHash string) {
+	h.mu.Lock()
+	delete(h.m, tokenHash)
+	h.mu.Unlock()
 }
 
 // DeleteSession removes the session and its index entry; a missing session
 // is not an error.
 func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
+	s.hints.forget(tokenHash)
 	key := s.sessionKey(tokenHash)
 	var uid *redis.StringCmd
 	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -268,9 +363,11 @@ func decodeSession(tokenHash string, m map[string]string) (store.Session, error)
 		{fGroups, &sess.Groups},
 	} {
 		if a := m[f.name]; a != "" && a != "null" {
-			if err := json.Unmarshal([]byte(a), f.dst); err != nil {
+			list, err := decodeStrings(a)
+			if err != nil {
 				return store.Session{}, fmt.Errorf("redisstore: decode session %s: %w", f.name, err)
 			}
+			*f.dst = list
 		}
 	}
 	for _, f := range []struct {
@@ -290,6 +387,30 @@ func decodeSession(tokenHash string, m map[string]string) (store.Session, error)
 		*f.dst = t
 	}
 	return sess, nil
+}
+
+// decodeStrings decodes a JSON array of strings. The arrays encodeSession
+// writes (json.Marshal of role and AMR names) are split directly when no
+// element holds a quote or an escape; anything else goes through
+// encoding/json.
+func decodeStrings(a string) ([]string, error) {
+	if len(a) >= 2 && a[0] == '[' && a[len(a)-1] == ']' && !strings.ContainsRune(a, '\\') {
+		inner := a[1 : len(a)-1]
+		if inner == "" {
+			return []string{}, nil
+		}
+		if len(inner) >= 2 && inner[0] == '"' && inner[len(inner)-1] == '"' {
+			parts := strings.Split(inner[1:len(inner)-1], `","`)
+			if !slices.ContainsFunc(parts, func(p string) bool { return strings.ContainsRune(p, '"') }) {
+				return parts, nil
+			}
+		}
+	}
+	var out []string
+	if err := json.Unmarshal([]byte(a), &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func msTime(t time.Time) string {
