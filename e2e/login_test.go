@@ -284,6 +284,7 @@ type loginPageState struct {
 	Pinned      string   `json:"pinned"`
 	Inputs      []string `json:"inputs"` // ids of the rendered inputs
 	Path        string   `json:"path"`
+	Ready       string   `json:"ready"`
 	Focused     string   `json:"focused"`
 }
 
@@ -291,7 +292,7 @@ const loginPageStateJS = `
 	const $ = id => document.getElementById(id);
 	const shown = id => { const e = $(id); return !!e && !e.hidden && e.getClientRects().length > 0; };
 	const text = id => shown(id) ? $(id).textContent.replace(/\s+/g, " ").trim() : "";
-	if (location.pathname !== "/login") return {path: location.pathname, inputs: []};
+	if (location.pathname !== "/login") return {path: location.pathname, inputs: [], ready: document.readyState};
 	return {
 		stop: shown("stop"), stopText: text("stop"),
 		verified: shown("verified"), verifiedKid: text("verified-kid"),
@@ -355,9 +356,17 @@ func loginClick(t *testing.T, ctx context.Context, id string) {
 // to another page (the account page or return_to), and returns the state.
 func loginWaitSignedIn(t *testing.T, ctx context.Context) loginPageState {
 	t.Helper()
+	// After "signed in" the page goes on to /account (or return_to) once it
+	// has checked that page answers; wait for that page to finish loading so
+	// that nothing races the navigation. A page that stays is fine too.
+	var doneSince time.Time
 	for {
 		st, err := chromedp.Run(ctx, chromedp.Evaluate[loginPageState]("(async (a) => {"+loginPageStateJS+"})("+strconv.Quote(loginPinKey)+")", chromedp.EvalAwaitPromise))
-		if err == nil && (st.Done || st.Path != "/login" || st.Stop) {
+		if err == nil && st.Done && doneSince.IsZero() {
+			doneSince = time.Now()
+		}
+		stayed := !doneSince.IsZero() && time.Since(doneSince) > 3*time.Second
+		if err == nil && ((st.Path != "/login" && st.Ready == "complete") || st.Stop || (st.Done && stayed)) {
 			if st.Stop {
 				t.Fatalf("the page stopped instead of signing in: %s", st.StopText)
 			}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -21,7 +20,6 @@ import (
 	"mutualauth/server/phrase"
 	"mutualauth/server/secretbox"
 	"mutualauth/server/token"
-	"mutualauth/server/totp"
 	"mutualauth/store"
 	"mutualauth/templates"
 )
@@ -216,6 +214,11 @@ func (h *EnrollHandler) Page(c echo.Context) error {
 	})
 }
 
+// rules are the checks new factors pass, shared with the account page.
+func (h *EnrollHandler) rules() factorRules {
+	return factorRules{Users: h.Store, Box: h.Box, Hasher: h.Hasher, Policy: h.Policy, Now: h.Now}
+}
+
 // passwordMinLength is the policy's effective minimum, for the page's hint.
 func (h *EnrollHandler) passwordMinLength() int {
 	n := h.Policy.MinLength
@@ -238,27 +241,9 @@ func (h *EnrollHandler) setPassword(c echo.Context, e *enrollment) (string, erro
 		return "", err
 	}
 	u := e.user
-	if err := h.Policy.Check(req.Password, u.Username, u.DisplayName, password.ProductName); err != nil {
-		var weak *password.WeakError
-		if errors.As(err, &weak) {
-			return "weak password: " + weak.Reason, NewProblem(http.StatusUnprocessableEntity, "weak_password",
-				"The password "+weak.Reason+".")
-		}
-		return "", err
-	}
-	if len(u.Phrase) > 0 {
-		p, err := h.Box.Open(u.Phrase, PhraseAD(u.ID))
-		if err != nil {
-			return "", fmt.Errorf("open phrase: %w", err)
-		}
-		if strings.EqualFold(string(p), strings.TrimSpace(req.Password)) {
-			return "weak password: equals the phrase", NewProblem(http.StatusUnprocessableEntity, "weak_password",
-				"The password must not be your security phrase.")
-		}
-	}
-	hash, err := h.Hasher.Hash(c.Request().Context(), req.Password)
+	hash, detail, err := h.rules().passwordHash(c.Request().Context(), u, req.Password)
 	if err != nil {
-		return "", err
+		return detail, err
 	}
 	_, err = h.Store.UpdateUser(c.Request().Context(), u.ID, func(u *store.User) error {
 		u.PasswordHash = hash
@@ -275,10 +260,6 @@ func (h *EnrollHandler) Phrase(c echo.Context) error {
 	return h.step(c, AuditEnrollPhrase, h.setPhrase)
 }
 
-func invalidPhrase(detail string) *Problem {
-	return NewProblem(http.StatusUnprocessableEntity, "invalid_phrase", detail)
-}
-
 func (h *EnrollHandler) setPhrase(c echo.Context, e *enrollment) (string, error) {
 	var req struct {
 		Phrase string `json:"phrase"`
@@ -286,27 +267,10 @@ func (h *EnrollHandler) setPhrase(c echo.Context, e *enrollment) (string, error)
 	if err := bindJSON(c, &req); err != nil {
 		return "", err
 	}
-	cleaned, err := phrase.Clean(req.Phrase)
-	if err != nil {
-		var inv *phrase.InvalidError
-		if errors.As(err, &inv) {
-			return "invalid phrase: " + inv.Reason, invalidPhrase("The security phrase " + inv.Reason + ".")
-		}
-		return "", err
-	}
 	u := e.user
-	if u.PasswordHash != "" {
-		same, err := h.matchesPassword(c.Request().Context(), u.PasswordHash, cleaned)
-		if err != nil {
-			return "", err
-		}
-		if same {
-			return "invalid phrase: equals the password", invalidPhrase("The security phrase must not be your password.")
-		}
-	}
-	sealed, err := h.Box.Seal([]byte(cleaned), PhraseAD(u.ID))
+	sealed, detail, err := h.rules().sealPhrase(c.Request().Context(), u, req.Phrase)
 	if err != nil {
-		return "", err
+		return detail, err
 	}
 	_, err = h.Store.UpdateUser(c.Request().Context(), u.ID, func(u *store.User) error {
 		u.Phrase = sealed
@@ -316,30 +280,6 @@ func (h *EnrollHandler) setPhrase(c echo.Context, e *enrollment) (string, error)
 		return "", err
 	}
 	return "", c.NoContent(http.StatusNoContent)
-}
-
-// matchesPassword reports whether the phrase, as typed or in lower or upper
-// case, is the password. A phrase shorter than any password the policy ever
-// accepts is not hashed.
-func (h *EnrollHandler) matchesPassword(ctx context.Context, phc, p string) (bool, error) {
-	if utf8.RuneCountInString(p) < 8 {
-		return false, nil
-	}
-	tried := map[string]bool{}
-	for _, candidate := range []string{p, strings.ToLower(p), strings.ToUpper(p)} {
-		if tried[candidate] {
-			continue
-		}
-		tried[candidate] = true
-		ok, _, err := h.Hasher.Verify(ctx, phc, candidate)
-		if err != nil {
-			return false, err
-		}
-		if ok {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // PhraseSuggestion serves GET /api/v1/enroll/:token/phrase/suggestion.
@@ -361,19 +301,7 @@ func (h *EnrollHandler) TOTP(c echo.Context) error {
 }
 
 func (h *EnrollHandler) startTOTP(c echo.Context, e *enrollment) (string, error) {
-	u := e.user
-	enr, err := totp.Generate(h.TOTPIssuer, u.Username)
-	if err != nil {
-		return "", err
-	}
-	sealed, err := h.Box.Seal([]byte(enr.Secret), TOTPAD(u.ID))
-	if err != nil {
-		return "", err
-	}
-	_, err = h.Store.UpdateUser(c.Request().Context(), u.ID, func(u *store.User) error {
-		u.TOTPPending = sealed
-		return nil
-	})
+	enr, err := h.rules().startTOTP(c.Request().Context(), h.TOTPIssuer, e.user)
 	if err != nil {
 		return "", err
 	}
@@ -389,12 +317,6 @@ func (h *EnrollHandler) TOTPConfirm(c echo.Context) error {
 	return h.step(c, AuditEnrollTOTPConfirm, h.confirmTOTP)
 }
 
-var errTOTPReplaced = errors.New("pending TOTP secret replaced")
-
-func invalidOTP(detail string) *Problem {
-	return NewProblem(http.StatusUnprocessableEntity, "invalid_otp", detail)
-}
-
 func (h *EnrollHandler) confirmTOTP(c echo.Context, e *enrollment) (string, error) {
 	var req struct {
 		Code string `json:"code"`
@@ -402,44 +324,8 @@ func (h *EnrollHandler) confirmTOTP(c echo.Context, e *enrollment) (string, erro
 	if err := bindJSON(c, &req); err != nil {
 		return "", err
 	}
-	ctx := c.Request().Context()
-	u := e.user
-	pending := u.TOTPPending
-	if len(pending) == 0 {
-		return "no pending secret", invalidOTP("Set up the authenticator app first, then enter its code.")
-	}
-	secret, err := h.Box.Open(pending, TOTPAD(u.ID))
-	if err != nil {
-		return "", fmt.Errorf("open pending totp secret: %w", err)
-	}
-	code := strings.Join(strings.Fields(req.Code), "")
-	step, err := totp.Check(string(secret), code, h.Now())
-	if errors.Is(err, totp.ErrInvalidCode) {
-		return "wrong code", invalidOTP("The code is not valid. Enter the current code from your authenticator app, and check that the time on your device is right.")
-	}
-	if err != nil {
-		return "", err
-	}
-	// The step is recorded before the secret counts, so the confirming code
-	// can never be used again, to log in or to confirm twice.
-	if err := h.Store.AcceptTOTPStep(ctx, u.ID, step); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return "code already used", invalidOTP("This code has already been used. Wait for the next code and enter it.")
-		}
-		return "", err
-	}
-	_, err = h.Store.UpdateUser(ctx, u.ID, func(u *store.User) error {
-		if !bytes.Equal(u.TOTPPending, pending) {
-			return errTOTPReplaced
-		}
-		u.TOTPSecret, u.TOTPPending = pending, nil
-		return nil
-	})
-	if errors.Is(err, errTOTPReplaced) {
-		return "pending secret replaced", invalidOTP("A newer authenticator setup was started. Scan the new QR code and enter its code.")
-	}
-	if err != nil {
-		return "", err
+	if detail, err := h.rules().confirmTOTP(c.Request().Context(), e.user, req.Code); err != nil {
+		return detail, err
 	}
 	return "", c.NoContent(http.StatusNoContent)
 }

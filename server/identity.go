@@ -13,6 +13,9 @@ import (
 type IdentityHandler struct {
 	Issuer string
 	Keys   *keys.Ring
+	// WidgetIntegrity is the SRI value of /widget.js, published as
+	// widget_integrity when set.
+	WidgetIntegrity string
 }
 
 // JWKS serves GET /.well-known/jwks.json.
@@ -29,7 +32,7 @@ func (h *IdentityHandler) Discovery(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "public, max-age=300")
 	c.Response().Header().Set("Access-Control-Allow-Origin", "*")
 	c.Response().Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
-	return c.JSON(http.StatusOK, map[string]any{
+	doc := map[string]any{
 		"issuer":                             i,
 		"jwks_uri":                           i + "/.well-known/jwks.json",
 		"proof_signing_alg_values_supported": []string{"ES256"},
@@ -47,5 +50,9 @@ func (h *IdentityHandler) Discovery(c echo.Context) error {
 		"token_endpoint":                     i + "/api/v1/token",
 		"login_page":                         i + "/login",
 		"widget_script":                      i + "/widget.js",
-	})
+	}
+	if h.WidgetIntegrity != "" {
+		doc["widget_integrity"] = h.WidgetIntegrity
+	}
+	return c.JSON(http.StatusOK, doc)
 }

@@ -415,6 +415,13 @@ func (h *LoginHandler) complete(c echo.Context, tx login.Transaction, u *store.U
 	if err := h.Tx.Finish(ctx, tx); err != nil {
 		return h.saveError(err)
 	}
+	// The login replaces the client's current session, if it has one
+	// (ASVS 5.0 V7.2.4): that token stops working, whoever holds a copy.
+	if old := h.Sessions.token(c.Request()); token.Valid(old) {
+		if err := h.Sessions.Store.DeleteSession(ctx, token.HashHex(old)); err != nil {
+			return err
+		}
+	}
 	now := h.Now()
 	amr := []string{login.MethodPassword, tx.Second}
 	sess, _, err := h.Sessions.Create(c, *u, amr, now)
@@ -831,12 +838,13 @@ func unusable(u *store.User) string {
 }
 
 // checkNonce accepts an empty nonce or one of 16 to 64 bytes in unpadded
-// base64url.
+// base64url. The decoder skips CR and LF even in strict mode, so they are
+// refused first: the nonce comes back verbatim in the proof.
 func checkNonce(n string) error {
 	if n == "" {
 		return nil
 	}
-	if len(n) > base64.RawURLEncoding.EncodedLen(maxNonceBytes) {
+	if len(n) > base64.RawURLEncoding.EncodedLen(maxNonceBytes) || strings.ContainsAny(n, "\r\n") {
 		return errInvalidNonce()
 	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(n)

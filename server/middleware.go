@@ -21,21 +21,28 @@ func securityHeaders(secure bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			h := c.Response().Header()
-			h.Set("Content-Security-Policy", defaultCSP)
-			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("X-Frame-Options", "DENY")
-			h.Set("Referrer-Policy", "no-referrer")
-			h.Set("Cross-Origin-Opener-Policy", "same-origin")
-			h.Set("Cross-Origin-Resource-Policy", "same-origin")
-			h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
-			if secure {
-				h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-			}
+			setSecurityHeaders(h, secure)
 			if strings.HasPrefix(c.Request().URL.Path, "/api/") || strings.HasPrefix(c.Request().URL.Path, "/auth/") {
 				h.Set("Cache-Control", "no-store")
 			}
 			return next(c)
 		}
+	}
+}
+
+// setSecurityHeaders sets the security headers of every response; secure
+// (an https public URL) adds HSTS. Handlers outside echo's middleware (the
+// forward-auth fast path) call it themselves.
+func setSecurityHeaders(h http.Header, secure bool) {
+	h.Set("Content-Security-Policy", defaultCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+	if secure {
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 	}
 }
 
@@ -47,9 +54,11 @@ type OriginChecker interface {
 }
 
 // crossSiteGuard refuses state-changing requests that a browser sent from
-// another site (CSRF): it reads Sec-Fetch-Site (W3C Fetch Metadata) and
-// Origin (RFC 6454 §7). Requests without either header do not come from a
-// browser and carry no ambient authority a page could abuse.
+// another site (CSRF). It trusts Sec-Fetch-Site (W3C Fetch Metadata), which
+// browsers set and pages cannot forge: "same-origin" passes even when Origin
+// is "null" (a no-referrer page's form post). Without fetch metadata it
+// falls back to Origin (RFC 6454 §7). Requests with neither header do not
+// come from a browser and carry no ambient authority a page could abuse.
 // allowClients lets registered widget client origins through (the login API).
 func crossSiteGuard(issuer string, clients OriginChecker, allowClients bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -60,12 +69,13 @@ func crossSiteGuard(issuer string, clients OriginChecker, allowClients bool) ech
 				return next(c)
 			}
 			origin := req.Header.Get("Origin")
-			site := req.Header.Get("Sec-Fetch-Site")
-			if origin == "" && (site == "" || site == "same-origin" || site == "none") {
+			switch site := req.Header.Get("Sec-Fetch-Site"); site {
+			case "same-origin", "none":
 				return next(c)
-			}
-			if origin == issuer && (site == "" || site == "same-origin") {
-				return next(c)
+			case "":
+				if origin == "" || origin == issuer {
+					return next(c)
+				}
 			}
 			if origin != "" && origin != "null" && allowClients && clients != nil {
 				ok, err := clients.IsClientOrigin(c, origin)
@@ -96,7 +106,14 @@ func sameOriginURL(issuer, raw string) (string, bool) {
 		if !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(raw, "//") {
 			return "", false
 		}
-		return u.RequestURI(), true
+		// The path is re-escaped when its raw form is not a valid escaping
+		// ("/%2fevil.example/ " becomes "//evil.example/%20"): check what
+		// is returned, not only what came in.
+		out := u.RequestURI()
+		if strings.HasPrefix(out, "//") {
+			return "", false
+		}
+		return out, true
 	}
 	if u.Scheme+"://"+u.Host != issuer || u.User != nil {
 		return "", false

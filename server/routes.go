@@ -82,12 +82,20 @@ func (s *Server) routes(d Deps) error {
 	s.verify = forwardAuth
 	loginPage := &LoginPage{Issuer: issuer, Clients: d.Durable}
 	e.GET("/login", loginPage.Serve)
-	api.POST("/login/begin", loginTx.Begin)
-	api.POST("/login/password", loginTx.Password)
-	api.POST("/login/otp", loginTx.OTP)
-	api.POST("/login/recovery", loginTx.RecoveryCode)
-	api.POST("/login/webauthn/options", loginTx.WebAuthnOptions)
-	api.POST("/login/webauthn", loginTx.WebAuthn)
+	// The login API alone may be called cross-origin, and only by registered
+	// widget clients' origins: CORS and the cross-site guard both ask
+	// clientOrigins (issue 6).
+	clientOrigins := &ClientOrigins{Store: d.Durable, Now: d.Now}
+	loginAPI := e.Group("/api/v1/login", clientCORS(issuer, clientOrigins), crossSiteGuard(issuer, clientOrigins, true))
+	loginAPI.POST("/begin", loginTx.Begin)
+	loginAPI.POST("/password", loginTx.Password)
+	loginAPI.POST("/otp", loginTx.OTP)
+	loginAPI.POST("/recovery", loginTx.RecoveryCode)
+	loginAPI.POST("/webauthn/options", loginTx.WebAuthnOptions)
+	loginAPI.POST("/webauthn", loginTx.WebAuthn)
+	for _, path := range []string{"/begin", "/password", "/otp", "/recovery", "/webauthn/options", "/webauthn"} {
+		loginAPI.OPTIONS(path, preflight)
+	}
 	api.GET("/session", sessionAPI.Get)
 	api.DELETE("/session", sessionAPI.Logout)
 	api.GET("/sessions", sessionAPI.List)
@@ -95,10 +103,105 @@ func (s *Server) routes(d Deps) error {
 	e.Any(verifyRoute, echo.WrapHandler(forwardAuth)) // reached directly by Server.ServeHTTP
 
 	// widget routes (issue 6)
+	widgetScript, err := LoadWidgetScript()
+	if err != nil {
+		return err
+	}
+	identity.WidgetIntegrity = widgetScript.Integrity
+	widget := &WidgetHandler{
+		Issuer: issuer, Clients: d.Durable, Users: d.Durable, KV: d.Ephemeral, Script: widgetScript,
+		Audit: &Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now}, Now: d.Now,
+	}
+	e.GET("/widget.js", widget.ServeScript)
+	e.GET("/embed/login", widget.Embed)
+	e.POST("/api/v1/token", widget.Token) // server to server: HTTP Basic, no cookie, no cross-site guard
 
 	// account routes (issue 5)
+	reauth := &ReauthHandler{
+		Users: d.Durable, Credentials: d.Durable, Recovery: d.Durable, KV: d.Ephemeral,
+		Throttle: &login.Throttle{KV: d.Ephemeral, Now: d.Now},
+		Hasher:   d.Hasher, Box: d.Box, RP: rp,
+		Audit: &Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now}, Log: d.Logger, Now: d.Now,
+	}
+	acct := &AccountHandler{
+		Store: d.Durable, KV: d.Ephemeral, Sessions: loginSessions, Reauth: reauth,
+		Box: d.Box, Hasher: d.Hasher, Policy: password.Policy{MinLength: cfg.PasswordMinLen}, RP: rp,
+		Audit: reauth.Audit, TOTPIssuer: cfg.RPID(), Secure: cfg.Secure(), Now: d.Now,
+	}
+	acctAPI := api.Group("/account", loginSessions.RequireSession)
+	acctAPI.GET("", acct.Get)
+	acctAPI.POST("/reauth", reauth.Reauth)
+	acctAPI.POST("/reauth/webauthn/options", reauth.WebAuthnOptions)
+	acctAPI.PATCH("/credentials/:id", acct.RenameCredential)
+	acctAPI.DELETE("/credentials/:id", acct.RemoveCredential)
+	acctAPI.POST("/webauthn/options", acct.WebAuthnOptions)
+	acctAPI.POST("/webauthn", acct.AddCredential)
+	acctAPI.POST("/totp", acct.TOTP)
+	acctAPI.POST("/totp/confirm", acct.TOTPConfirm)
+	acctAPI.POST("/recovery-codes", acct.RecoveryCodes)
+	acctAPI.POST("/password", acct.Password)
+	acctAPI.POST("/phrase", acct.Phrase)
+	acctAPI.GET("/phrase/suggestion", acct.PhraseSuggestion)
+	acctAPI.GET("/devices", acct.Devices)
+	acctAPI.DELETE("/devices/:id", acct.ForgetDevice)
+	acctAPI.POST("/sessions/revoke-others", acct.RevokeOthers)
+	acctPage := e.Group("/account", crossSiteGuard(issuer, nil, false), requirePageSession(loginSessions))
+	acctPage.GET("", acct.Page)
+	acctPage.POST("/reauth", acct.FormReauth)
+	acctPage.POST("/password", acct.FormPassword)
+	acctPage.POST("/phrase", acct.FormPhrase)
+	acctPage.POST("/totp", acct.FormTOTP)
+	acctPage.POST("/totp/confirm", acct.FormTOTPConfirm)
+	acctPage.POST("/recovery-codes", acct.FormRecoveryCodes)
+	acctPage.POST("/credentials/:id/rename", acct.FormRenameCredential)
+	acctPage.POST("/credentials/:id/remove", acct.FormRemoveCredential)
+	acctPage.POST("/devices/:id/forget", acct.FormForgetDevice)
+	acctPage.POST("/sessions/:id/revoke", acct.FormRevokeSession)
+	acctPage.POST("/sessions/revoke-others", acct.FormRevokeOthers)
+	acctPage.POST("/signout", acct.FormSignOut)
 
 	// admin routes (issue 5)
+	admin := &AdminHandler{
+		Store: d.Durable, Sessions: loginSessions, KV: d.Ephemeral,
+		Audit:  &Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now},
+		Issuer: issuer, InviteTTL: cfg.InviteTTL, Now: d.Now,
+	}
+	adminAPI := api.Group("/admin", loginSessions.RequireSession, RequireAdmin)
+	adminAPI.GET("/users", admin.ListUsers)
+	adminAPI.POST("/users", admin.CreateUser)
+	adminAPI.GET("/users/:id", admin.GetUser)
+	adminAPI.POST("/users/:id/disable", admin.DisableUser)
+	adminAPI.POST("/users/:id/enable", admin.EnableUser)
+	adminAPI.POST("/users/:id/unlock", admin.UnlockUser)
+	adminAPI.POST("/users/:id/reset", admin.ResetUser)
+	adminAPI.DELETE("/users/:id/sessions/:sid", admin.RevokeSession)
+	adminAPI.DELETE("/users/:id/devices/:did", admin.DeleteDevice)
+	adminAPI.DELETE("/users/:id/credentials/:cid", admin.DeleteCredential)
+	adminAPI.GET("/audit", admin.ListAudit)
+	adminAPI.GET("/clients", admin.ListClients)
+	adminAPI.POST("/clients", admin.CreateClient)
+	adminAPI.POST("/clients/:id/rotate", admin.RotateClient)
+	adminAPI.PATCH("/clients/:id", admin.UpdateClient)
+	adminAPI.DELETE("/clients/:id", admin.DeleteClient)
+	adminPages := &AdminPages{Admin: admin, Secure: cfg.Secure()}
+	adminPage := e.Group("/admin", crossSiteGuard(issuer, nil, false), loginSessions.RequireSession, RequireAdmin)
+	adminPage.GET("", adminPages.Users)
+	adminPage.POST("/users", adminPages.CreateUser)
+	adminPage.GET("/users/:id", adminPages.User)
+	adminPage.POST("/users/:id/invite", adminPages.InviteUser)
+	adminPage.POST("/users/:id/disable", adminPages.DisableUser)
+	adminPage.POST("/users/:id/enable", adminPages.EnableUser)
+	adminPage.POST("/users/:id/unlock", adminPages.UnlockUser)
+	adminPage.POST("/users/:id/reset", adminPages.ResetUser)
+	adminPage.POST("/users/:id/sessions/:sid/revoke", adminPages.RevokeSession)
+	adminPage.POST("/users/:id/devices/:did/delete", adminPages.DeleteDevice)
+	adminPage.POST("/users/:id/credentials/:cid/delete", adminPages.DeleteCredential)
+	adminPage.GET("/audit", adminPages.Audit)
+	adminPage.GET("/clients", adminPages.Clients)
+	adminPage.POST("/clients", adminPages.CreateClient)
+	adminPage.POST("/clients/:id", adminPages.UpdateClient)
+	adminPage.POST("/clients/:id/rotate", adminPages.RotateClient)
+	adminPage.POST("/clients/:id/delete", adminPages.DeleteClient)
 
 	return nil
 }

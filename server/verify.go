@@ -28,10 +28,7 @@ type VerifyHandler struct {
 func (h *VerifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	hdr := w.Header()
-	hdr.Set("Content-Security-Policy", defaultCSP)
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("X-Frame-Options", "DENY")
-	hdr.Set("Referrer-Policy", "no-referrer")
+	setSecurityHeaders(hdr, h.Sessions.Secure)
 	hdr.Set("Cache-Control", "no-store")
 	status := http.StatusOK
 	s, err := h.Sessions.current(r)

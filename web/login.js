@@ -1,17 +1,34 @@
-// The hosted login page (GET /login). It never asks for a password before the
-// server has proved itself: every step sends a fresh client nonce, and the
-// signed proof in the answer is checked with proof.js against the key this
-// browser pinned. Any failure stops the page with a warning.
-// common.js and proof.js are loaded by the page after this file (all deferred),
-// so the work starts at DOMContentLoaded, when all three have run.
+// The mutual login UI: the hosted login page (GET /login) and the widget's
+// frame and pop-up (GET /embed/login, templates/embed.html). It never asks for
+// a password before the server has proved itself: every step sends a fresh
+// client nonce, and the signed proof in the answer is checked with proof.js
+// against the key this browser pinned (and, in the widget, the key the host
+// pinned). Any failure stops the page with a warning.
+// common.js and proof.js (and embed.js in the widget) are loaded by the page
+// after this file (all deferred), so the work starts at DOMContentLoaded, when
+// all of them have run.
+//
+// Settings come from #login-data: issuer, return-to, and for the widget mode
+// ("embed" in the frame, "popup" in the pop-up), client-id, host-origin,
+// pinned-key and refusal. The widget's page script sets MA.loginHooks:
+//   refusal() → a reason not to run, or ""
+//   done(completion) instead of going to return_to
+//   stopped(code) when the page stops ("key_changed", "not_verified", "refused")
+//   passkeyRefused(error) → true when it offers another way (the pop-up)
 "use strict";
 (function () {
   var PIN_KEY = "mutualauth:pinned_kid";
+  // The frame cannot count on cookies (they are third-party there): it keeps
+  // its device token in its own storage, which browsers partition by the
+  // top-level site where they do that.
+  var DEVICE_KEY = "mutualauth:device_token";
   var KEY_CHANGED = "The server's key changed — this may not be the real server. Do not enter your password.";
   var NOT_VERIFIED = "Could not verify the server — this may not be the real server. Do not enter your password.";
+  var CANNOT_RUN = "This sign-in cannot run here.";
 
   var el = {};
   var page = {};
+  var hooks = {};
   var tx = null; // the current login transaction
 
   function $(id) { return document.getElementById(id); }
@@ -23,6 +40,16 @@
   function writePin(kid) {
     try { window.localStorage.setItem(PIN_KEY, kid); return true; } catch (e) { return false; }
   }
+  // The device token travels in the body only in the frame; elsewhere the
+  // HttpOnly cookie carries it.
+  function readDeviceToken() {
+    if (page.mode !== "embed") return "";
+    try { return window.localStorage.getItem(DEVICE_KEY) || ""; } catch (e) { return ""; }
+  }
+  function writeDeviceToken(tok) {
+    if (page.mode !== "embed" || typeof tok !== "string" || !tok) return;
+    try { window.localStorage.setItem(DEVICE_KEY, tok); } catch (e) { /* storage refused: unrecognized next time */ }
+  }
 
   function newNonce() {
     var b = new Uint8Array(32);
@@ -32,7 +59,7 @@
 
   // Stop the page: the server could not be verified. Every form goes away and
   // stays away; only a reload starts over.
-  function stop(title, reason) {
+  function stop(title, reason, code) {
     tx = null;
     ["username-form", "who", "otp-form", "recovery-form", "password-form", "verified", "first-use", "error", "done"]
       .forEach(function (id) { show($(id), false); });
@@ -42,6 +69,7 @@
     show(el.stop, true);
     el.stop.setAttribute("tabindex", "-1");
     el.stop.focus();
+    if (hooks.stopped) hooks.stopped(code || (title === KEY_CHANGED ? "key_changed" : "not_verified"));
   }
 
   function setError(msg) {
@@ -76,7 +104,9 @@
   // verify checks one step's proof; on success it updates the verified box and
   // returns the claims, on failure it stops the page and returns null.
   async function verify(proof, nonce, loginId, phraseShown) {
-    var pinned = readPin();
+    // In the widget the host may pin a key too: the proof must match both.
+    var stored = readPin();
+    var pinned = page.pinnedKey || stored;
     var jwks;
     try {
       jwks = await fetchJWKS();
@@ -96,8 +126,13 @@
         loginId: loginId, pinnedKid: pinned, jwks: jwks
       });
     } catch (e) {
-      if (e && e.reason === "key-changed") stop(KEY_CHANGED, e.message);
-      else stop(NOT_VERIFIED, e && e.reason ? e.message : "the proof could not be checked");
+      if (e && e.reason === "key-changed") {
+        stop(KEY_CHANGED, page.pinnedKey ? e.message.replace("this browser pinned key", "the app pinned key") : e.message);
+      } else stop(NOT_VERIFIED, e && e.reason ? e.message : "the proof could not be checked");
+      return null;
+    }
+    if (stored && stored !== result.kid) {
+      stop(KEY_CHANGED, "this browser pinned key " + stored + ", the proof is signed by key " + result.kid);
       return null;
     }
     var phrase = typeof result.claims.phrase === "string" ? result.claims.phrase : "";
@@ -105,9 +140,11 @@
       stop(NOT_VERIFIED, "the server said it showed your security phrase, but its signed proof does not carry one");
       return null;
     }
-    if (!pinned) {
-      el.firstUseKid.textContent = result.kid;
-      show(el.firstUse, true);
+    if (!stored) {
+      if (!pinned) {
+        el.firstUseKid.textContent = result.kid;
+        show(el.firstUse, true);
+      }
       writePin(result.kid);
     }
     el.verifiedKid.textContent = result.kid;
@@ -240,7 +277,11 @@
     var nonce = newNonce();
     var res;
     try {
-      res = await MA.api("POST", "/api/v1/login/begin", { username: username, client_nonce: nonce });
+      var body = { username: username, client_nonce: nonce };
+      if (page.clientId) body.client_id = page.clientId;
+      var devTok = readDeviceToken();
+      if (devTok) body.device_token = devTok;
+      res = await MA.api("POST", "/api/v1/login/begin", body);
     } catch (e) {
       setError("The server could not be reached. Check your connection and try again.");
       return;
@@ -320,6 +361,10 @@
       if (!cred) setError("No passkey was chosen.");
       return cred;
     } catch (e) {
+      if (hooks.passkeyRefused && hooks.passkeyRefused(e)) {
+        setError("");
+        return null;
+      }
       setError(e && e.name === "NotAllowedError"
         ? "The passkey request was cancelled or timed out. Try again, or use a code."
         : "Your browser could not use a passkey here (" + (e && e.name ? e.name : "error") + ").");
@@ -337,6 +382,11 @@
     var user = body.user || {};
     el.doneName.textContent = user.display_name || user.username || "";
     show(el.done, true);
+    if (page.mode) {
+      writeDeviceToken(body.device_token);
+      if (hooks.done) hooks.done(body);
+      return;
+    }
     el.signout.focus();
     var target = safeReturn(page.returnTo) || "/account";
     if (target === "/account") {
@@ -377,6 +427,10 @@
     var data = $("login-data").dataset, main = $("main").dataset;
     page.issuer = data.issuer || main.issuer || window.location.origin;
     page.returnTo = data.returnTo || main.returnTo || "";
+    page.mode = data.mode === "embed" || data.mode === "popup" ? data.mode : "";
+    page.clientId = page.mode ? data.clientId || "" : "";
+    page.pinnedKey = page.mode ? data.pinnedKey || "" : "";
+    hooks = (page.mode && window.MA && MA.loginHooks) || {};
     ["stop", "verified", "username", "who", "otp", "password", "recovery", "error", "done", "signout", "phrase"]
       .forEach(function (id) { el[id] = $(id); });
     el.stopTitle = $("stop-title");
@@ -423,7 +477,13 @@
     });
     $("restart").addEventListener("click", function () { restart(""); });
     el.signout.addEventListener("click", signOut);
-    el.username.focus();
+    var refusal = page.mode ? (hooks.refusal ? hooks.refusal() : "the widget's script did not load") : "";
+    if (refusal) {
+      stop(CANNOT_RUN, refusal, "refused");
+      return;
+    }
+    // A frame does not take the focus from the page around it.
+    if (page.mode !== "embed") el.username.focus();
   }
 
   document.addEventListener("DOMContentLoaded", init);

@@ -15,8 +15,16 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 		e.Time = now()
 	}
 	_, err := s.exec(ctx, s.db, "INSERT INTO audit_events (occurred_at, actor, subject, action, result, ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-		s.d.timeArg(e.Time), e.Actor, e.Subject, e.Action, e.Result, e.IP, e.Detail)
+		s.d.timeArg(e.Time), auditText(e.Actor), auditText(e.Subject), auditText(e.Action), auditText(e.Result),
+		auditText(e.IP), auditText(e.Detail))
 	return wrap("append audit", err)
+}
+
+// auditText makes s storable as text on every backend: PostgreSQL refuses
+// NUL bytes and invalid UTF-8, and an attempt made with such a username
+// must still be recorded. Both become U+FFFD.
+func auditText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // ListAudit returns the events matching q, newest (highest ID) first.

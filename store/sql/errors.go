@@ -74,6 +74,10 @@ func pgSentinel(code string) error {
 		return store.ErrNotFound
 	case code == "40001", code == "40P01": // serialization_failure, deadlock_detected
 		return store.ErrConflict
+	case code == "22021": // character_not_in_repertoire: a NUL byte or invalid UTF-8 in a text argument
+		// No row can hold such a value, so a lookup by it finds nothing,
+		// as on SQLite, which stores and compares any bytes.
+		return store.ErrNotFound
 	case strings.HasPrefix(code, "08"), // connection exception
 		strings.HasPrefix(code, "53"),                     // insufficient resources (too many connections, disk full)
 		code == "57P01", code == "57P02", code == "57P03", // admin/crash shutdown, cannot connect now

@@ -1,0 +1,324 @@
+package server
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"mutualauth/server/password"
+	"mutualauth/server/phrase"
+	"mutualauth/store"
+	"mutualauth/templates"
+)
+
+// The account page (GET /account) is rendered on the server and works
+// without JavaScript: every action is a plain form posted to /account/...,
+// answered with a redirect back to the page and a flash message
+// (post/redirect/get). web/account.js, when it runs, sends the same
+// actions to the JSON API instead and asks for re-authentication in a
+// dialog. Only adding a passkey and re-authenticating with one need
+// JavaScript (WebAuthn has no form-based API).
+
+// flashCookie carries one message across the redirect after a form post.
+const flashCookie = "mutualauth_flash"
+
+const maxFlashText = 300
+
+type flash struct {
+	Kind string `json:"k"` // "ok" or "error"
+	Text string `json:"t"`
+	// Offer is the number of other sessions to offer ending after a change
+	// of factor, phrase or password.
+	Offer int `json:"o,omitempty"`
+}
+
+func (h *AccountHandler) setFlash(c echo.Context, f flash) {
+	f.Text = truncate(f.Text, maxFlashText)
+	raw, err := json.Marshal(f)
+	if err != nil {
+		return
+	}
+	c.SetCookie(&http.Cookie{
+		Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString(raw), Path: "/account",
+		HttpOnly: true, Secure: h.Secure, SameSite: http.SameSiteLaxMode, MaxAge: 60,
+	})
+}
+
+// takeFlash reads the flash message, if any, and clears it.
+func (h *AccountHandler) takeFlash(c echo.Context) *flash {
+	ck, err := c.Cookie(flashCookie)
+	if err != nil {
+		return nil
+	}
+	c.SetCookie(&http.Cookie{Name: flashCookie, Value: "", Path: "/account", HttpOnly: true, Secure: h.Secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	if err != nil {
+		return nil
+	}
+	var f flash
+	if json.Unmarshal(raw, &f) != nil || f.Text == "" || (f.Kind != "ok" && f.Kind != "error") {
+		return nil
+	}
+	f.Text = truncate(f.Text, maxFlashText)
+	return &f
+}
+
+// accountPage is the data of templates/account.html.
+type accountPage struct {
+	Account        accountView
+	Flash          *flash
+	PasswordMinLen int
+	PhraseMin      int
+	PhraseMax      int
+	ReauthMinutes  int
+	HasCredentials bool
+}
+
+func (h *AccountHandler) pageUser(s store.Session, u store.User) *templates.PageUser {
+	name := u.DisplayName
+	if name == "" {
+		name = u.Username
+	}
+	return &templates.PageUser{
+		Username: u.Username, DisplayName: name,
+		Admin: u.Role == store.RoleAdmin && slices.Contains(s.Groups, string(store.RoleAdmin)) && hasSecondFactor(s.AMR),
+	}
+}
+
+func (h *AccountHandler) passwordMinLength() int {
+	n := h.Policy.MinLength
+	if n == 0 {
+		n = password.DefaultPolicy.MinLength
+	}
+	return max(n, 8)
+}
+
+// Page serves GET /account.
+func (h *AccountHandler) Page(c echo.Context) error {
+	s, err := h.session(c)
+	if err != nil {
+		return err
+	}
+	u, err := h.user(c.Request().Context(), s)
+	if err != nil {
+		return err
+	}
+	v, err := h.view(c, s, u)
+	if err != nil {
+		return err
+	}
+	webauthn := "off"
+	if v.WebAuthnAvailable {
+		webauthn = "on"
+	}
+	return render(c, "account", templates.Page{
+		Title:  "Your account",
+		Script: "account.js",
+		Data:   map[string]string{"webauthn": webauthn},
+		User:   h.pageUser(s, u),
+		Body: accountPage{
+			Account: v, Flash: h.takeFlash(c), PasswordMinLen: h.passwordMinLength(),
+			PhraseMin: phrase.MinLength, PhraseMax: phrase.MaxLength, ReauthMinutes: int(ReauthTTL / time.Minute),
+			HasCredentials: len(v.Factors.Credentials) > 0,
+		},
+	})
+}
+
+// back ends a form post: a redirect to the account page with a flash
+// message, the success text or the problem's detail. A change that offers
+// ending the other sessions says how many there are. Server errors (5xx)
+// are returned as they are.
+func (h *AccountHandler) back(c echo.Context, s store.Session, err error, ok, anchor string, offer bool) error {
+	f := flash{Kind: "ok", Text: ok}
+	if err != nil {
+		p := toProblem(err)
+		if p.Status >= http.StatusInternalServerError {
+			return err
+		}
+		f = flash{Kind: "error", Text: p.Detail}
+		if p.Code == "reauth_required" {
+			anchor = "reauth"
+		}
+	} else if offer {
+		n, err := h.otherSessions(c.Request().Context(), s)
+		if err != nil {
+			return err
+		}
+		f.Offer = n
+	}
+	h.setFlash(c, f)
+	return c.Redirect(http.StatusSeeOther, "/account#"+anchor)
+}
+
+// FormReauth serves POST /account/reauth (password, code).
+func (h *AccountHandler) FormReauth(c echo.Context) error {
+	s, err := h.session(c)
+	if err != nil {
+		return err
+	}
+	err = h.Reauth.Confirm(c, s, reauthRequest{Password: c.FormValue("password"), Code: c.FormValue("code")})
+	if p := toProblem(err); err != nil && p.Code == "invalid_credentials" {
+		err = NewProblem(p.Status, p.Code, "That didn't work. Check your password and your code, then try again.")
+	}
+	return h.back(c, s, err, "Confirmed. For the next 5 minutes you can change your password, security phrase and sign-in methods.",
+		"reauth", false)
+}
+
+// FormPassword serves POST /account/password (password).
+func (h *AccountHandler) FormPassword(c echo.Context) error {
+	s, err := h.session(c)
+	if err != nil {
+		return err
+	}
+	err = h.setPassword(c, s, c.FormValue("password"))
+	return h.back(c, s, err, "Your password was changed.", "password", true)
+}
+
+// FormPhrase serves POST /account/phrase (phrase).
+func (h *AccountHandler) FormPhrase(c echo.Context) error {
+	s, err := h.session(c)
+	if err != nil {
+		return err
+	}
+	err = h.setPhrase(c, s, c.FormValue("phrase"))
+	return h.back(c, s, err, "Your security phrase was changed. Recognized devices show the new one from now on.", "phrase", true)
+}
+
+// FormTOTP serves POST /account/totp: the new secret is shown on a page of
+// its own, with the form that confirms it.
+func (h *AccountHandler) FormTOTP(c echo.Context) error {
+	s, err := h.session(c)
+	if err != nil {
+		return err
+	}
+	enr, err := h.startTOTP(c, s)
+	if err != nil {
+		return h.back(c, s, err, "", "totp", false)
+	}
+	u, err := h.user(c.Request().Context(), s)
+	if err != nil {
+		return err
+	}
+	// The QR code (a data: URL) and the otpauth: URI are made here, so they
+	// are trusted as URLs; html/template would refuse their schemes.
+	return render(c, "account_totp", templates.Page{
+		Title: "Set up your authenticator app", User: h.pageUser(s, u),
+		Body: struct {
+			Secret  string
+			QR, URI template.URL
+		}{enr.Secret, template.URL(enr.QRPNG), template.URL(enr.OTPAuthURI)},
+	})
+}
+
+// FormTOTPConfirm serves POST /account/totp/confirm (code).
+func (h *AccountHandler) FormTOTPConfirm(c echo.Context) error {
+	s, err := h.session(c)
+	if err != nil {
+		return err
+	}
+	err = h.confirmTOTP(c, s, c.FormValue("code"))
+	return h.back(c, s, err, "Your authenticator app is set up. Codes from an earlier app no longer work.", "totp", true)
+}
+
+// FormRecoveryCodes serves POST /account/recovery-codes: the new codes are
+// shown once, on a page of their own.
+func (h *AccountHandler) FormRecoveryCodes(c echo.Context) error {
+	s, err := h.session(c)
+	if err != nil {
+		return err
+	}
+	codes, err := h.regenerateCodes(c, s)
+	if err != nil {
+		return h.back(c, s, err, "", "recovery", false)
+	}
+	u, err := h.user(c.Request().Context(), s)
+	if err != nil {
+		return err
+	}
+	return render(c, "account_codes", templates.Page{
+		Title: "Your new recovery codes", Script: "account.js", User: h.pageUser(s, u),
+		Body: struct{ Codes []string }{codes},
+	})
+}
+
+// FormRenameCredential serves POST /account/credentials/:id/rename (name).
+func (h *AccountHandler) FormRenameCredential(c echo.Context) error {
+	s, err := h.session(c)
+	if err != nil {
+		return err
+	}
+	v, err := h.renameCredential(c, s, c.Param("id"), c.FormValue("name"))
+	return h.back(c, s, err, "Renamed to “"+v.Name+"”.", "passkeys", false)
+}
+
+// FormRemoveCredential serves POST /account/credentials/:id/remove.
+func (h *AccountHandler) FormRemoveCredential(c echo.Context) error {
+	s, err := h.session(c)
+	if err != nil {
+		return err
+	}
+	err = h.removeCredential(c, s, c.Param("id"))
+	return h.back(c, s, err, "The passkey was removed.", "passkeys", true)
+}
+
+// FormForgetDevice serves POST /account/devices/:id/forget.
+func (h *AccountHandler) FormForgetDevice(c echo.Context) error {
+	s, err := h.session(c)
+	if err != nil {
+		return err
+	}
+	err = h.forgetDevice(c, s, c.Param("id"))
+	return h.back(c, s, err, "The device was forgotten: it no longer shows your security phrase before you sign in.", "devices", false)
+}
+
+// FormRevokeSession serves POST /account/sessions/:id/revoke. Ending the
+// current session signs out: the browser goes to the login page.
+func (h *AccountHandler) FormRevokeSession(c echo.Context) error {
+	s, err := h.session(c)
+	if err != nil {
+		return err
+	}
+	current, err := h.revokeSession(c, s, c.Param("id"))
+	if err == nil && current {
+		return c.Redirect(http.StatusSeeOther, "/login")
+	}
+	return h.back(c, s, err, "The session was ended.", "sessions", false)
+}
+
+// FormRevokeOthers serves POST /account/sessions/revoke-others.
+func (h *AccountHandler) FormRevokeOthers(c echo.Context) error {
+	s, err := h.session(c)
+	if err != nil {
+		return err
+	}
+	n, err := h.revokeOthers(c, s)
+	msg := "You were signed out everywhere else."
+	if n == 1 {
+		msg = "You were signed out everywhere else (1 session ended)."
+	} else if n > 1 {
+		msg = "You were signed out everywhere else (" + strconv.Itoa(n) + " sessions ended)."
+	}
+	return h.back(c, s, err, msg, "sessions", false)
+}
+
+// FormSignOut serves POST /account/signout: this session ends and the
+// browser goes to the login page.
+func (h *AccountHandler) FormSignOut(c echo.Context) error {
+	s, err := h.session(c)
+	if err != nil {
+		return err
+	}
+	if err := h.Sessions.End(c); err != nil {
+		return err
+	}
+	h.Audit.Record(c, store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: AuditAccountLogout,
+		Result: "success", Detail: "session " + s.ID})
+	return c.Redirect(http.StatusSeeOther, "/login")
+}

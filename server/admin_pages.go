@@ -1,0 +1,669 @@
+package server
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"mutualauth/server/account"
+	"mutualauth/store"
+	"mutualauth/templates"
+)
+
+// AdminPages serves the admin center as server-rendered pages that work
+// without JavaScript (templates/admin.html). Forms post to /admin/...;
+// a successful post redirects (303) to a page that shows a flash message
+// from a short-lived cookie, except when the answer holds a secret shown
+// once (an invite link, a client secret): that page is the POST's own
+// answer, so the secret never travels in a URL or a cookie.
+type AdminPages struct {
+	Admin  *AdminHandler
+	Secure bool // the flash cookie is Secure under https
+}
+
+// adminPageSize is the number of users per page of the users list.
+const adminPageSize = 25
+
+// adminFlashCookie carries a message across the redirect after a post.
+const adminFlashCookie = "mutualauth_admin_flash"
+
+// ---- view models -----------------------------------------------------------
+
+type adminBase struct {
+	View  string // which part of templates/admin.html renders
+	Nav   string // the active tab: users, audit, clients
+	Flash *adminFlash
+}
+
+type adminFlash struct {
+	Kind string `json:"k"` // success or error
+	Text string `json:"t"`
+}
+
+type adminBadge struct{ Text, Class string }
+
+type adminUserRow struct {
+	ID, Username, DisplayName, URL, Created string
+	Badges                                  []adminBadge
+}
+
+type adminInviteView struct {
+	Username, URL, Expires string
+	Reset                  bool
+}
+
+type adminInviteForm struct {
+	Username, DisplayName string
+	Admin                 bool
+}
+
+type adminUsersView struct {
+	adminBase
+	Query            string
+	Users            []adminUserRow
+	Total, From, To  int
+	PrevURL, NextURL string
+	Form             adminInviteForm
+	FormError        string
+	Invite           *adminInviteView
+}
+
+type adminCredRow struct {
+	ID, Name, Created, LastUsed, Kind string
+	CloneWarning                      bool
+}
+
+type adminDeviceRow struct{ ID, Name, Created, LastSeen, Expires string }
+
+type adminSessionRow struct {
+	ID, Started, LastSeen, Expires, IP, Browser, UserAgent, Methods string
+	Current                                                         bool
+}
+
+type adminEventRow struct {
+	Time, TimeISO, Action, Result, ResultClass string
+	Subject, SubjectName, SubjectURL           string
+	Actor, ActorName, ActorURL                 string
+	IP, Detail                                 string
+}
+
+type adminUserView struct {
+	adminBase
+	adminUserRow
+	Base                          string // form actions start here
+	Role, Enrolled                string
+	Self, Disabled, Locked        bool
+	IsEnrolled, IsAdmin           bool
+	Password, Phrase, TOTP        bool
+	RecoveryLeft                  int
+	Credentials                   []adminCredRow
+	Devices                       []adminDeviceRow
+	Sessions                      []adminSessionRow
+	Invite                        *adminInviteView
+	Events                        []adminEventRow
+	AuditURL                      string
+	NoSecondFactor, FewRecovery   bool
+	SessionCount, CredentialCount int
+}
+
+type adminAuditForm struct{ User, Actor, Action, Result, Since, Until, Limit string }
+
+type adminAuditView struct {
+	adminBase
+	Filter             adminAuditForm
+	Filtered           bool
+	Error              string
+	Events             []adminEventRow
+	NewerURL, OlderURL string
+	Actions, Results   []string
+}
+
+type adminClientRow struct {
+	ID, Name, OriginsText, Created, Updated string
+	Origins                                 []string
+}
+
+type adminClientForm struct{ Name, Origins string }
+
+type adminSecretView struct {
+	ClientID, Name, Secret string
+	Rotated                bool
+}
+
+type adminClientsView struct {
+	adminBase
+	Clients   []adminClientRow
+	Form      adminClientForm
+	FormError string
+	Secret    *adminSecretView
+}
+
+// ---- helpers ---------------------------------------------------------------
+
+func (p *AdminPages) base(c echo.Context, view, nav string) adminBase {
+	return adminBase{View: view, Nav: nav, Flash: p.takeFlash(c)}
+}
+
+// page renders templates/admin.html with status.
+func (p *AdminPages) page(c echo.Context, status int, title string, body any) error {
+	s, _ := sessionOf(c)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Render(status, "admin", templates.Page{
+		Title:  title,
+		Script: "admin.js",
+		Data:   map[string]string{"layout": "wide"},
+		User:   &templates.PageUser{Username: s.Username, DisplayName: s.DisplayName, Admin: true},
+		Body:   body,
+	})
+}
+
+// redirect answers a post with 303 to `to`, carrying a flash message.
+func (p *AdminPages) redirect(c echo.Context, to, kind, text string) error {
+	raw, err := json.Marshal(adminFlash{Kind: kind, Text: text})
+	if err != nil {
+		return err
+	}
+	c.SetCookie(&http.Cookie{
+		Name: adminFlashCookie, Value: base64.RawURLEncoding.EncodeToString(raw), Path: "/admin",
+		HttpOnly: true, Secure: p.Secure, SameSite: http.SameSiteLaxMode, MaxAge: 60,
+	})
+	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// takeFlash reads and clears the flash message, if any.
+func (p *AdminPages) takeFlash(c echo.Context) *adminFlash {
+	ck, err := c.Cookie(adminFlashCookie)
+	if err != nil {
+		return nil
+	}
+	c.SetCookie(&http.Cookie{
+		Name: adminFlashCookie, Value: "", Path: "/admin", HttpOnly: true, Secure: p.Secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: -1,
+	})
+	raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	if err != nil {
+		return nil
+	}
+	var f adminFlash
+	if json.Unmarshal(raw, &f) != nil || (f.Kind != "success" && f.Kind != "error") ||
+		f.Text == "" || utf8.RuneCountInString(f.Text) > 300 {
+		return nil
+	}
+	return &f
+}
+
+// fail turns a refused post into a redirect back with the reason; server
+// errors stay errors.
+func (p *AdminPages) fail(c echo.Context, err error, back string) error {
+	pr := toProblem(err)
+	if pr.Status >= 500 {
+		return err
+	}
+	return p.redirect(c, back, "error", pr.Detail)
+}
+
+// confirmed reports whether a destructive form carried its ticked
+// confirmation box (the box is `required`, so browsers do not send the
+// form without it; this check holds for any client).
+func confirmed(c echo.Context) bool { return c.FormValue("confirm") == "yes" }
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+func userURL(id string) string { return "/admin/users/" + url.PathEscape(id) }
+
+func userBadges(u adminUser) []adminBadge {
+	var b []adminBadge
+	if u.Role == string(store.RoleAdmin) {
+		b = append(b, adminBadge{"Admin", "pill-admin"})
+	}
+	switch {
+	case u.Disabled:
+		b = append(b, adminBadge{"Disabled", "pill-bad"})
+	case !u.Enrolled:
+		b = append(b, adminBadge{"Invited", "pill-warn"})
+	default:
+		b = append(b, adminBadge{"Active", "pill-ok"})
+	}
+	if u.Locked {
+		b = append(b, adminBadge{"Locked", "pill-bad"})
+	}
+	return b
+}
+
+func userRow(u adminUser) adminUserRow {
+	return adminUserRow{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, URL: userURL(u.ID),
+		Created: fmtTime(u.CreatedAt), Badges: userBadges(u)}
+}
+
+func inviteView(issuer string, inv account.Invite, reset bool) *adminInviteView {
+	return &adminInviteView{Username: inv.User.Username, URL: account.EnrollURL(issuer, inv.Token),
+		Expires: fmtTime(inv.ExpiresAt), Reset: reset}
+}
+
+// methodNames names the authentication methods of a session (RFC 8176 values).
+func methodNames(amr []string) string {
+	names := map[string]string{"pwd": "password", "otp": "authenticator code", "hwk": "passkey", "rec": "recovery code"}
+	out := make([]string, 0, len(amr))
+	for _, m := range amr {
+		if n, ok := names[m]; ok {
+			out = append(out, n)
+		} else {
+			out = append(out, m)
+		}
+	}
+	return strings.Join(out, " + ")
+}
+
+func eventRows(events []adminEvent) []adminEventRow {
+	rows := make([]adminEventRow, 0, len(events))
+	for _, e := range events {
+		r := adminEventRow{Time: fmtTime(e.Time), TimeISO: e.Time.Format(time.RFC3339), Action: e.Action, Result: e.Result,
+			Subject: e.Subject, SubjectName: e.SubjectUsername, Actor: e.Actor, ActorName: e.ActorUsername,
+			IP: e.IP, Detail: e.Detail}
+		switch e.Result {
+		case "success":
+			r.ResultClass = "pill-ok"
+		case "failure", "locked":
+			r.ResultClass = "pill-bad"
+		default:
+			r.ResultClass = "pill-warn"
+		}
+		if e.SubjectUsername != "" {
+			r.SubjectURL = userURL(e.Subject)
+		}
+		if e.ActorUsername != "" {
+			r.ActorURL = userURL(e.Actor)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// ---- users -----------------------------------------------------------------
+
+// Users serves GET /admin: the users list with search and paging, and the
+// invite form.
+func (p *AdminPages) Users(c echo.Context) error {
+	q, offset, limit, err := userQuery(c, adminPageSize)
+	if err != nil {
+		return err
+	}
+	v := adminUsersView{adminBase: p.base(c, "users", "users")}
+	return p.renderUsers(c, http.StatusOK, v, q, offset, limit)
+}
+
+func (p *AdminPages) renderUsers(c echo.Context, status int, v adminUsersView, q string, offset, limit int) error {
+	list, err := p.Admin.listUsers(c.Request().Context(), q, offset, limit)
+	if err != nil {
+		return err
+	}
+	v.Query, v.Total = q, list.Total
+	for _, u := range list.Users {
+		v.Users = append(v.Users, userRow(u))
+	}
+	if len(v.Users) > 0 {
+		v.From, v.To = offset+1, offset+len(v.Users)
+	}
+	link := func(off int) string {
+		vals := url.Values{}
+		if q != "" {
+			vals.Set("q", q)
+		}
+		if off > 0 {
+			vals.Set("offset", strconv.Itoa(off))
+		}
+		if limit != adminPageSize {
+			vals.Set("limit", strconv.Itoa(limit))
+		}
+		if len(vals) == 0 {
+			return "/admin"
+		}
+		return "/admin?" + vals.Encode()
+	}
+	if offset > 0 {
+		v.PrevURL = link(max(offset-limit, 0))
+	}
+	if offset+len(list.Users) < list.Total {
+		v.NextURL = link(offset + limit)
+	}
+	return p.page(c, status, "Users", v)
+}
+
+// CreateUser serves POST /admin/users: create a user (or renew the invite
+// of one who has not enrolled) and show the invite link once.
+func (p *AdminPages) CreateUser(c echo.Context) error {
+	form := adminInviteForm{Username: c.FormValue("username"), DisplayName: c.FormValue("display_name"),
+		Admin: c.FormValue("admin") == "yes"}
+	v := adminUsersView{adminBase: adminBase{View: "users", Nav: "users"}, Form: form}
+	inv, err := p.Admin.invite(c, adminInviteRequest(form))
+	if err != nil {
+		pr := toProblem(err)
+		if pr.Status >= 500 {
+			return err
+		}
+		v.FormError = pr.Detail
+		return p.renderUsers(c, pr.Status, v, "", 0, adminPageSize)
+	}
+	v.Form = adminInviteForm{}
+	v.Invite = inviteView(p.Admin.Issuer, inv, false)
+	return p.renderUsers(c, http.StatusOK, v, "", 0, adminPageSize)
+}
+
+// User serves GET /admin/users/:id.
+func (p *AdminPages) User(c echo.Context) error {
+	return p.renderUser(c, p.base(c, "user", "users"), nil)
+}
+
+func (p *AdminPages) renderUser(c echo.Context, base adminBase, invite *adminInviteView) error {
+	id := c.Param("id")
+	d, err := p.Admin.userDetail(c, id)
+	if err != nil {
+		return err
+	}
+	v := adminUserView{
+		adminBase: base, adminUserRow: userRow(d.User), Base: userURL(id), Role: d.User.Role,
+		Enrolled: fmtTime(d.User.EnrolledAt), Self: id == actorID(c), Disabled: d.User.Disabled,
+		Locked: d.User.Locked, IsEnrolled: d.User.Enrolled, IsAdmin: d.User.Role == string(store.RoleAdmin),
+		Password: d.Factors.Password, Phrase: d.Factors.Phrase, TOTP: d.Factors.TOTP,
+		RecoveryLeft: d.Factors.RecoveryCodesLeft, Invite: invite,
+		AuditURL:     "/admin/audit?" + url.Values{"user": {id}}.Encode(),
+		SessionCount: len(d.Sessions), CredentialCount: len(d.Factors.Credentials),
+	}
+	v.NoSecondFactor = d.User.Enrolled && !d.Factors.TOTP && len(d.Factors.Credentials) == 0
+	v.FewRecovery = d.User.Enrolled && d.Factors.RecoveryCodesLeft < 3
+	for _, cr := range d.Factors.Credentials {
+		kind := "Device-bound"
+		if cr.BackupEligible {
+			kind = "Synced passkey"
+		}
+		if cr.Attachment == "cross-platform" {
+			kind = "Security key"
+		}
+		lastUsed := "never"
+		if !cr.LastUsedAt.IsZero() {
+			lastUsed = fmtTime(cr.LastUsedAt)
+		}
+		v.Credentials = append(v.Credentials, adminCredRow{ID: cr.ID, Name: cr.Name, Created: fmtTime(cr.CreatedAt),
+			LastUsed: lastUsed, Kind: kind, CloneWarning: cr.CloneWarning})
+	}
+	for _, dv := range d.Devices {
+		v.Devices = append(v.Devices, adminDeviceRow{ID: dv.ID, Name: dv.Name, Created: fmtTime(dv.CreatedAt),
+			LastSeen: fmtTime(dv.LastSeenAt), Expires: fmtTime(dv.ExpiresAt)})
+	}
+	for _, s := range d.Sessions {
+		v.Sessions = append(v.Sessions, adminSessionRow{ID: s.ID, Started: fmtTime(s.CreatedAt), LastSeen: fmtTime(s.LastSeenAt),
+			Expires: fmtTime(s.IdleExpiresAt), IP: s.IP, Browser: deviceName(s.UserAgent), UserAgent: s.UserAgent,
+			Methods: methodNames(s.AMR), Current: s.Current})
+	}
+	events, _, err := p.Admin.listAudit(c.Request().Context(), store.AuditQuery{Subject: id, Limit: 10})
+	if err != nil {
+		return err
+	}
+	v.Events = eventRows(events)
+	title := d.User.DisplayName
+	if title == "" {
+		title = d.User.Username
+	}
+	return p.page(c, http.StatusOK, title, v)
+}
+
+// InviteUser serves POST /admin/users/:id/invite: a new invite link for a
+// user who has not enrolled yet (earlier links stop working).
+func (p *AdminPages) InviteUser(c echo.Context) error {
+	id := c.Param("id")
+	back := userURL(id)
+	u, err := p.Admin.getUser(c.Request().Context(), id)
+	if err != nil {
+		return p.fail(c, err, "/admin")
+	}
+	inv, err := p.Admin.invite(c, adminInviteRequest{Username: u.Username})
+	if err != nil {
+		return p.fail(c, err, back)
+	}
+	base := adminBase{View: "user", Nav: "users",
+		Flash: &adminFlash{Kind: "success", Text: "A new invite link was created; earlier links no longer work."}}
+	return p.renderUser(c, base, inviteView(p.Admin.Issuer, inv, false))
+}
+
+// DisableUser serves POST /admin/users/:id/disable (confirmation required).
+func (p *AdminPages) DisableUser(c echo.Context) error {
+	id := c.Param("id")
+	back := userURL(id)
+	if !confirmed(c) {
+		return p.redirect(c, back, "error", "Tick the confirmation box to disable the account.")
+	}
+	u, ended, err := p.Admin.setDisabled(c, id, true)
+	if err != nil {
+		return p.fail(c, err, back)
+	}
+	return p.redirect(c, back, "success", u.Username+" is disabled; "+plural(ended, "session was", "sessions were")+" ended.")
+}
+
+// EnableUser serves POST /admin/users/:id/enable.
+func (p *AdminPages) EnableUser(c echo.Context) error {
+	id := c.Param("id")
+	back := userURL(id)
+	u, _, err := p.Admin.setDisabled(c, id, false)
+	if err != nil {
+		return p.fail(c, err, back)
+	}
+	return p.redirect(c, back, "success", u.Username+" is enabled and can sign in again.")
+}
+
+// UnlockUser serves POST /admin/users/:id/unlock.
+func (p *AdminPages) UnlockUser(c echo.Context) error {
+	id := c.Param("id")
+	back := userURL(id)
+	u, err := p.Admin.unlock(c, id)
+	if err != nil {
+		return p.fail(c, err, back)
+	}
+	return p.redirect(c, back, "success", u.Username+" is unlocked and the failed sign-in counters are cleared.")
+}
+
+// ResetUser serves POST /admin/users/:id/reset (confirmation required) and
+// shows the new invite link once.
+func (p *AdminPages) ResetUser(c echo.Context) error {
+	id := c.Param("id")
+	back := userURL(id)
+	if !confirmed(c) {
+		return p.redirect(c, back, "error", "Tick the confirmation box to reset the account.")
+	}
+	inv, ended, err := p.Admin.reset(c, id)
+	if err != nil {
+		return p.fail(c, err, back)
+	}
+	base := adminBase{View: "user", Nav: "users", Flash: &adminFlash{Kind: "success",
+		Text: inv.User.Username + " was reset: every factor is cleared and " + plural(ended, "session was", "sessions were") + " ended."}}
+	return p.renderUser(c, base, inviteView(p.Admin.Issuer, inv, true))
+}
+
+// RevokeSession serves POST /admin/users/:id/sessions/:sid/revoke.
+func (p *AdminPages) RevokeSession(c echo.Context) error {
+	id := c.Param("id")
+	back := userURL(id)
+	if err := p.Admin.revokeSession(c, id, c.Param("sid")); err != nil {
+		return p.fail(c, err, back)
+	}
+	return p.redirect(c, back, "success", "The session was ended.")
+}
+
+// DeleteDevice serves POST /admin/users/:id/devices/:did/delete.
+func (p *AdminPages) DeleteDevice(c echo.Context) error {
+	id := c.Param("id")
+	back := userURL(id)
+	if err := p.Admin.deleteDevice(c, id, c.Param("did")); err != nil {
+		return p.fail(c, err, back)
+	}
+	return p.redirect(c, back, "success", "The device is forgotten: it will no longer see the security phrase before sign-in.")
+}
+
+// DeleteCredential serves POST /admin/users/:id/credentials/:cid/delete
+// (confirmation required).
+func (p *AdminPages) DeleteCredential(c echo.Context) error {
+	id := c.Param("id")
+	back := userURL(id)
+	if !confirmed(c) {
+		return p.redirect(c, back, "error", "Tick the confirmation box to remove the passkey.")
+	}
+	if err := p.Admin.deleteCredential(c, id, c.Param("cid")); err != nil {
+		return p.fail(c, err, back)
+	}
+	return p.redirect(c, back, "success", "The passkey was removed.")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+// ---- audit log ---------------------------------------------------------------
+
+var (
+	auditActionChoices = []string{"admin.", "admin.user.", "admin.session.", "admin.client.", "login.", "login.complete",
+		"enroll.", "enroll.complete", "session.", "account.locked"}
+	auditResultChoices = []string{"success", "failure", "throttled", "locked"}
+)
+
+// Audit serves GET /admin/audit: the audit log with filters and paging.
+func (p *AdminPages) Audit(c echo.Context) error {
+	v := adminAuditView{adminBase: p.base(c, "audit", "audit"), Actions: auditActionChoices, Results: auditResultChoices}
+	f, err := p.Admin.parseAuditFilter(c)
+	v.Filter = adminAuditForm{User: f.User, Actor: f.Actor, Action: f.Query.Action, Result: f.Query.Result,
+		Since: f.Since, Until: f.Until, Limit: c.QueryParam("limit")}
+	v.Filtered = f.User != "" || f.Actor != "" || f.Query.Action != "" || f.Query.Result != "" || f.Since != "" || f.Until != ""
+	if err != nil {
+		pr := toProblem(err)
+		if pr.Status >= 500 {
+			return err
+		}
+		v.Error = pr.Detail
+		return p.page(c, pr.Status, "Audit log", v)
+	}
+	events, next, err := p.Admin.listAudit(c.Request().Context(), f.Query)
+	if err != nil {
+		return err
+	}
+	v.Events = eventRows(events)
+	link := func(before int64) string {
+		vals := url.Values{}
+		for k, s := range map[string]string{"user": f.User, "actor": f.Actor, "action": f.Query.Action,
+			"result": f.Query.Result, "since": f.Since, "until": f.Until, "limit": c.QueryParam("limit")} {
+			if s != "" {
+				vals.Set(k, s)
+			}
+		}
+		if before > 0 {
+			vals.Set("before", strconv.FormatInt(before, 10))
+		}
+		if len(vals) == 0 {
+			return "/admin/audit"
+		}
+		return "/admin/audit?" + vals.Encode()
+	}
+	if f.Query.BeforeID > 0 {
+		v.NewerURL = link(0)
+	}
+	if next > 0 {
+		v.OlderURL = link(next)
+	}
+	return p.page(c, http.StatusOK, "Audit log", v)
+}
+
+// ---- widget clients ----------------------------------------------------------
+
+// Clients serves GET /admin/clients.
+func (p *AdminPages) Clients(c echo.Context) error {
+	return p.renderClients(c, http.StatusOK, adminClientsView{adminBase: p.base(c, "clients", "clients")})
+}
+
+func (p *AdminPages) renderClients(c echo.Context, status int, v adminClientsView) error {
+	list, err := p.Admin.listClients(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	for _, cl := range list {
+		v.Clients = append(v.Clients, adminClientRow{ID: cl.ID, Name: cl.Name, Origins: cl.Origins,
+			OriginsText: strings.Join(cl.Origins, "\n"), Created: fmtTime(cl.CreatedAt), Updated: fmtTime(cl.UpdatedAt)})
+	}
+	return p.page(c, status, "Widget clients", v)
+}
+
+// splitOrigins reads the origins of a form's textarea: one per line (or
+// separated by spaces or commas).
+func splitOrigins(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+}
+
+// CreateClient serves POST /admin/clients and shows the secret once.
+func (p *AdminPages) CreateClient(c echo.Context) error {
+	form := adminClientForm{Name: c.FormValue("name"), Origins: c.FormValue("origins")}
+	v := adminClientsView{adminBase: adminBase{View: "clients", Nav: "clients"}, Form: form}
+	nc, err := p.Admin.createClient(c, form.Name, splitOrigins(form.Origins))
+	if err != nil {
+		pr := toProblem(err)
+		if pr.Status >= 500 {
+			return err
+		}
+		v.FormError = pr.Detail
+		return p.renderClients(c, pr.Status, v)
+	}
+	v.Form = adminClientForm{}
+	v.Secret = &adminSecretView{ClientID: nc.Client.ID, Name: nc.Client.Name, Secret: nc.Secret}
+	return p.renderClients(c, http.StatusOK, v)
+}
+
+// UpdateClient serves POST /admin/clients/:id: rename and replace origins.
+func (p *AdminPages) UpdateClient(c echo.Context) error {
+	name := c.FormValue("name")
+	cl, err := p.Admin.updateClient(c, c.Param("id"), &name, nonNil(splitOrigins(c.FormValue("origins"))))
+	if err != nil {
+		return p.fail(c, err, "/admin/clients")
+	}
+	return p.redirect(c, "/admin/clients", "success", "The client "+cl.Name+" was saved.")
+}
+
+// RotateClient serves POST /admin/clients/:id/rotate (confirmation
+// required) and shows the new secret once.
+func (p *AdminPages) RotateClient(c echo.Context) error {
+	id := c.Param("id")
+	if !confirmed(c) {
+		return p.redirect(c, "/admin/clients", "error", "Tick the confirmation box to rotate the secret.")
+	}
+	secret, err := p.Admin.rotateClient(c, id)
+	if err != nil {
+		return p.fail(c, err, "/admin/clients")
+	}
+	cl, err := p.Admin.getClient(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	v := adminClientsView{adminBase: adminBase{View: "clients", Nav: "clients"},
+		Secret: &adminSecretView{ClientID: id, Name: cl.Name, Secret: secret, Rotated: true}}
+	return p.renderClients(c, http.StatusOK, v)
+}
+
+// DeleteClient serves POST /admin/clients/:id/delete (confirmation required).
+func (p *AdminPages) DeleteClient(c echo.Context) error {
+	if !confirmed(c) {
+		return p.redirect(c, "/admin/clients", "error", "Tick the confirmation box to delete the client.")
+	}
+	if err := p.Admin.deleteClient(c, c.Param("id")); err != nil {
+		return p.fail(c, err, "/admin/clients")
+	}
+	return p.redirect(c, "/admin/clients", "success", "The client was deleted; its widget and secret stop working now.")
+}

@@ -1,0 +1,184 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"mutualauth/server/password"
+	"mutualauth/server/phrase"
+	"mutualauth/server/secretbox"
+	"mutualauth/server/totp"
+	"mutualauth/store"
+)
+
+// factorRules are the rules a new password, security phrase or TOTP secret
+// must pass, the same at enrollment (EnrollHandler) and on the account page
+// (AccountHandler). Refusals are 422 problems with a detail for the audit
+// log; the detail never holds a secret.
+type factorRules struct {
+	Users  store.Users
+	Box    *secretbox.Box
+	Hasher *password.Hasher
+	Policy password.Policy
+	Now    func() time.Time
+}
+
+// passwordHash checks pw against the policy (NIST SP 800-63B §5.1.1.2: length,
+// common passwords, the user's names and the product name) and against the
+// user's security phrase, then hashes it.
+func (r factorRules) passwordHash(ctx context.Context, u store.User, pw string) (phc, detail string, err error) {
+	if err := r.Policy.Check(pw, u.Username, u.DisplayName, password.ProductName); err != nil {
+		var weak *password.WeakError
+		if errors.As(err, &weak) {
+			return "", "weak password: " + weak.Reason, NewProblem(http.StatusUnprocessableEntity, "weak_password",
+				"The password "+weak.Reason+".")
+		}
+		return "", "", err
+	}
+	if len(u.Phrase) > 0 {
+		p, err := r.Box.Open(u.Phrase, PhraseAD(u.ID))
+		if err != nil {
+			return "", "", fmt.Errorf("open phrase: %w", err)
+		}
+		if strings.EqualFold(string(p), strings.TrimSpace(pw)) {
+			return "", "weak password: equals the phrase", NewProblem(http.StatusUnprocessableEntity, "weak_password",
+				"The password must not be your security phrase.")
+		}
+	}
+	phc, err = r.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return "", "", err
+	}
+	return phc, "", nil
+}
+
+func invalidPhrase(detail string) *Problem {
+	return NewProblem(http.StatusUnprocessableEntity, "invalid_phrase", detail)
+}
+
+// sealPhrase cleans a security phrase (package phrase), refuses one that is
+// the user's password, and seals it for u.
+func (r factorRules) sealPhrase(ctx context.Context, u store.User, raw string) (sealed []byte, detail string, err error) {
+	cleaned, err := phrase.Clean(raw)
+	if err != nil {
+		var inv *phrase.InvalidError
+		if errors.As(err, &inv) {
+			return nil, "invalid phrase: " + inv.Reason, invalidPhrase("The security phrase " + inv.Reason + ".")
+		}
+		return nil, "", err
+	}
+	if u.PasswordHash != "" {
+		same, err := phraseIsPassword(ctx, r.Hasher, u.PasswordHash, cleaned)
+		if err != nil {
+			return nil, "", err
+		}
+		if same {
+			return nil, "invalid phrase: equals the password", invalidPhrase("The security phrase must not be your password.")
+		}
+	}
+	sealed, err = r.Box.Seal([]byte(cleaned), PhraseAD(u.ID))
+	if err != nil {
+		return nil, "", err
+	}
+	return sealed, "", nil
+}
+
+// phraseIsPassword reports whether the phrase, as typed or in lower or upper
+// case, is the password. A phrase shorter than any password the policy ever
+// accepts is not hashed.
+func phraseIsPassword(ctx context.Context, h *password.Hasher, phc, p string) (bool, error) {
+	if utf8.RuneCountInString(p) < 8 {
+		return false, nil
+	}
+	tried := map[string]bool{}
+	for _, candidate := range []string{p, strings.ToLower(p), strings.ToUpper(p)} {
+		if tried[candidate] {
+			continue
+		}
+		tried[candidate] = true
+		ok, _, err := h.Verify(ctx, phc, candidate)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// startTOTP makes a new TOTP secret (RFC 6238, 160 bits) for u and keeps it
+// sealed as the pending secret until confirmTOTP; the confirmed one, if
+// any, stays in use until then.
+func (r factorRules) startTOTP(ctx context.Context, issuer string, u store.User) (totp.Enrollment, error) {
+	enr, err := totp.Generate(issuer, u.Username)
+	if err != nil {
+		return totp.Enrollment{}, err
+	}
+	sealed, err := r.Box.Seal([]byte(enr.Secret), TOTPAD(u.ID))
+	if err != nil {
+		return totp.Enrollment{}, err
+	}
+	_, err = r.Users.UpdateUser(ctx, u.ID, func(u *store.User) error {
+		u.TOTPPending = sealed
+		return nil
+	})
+	if err != nil {
+		return totp.Enrollment{}, err
+	}
+	return enr, nil
+}
+
+var errTOTPReplaced = errors.New("pending TOTP secret replaced")
+
+func invalidOTP(detail string) *Problem {
+	return NewProblem(http.StatusUnprocessableEntity, "invalid_otp", detail)
+}
+
+// confirmTOTP checks a code of u's pending secret and makes that secret the
+// confirmed one (replacing any earlier one). The code's time step is
+// accepted first, so the confirming code can never be used again, to sign
+// in or to confirm twice.
+func (r factorRules) confirmTOTP(ctx context.Context, u store.User, code string) (detail string, err error) {
+	pending := u.TOTPPending
+	if len(pending) == 0 {
+		return "no pending secret", invalidOTP("Set up the authenticator app first, then enter its code.")
+	}
+	secret, err := r.Box.Open(pending, TOTPAD(u.ID))
+	if err != nil {
+		return "", fmt.Errorf("open pending totp secret: %w", err)
+	}
+	step, err := totp.Check(string(secret), otpDigits(code), r.Now())
+	if errors.Is(err, totp.ErrInvalidCode) {
+		return "wrong code", invalidOTP("The code is not valid. Enter the current code from your authenticator app, and check that the time on your device is right.")
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := r.Users.AcceptTOTPStep(ctx, u.ID, step); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return "code already used", invalidOTP("This code has already been used. Wait for the next code and enter it.")
+		}
+		return "", err
+	}
+	_, err = r.Users.UpdateUser(ctx, u.ID, func(u *store.User) error {
+		if !bytes.Equal(u.TOTPPending, pending) {
+			return errTOTPReplaced
+		}
+		u.TOTPSecret, u.TOTPPending = pending, nil
+		return nil
+	})
+	if errors.Is(err, errTOTPReplaced) {
+		return "pending secret replaced", invalidOTP("A newer authenticator setup was started. Scan the new QR code and enter its code.")
+	}
+	if err != nil {
+		return "", err
+	}
+	return "", nil
+}
