@@ -82,9 +82,20 @@ func Parse() (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Files named _*.html hold partials ({{define}} blocks) shared by pages.
+	var partials []string
+	for _, name := range names {
+		if strings.HasPrefix(name, "_") {
+			b, err := files.ReadFile(name)
+			if err != nil {
+				return nil, err
+			}
+			partials = append(partials, string(b))
+		}
+	}
 	s := &Set{pages: map[string]*template.Template{}}
 	for _, name := range names {
-		if name == "layout.html" {
+		if name == "layout.html" || strings.HasPrefix(name, "_") {
 			continue
 		}
 		body, err := files.ReadFile(name)
@@ -94,6 +105,11 @@ func Parse() (*Set, error) {
 		t, err := template.New("layout").Funcs(funcs).Parse(string(layout))
 		if err != nil {
 			return nil, fmt.Errorf("layout: %w", err)
+		}
+		for _, p := range partials {
+			if _, err := t.New("").Parse(p); err != nil {
+				return nil, fmt.Errorf("partials: %w", err)
+			}
 		}
 		if _, err := t.New(name).Parse(string(body)); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
