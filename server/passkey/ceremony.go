@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 	"github.com/go-webauthn/webauthn/webauthn"
 )
 
@@ -52,6 +53,12 @@ func (rp *RP) FinishRegistration(u User, c Ceremony, credentialJSON []byte) (*we
 	cred, err := wa.CreateCredential(u, c.Session, parsed)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	// With attestation "none" nothing vouches for the key, and the library
+	// stores it unchecked: refuse one that could never verify an assertion
+	// (an EC2 point off its curve, say).
+	if _, err := webauthncose.ParsePublicKey(cred.PublicKey); err != nil {
+		return nil, fmt.Errorf("%w: credential public key: %v", ErrInvalid, err)
 	}
 	return cred, nil
 }
