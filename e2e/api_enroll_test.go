@@ -59,32 +59,40 @@ type apiProblem struct {
 // raw answer.
 func (c *apiClient) call(method, path string, body any) (int, []byte) {
 	c.t.Helper()
+	status, _, raw := sendJSON(c.t, c.http, method, c.base+path, body)
+	return status, raw
+}
+
+// sendJSON sends a JSON request (body nil: none), as any client speaking the
+// API does, and returns the status, headers and body of the answer.
+func sendJSON(t *testing.T, hc *http.Client, method, url string, body any) (int, http.Header, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			c.t.Fatal(err)
+			t.Fatal(err)
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, c.base+path, rd)
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
-	return resp.StatusCode, raw
+	return resp.StatusCode, resp.Header, raw
 }
 
 // ok requires status want and decodes the answer into out (when non-nil).
