@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -14,7 +13,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -111,39 +109,14 @@ func TestLoginTOTPGenerator(t *testing.T) {
 // no cookies), and returns the status, the headers and the decoded body.
 func loginAPI(t *testing.T, method, rawURL string, body any) (int, http.Header, map[string]any) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, rawURL, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	client := &http.Client{Timeout: 30 * time.Second}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, rawURL, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", method, rawURL, err)
-	}
+	status, hdr, raw := sendJSON(t, &http.Client{Timeout: 30 * time.Second}, method, rawURL, body)
 	var out map[string]any
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("%s %s: %s, body not JSON: %v\n%s", method, rawURL, resp.Status, err, raw)
+			t.Fatalf("%s %s: %d, body not JSON: %v\n%s", method, rawURL, status, err, raw)
 		}
 	}
-	return resp.StatusCode, resp.Header, out
+	return status, hdr, out
 }
 
 func loginMustStatus(t *testing.T, what string, got, want int, body map[string]any) {
