@@ -588,6 +588,16 @@ func (h *AccountHandler) offer(c echo.Context, s store.Session, extra map[string
 
 // ---- JSON API -----------------------------------------------------------------
 
+// signedIn returns the request's session and its user.
+func (h *AccountHandler) signedIn(c echo.Context) (store.Session, store.User, error) {
+	s, err := h.session(c)
+	if err != nil {
+		return store.Session{}, store.User{}, err
+	}
+	u, err := h.user(c.Request().Context(), s)
+	return s, u, err
+}
+
 func (h *AccountHandler) session(c echo.Context) (store.Session, error) {
 	s, ok := sessionOf(c)
 	if !ok {
@@ -598,11 +608,7 @@ func (h *AccountHandler) session(c echo.Context) (store.Session, error) {
 
 // Get serves GET /api/v1/account.
 func (h *AccountHandler) Get(c echo.Context) error {
-	s, err := h.session(c)
-	if err != nil {
-		return err
-	}
-	u, err := h.user(c.Request().Context(), s)
+	s, u, err := h.signedIn(c)
 	if err != nil {
 		return err
 	}

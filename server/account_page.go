@@ -102,11 +102,7 @@ func (h *AccountHandler) passwordMinLength() int {
 
 // Page serves GET /account.
 func (h *AccountHandler) Page(c echo.Context) error {
-	s, err := h.session(c)
-	if err != nil {
-		return err
-	}
-	u, err := h.user(c.Request().Context(), s)
+	s, u, err := h.signedIn(c)
 	if err != nil {
 		return err
 	}
