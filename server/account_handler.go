@@ -15,6 +15,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/server/audit"
 	"mutualauth/server/passkey"
 	"mutualauth/server/password"
 	"mutualauth/server/phrase"
@@ -54,7 +55,7 @@ type AccountHandler struct {
 	Hasher   *password.Hasher
 	Policy   password.Policy
 	RP       *passkey.RP // nil: passkeys are off
-	Audit    *Auditor
+	Audit    *audit.Auditor
 	// TOTPIssuer names the service in authenticator apps.
 	TOTPIssuer string
 	// Secure marks the flash cookie Secure (https).
@@ -255,7 +256,7 @@ func (h *AccountHandler) act(c echo.Context, s store.Session, action string, rea
 			detail = toProblem(err).Code
 		}
 	}
-	h.Audit.Record(c, store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: action, Result: result, Detail: detail})
+	h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: action, Result: result, Detail: detail})
 	return err
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/server/audit"
 	"mutualauth/server/keys"
 	"mutualauth/server/passkey"
 	"mutualauth/server/password"
@@ -53,7 +54,7 @@ type EnrollHandler struct {
 	Policy  password.Policy
 	RP      *passkey.RP // nil: passkeys are off (see routes.go)
 	Devices *DeviceManager
-	Audit   *Auditor
+	Audit   *audit.Auditor
 	Keys    *keys.Ring
 	// Issuer is the public origin; the JWKS is at Issuer/.well-known/jwks.json.
 	Issuer string
@@ -146,7 +147,7 @@ func (h *EnrollHandler) step(c echo.Context, action string, fn func(echo.Context
 }
 
 func (h *EnrollHandler) record(c echo.Context, userID, action, result, detail string) {
-	h.Audit.Record(c, store.AuditEvent{Actor: userID, Subject: userID, Action: action, Result: result, Detail: detail})
+	h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: userID, Subject: userID, Action: action, Result: result, Detail: detail})
 }
 
 // enrollDone says which factors are set.

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"mutualauth/server/account"
+	"mutualauth/server/audit"
 	"mutualauth/server/keys"
 	"mutualauth/server/login"
 	"mutualauth/server/passkey"
@@ -56,7 +57,7 @@ type LoginHandler struct {
 	RP          *passkey.RP
 	Sessions    *SessionManager
 	Devices     *DeviceManager
-	Audit       *Auditor
+	Audit       *audit.Auditor
 	Metrics     *Metrics
 	Log         *slog.Logger
 	Now         func() time.Time
@@ -685,7 +686,7 @@ func (h *LoginHandler) lock(c echo.Context, u *store.User, count int) {
 		h.Log.Error("locking account failed", "user", u.ID, "err", err)
 		return
 	}
-	h.Audit.Record(c, store.AuditEvent{Subject: u.ID, Action: "account.locked", Result: "locked",
+	h.Audit.Record(c.Request().Context(), store.AuditEvent{Subject: u.ID, Action: "account.locked", Result: "locked",
 		Detail: "consecutive failed sign-in attempts: " + strconv.Itoa(count)})
 	h.count("lock", "locked")
 }
@@ -806,7 +807,7 @@ func (h *LoginHandler) record(c echo.Context, tx login.Transaction, action, resu
 		}
 		detail += "login " + token.HashHex(tx.ID)[:12]
 	}
-	h.Audit.Record(c, store.AuditEvent{Actor: actor, Subject: subject, Action: action, Result: result, Detail: detail})
+	h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: actor, Subject: subject, Action: action, Result: result, Detail: detail})
 }
 
 func (h *LoginHandler) count(step, result string) {

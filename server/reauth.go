@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/server/audit"
 	"mutualauth/server/login"
 	"mutualauth/server/passkey"
 	"mutualauth/server/password"
@@ -50,7 +51,7 @@ type ReauthHandler struct {
 	Hasher      *password.Hasher
 	Box         *secretbox.Box
 	RP          *passkey.RP // nil: passkeys are off
-	Audit       *Auditor
+	Audit       *audit.Auditor
 	Log         *slog.Logger
 	Now         func() time.Time
 }
@@ -335,12 +336,12 @@ func (h *ReauthHandler) lock(c echo.Context, u store.User, count int) {
 		h.Log.Error("locking account failed", "user", u.ID, "err", err)
 		return
 	}
-	h.Audit.Record(c, store.AuditEvent{Subject: u.ID, Action: "account.locked", Result: "locked",
+	h.Audit.Record(c.Request().Context(), store.AuditEvent{Subject: u.ID, Action: "account.locked", Result: "locked",
 		Detail: "consecutive failed sign-in attempts: " + strconv.Itoa(count)})
 }
 
 func (h *ReauthHandler) record(c echo.Context, s store.Session, result, detail string) {
-	h.Audit.Record(c, store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: AuditReauth, Result: result,
+	h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: AuditReauth, Result: result,
 		Detail: detail + "; session " + s.ID})
 }
 

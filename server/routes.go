@@ -4,6 +4,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"mutualauth/server/audit"
 	"mutualauth/server/login"
 	"mutualauth/server/passkey"
 	"mutualauth/server/password"
@@ -18,6 +19,7 @@ func (s *Server) routes(d Deps) error {
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{}))
 	e.Use(middleware.Recover())
 	e.Use(middleware.RequestID())
+	e.Use(clientIP)
 	e.Use(s.Metrics.middleware)
 	e.Use(securityHeaders(cfg.Secure()))
 	e.Use(middleware.BodyLimit("64K"))
@@ -46,7 +48,7 @@ func (s *Server) routes(d Deps) error {
 		Store: d.Durable, KV: d.Ephemeral, Box: d.Box, Hasher: d.Hasher,
 		Policy: password.Policy{MinLength: cfg.PasswordMinLen}, RP: rp,
 		Devices:    &DeviceManager{Store: d.Durable, TTL: cfg.DeviceTTL, Secure: cfg.Secure(), Now: d.Now},
-		Audit:      &Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now},
+		Audit:      &audit.Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now},
 		Keys:       d.Keys,
 		Issuer:     issuer,
 		TOTPIssuer: cfg.RPID(),
@@ -74,7 +76,7 @@ func (s *Server) routes(d Deps) error {
 		IPLimit:  &login.RateLimiter{KV: d.Ephemeral, Limit: cfg.IPRateLimit, Now: d.Now},
 		Keys:     d.Keys, Box: d.Box, Hasher: d.Hasher, RP: rp, Sessions: loginSessions,
 		Devices: &DeviceManager{Store: d.Durable, TTL: cfg.DeviceTTL, Secure: cfg.Secure(), Now: d.Now},
-		Audit:   &Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now},
+		Audit:   &audit.Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now},
 		Metrics: s.Metrics, Log: d.Logger, Now: d.Now,
 	}
 	sessionAPI := &SessionHandler{Sessions: loginSessions, Audit: loginTx.Audit}
@@ -110,7 +112,7 @@ func (s *Server) routes(d Deps) error {
 	identity.WidgetIntegrity = widgetScript.Integrity
 	widget := &WidgetHandler{
 		Issuer: issuer, Clients: d.Durable, Users: d.Durable, KV: d.Ephemeral, Script: widgetScript,
-		Audit: &Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now}, Now: d.Now,
+		Audit: &audit.Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now}, Now: d.Now,
 	}
 	e.GET("/widget.js", widget.ServeScript)
 	e.GET("/embed/login", widget.Embed)
@@ -121,7 +123,7 @@ func (s *Server) routes(d Deps) error {
 		Users: d.Durable, Credentials: d.Durable, Recovery: d.Durable, KV: d.Ephemeral,
 		Throttle: &login.Throttle{KV: d.Ephemeral, Now: d.Now},
 		Hasher:   d.Hasher, Box: d.Box, RP: rp,
-		Audit: &Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now}, Log: d.Logger, Now: d.Now,
+		Audit: &audit.Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now}, Log: d.Logger, Now: d.Now,
 	}
 	acct := &AccountHandler{
 		Store: d.Durable, KV: d.Ephemeral, Sessions: loginSessions, Reauth: reauth,
@@ -163,7 +165,7 @@ func (s *Server) routes(d Deps) error {
 	// admin routes (issue 5)
 	admin := &AdminHandler{
 		Store: d.Durable, Sessions: loginSessions, KV: d.Ephemeral,
-		Audit:  &Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now},
+		Audit:  &audit.Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now},
 		Issuer: issuer, InviteTTL: cfg.InviteTTL, Now: d.Now,
 	}
 	adminAPI := api.Group("/admin", loginSessions.RequireSession, RequireAdmin)
