@@ -20,6 +20,7 @@ import (
 
 	"mutualauth/server/account"
 	"mutualauth/server/audit"
+	"mutualauth/server/factor"
 	"mutualauth/server/token"
 	"mutualauth/store"
 	"mutualauth/templates"
@@ -319,7 +320,7 @@ func (h *WidgetHandler) Token(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if reason := unusable(&u); reason != "" {
+	if reason := factor.Unusable(&u); reason != "" {
 		return h.refuseGrant(c, cl.ID, u.ID, reason+" since the login")
 	}
 	h.Audit.Record(c.Request().Context(), store.AuditEvent{Subject: u.ID, Action: "widget.token", Result: "success",
