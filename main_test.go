@@ -125,6 +125,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"mutualauth", "admin", "invite"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "--username"},
 		{[]string{"mutualauth", "admin", "invite", "--username", "a b"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "invalid username"},
 		{[]string{"mutualauth", "admin", "client", "create", "--name", "x", "--origin", "https://x.example/path"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "invalid origin"},
+		{[]string{"mutualauth", "admin", "client", "create", "--name", "x", "--origin", "https://*.x.example"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "invalid origin"},
 		{[]string{"mutualauth", "frobnicate"}, nil, "unknown command"},
 	}
 	for _, c := range cases {

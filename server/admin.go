@@ -257,7 +257,7 @@ func (h *AdminHandler) invite(c echo.Context, req adminInviteRequest) (account.I
 		n.Subject = username
 		if _, err := account.CleanDisplayName(req.DisplayName); err != nil {
 			return unprocessable("invalid_display_name",
-				"A display name is at most 128 characters, without control characters.")
+				"A display name is at most 128 characters, without control characters or bidirectional controls.")
 		}
 		ctx := c.Request().Context()
 		if u, err := h.Store.GetUserByUsername(ctx, username); err == nil {
@@ -271,10 +271,14 @@ func (h *AdminHandler) invite(c echo.Context, req adminInviteRequest) (account.I
 		inv, err = account.IssueInvite(ctx, h.Store, h.Now(), account.InviteRequest{
 			Username: username, DisplayName: req.DisplayName, Admin: req.Admin, CreatedBy: actorID(c), TTL: h.InviteTTL,
 		})
-		if errors.Is(err, account.ErrAlreadyEnrolled) {
+		switch {
+		case errors.Is(err, account.ErrAlreadyEnrolled):
 			return errAlreadyEnrolled()
-		}
-		if err != nil {
+		case errors.Is(err, account.ErrMixedScript):
+			return unprocessable("invalid_username", "A username must be written in one script (not Latin mixed with Cyrillic, say).")
+		case errors.Is(err, account.ErrLookAlike):
+			return unprocessable("invalid_username", "This username looks like an existing one; choose another.")
+		case err != nil:
 			return err
 		}
 		n.Subject = inv.User.ID

@@ -862,6 +862,10 @@ func TestAdminClients(t *testing.T) {
 		{map[string]any{"name": "A"}, "invalid_origin"},
 		{map[string]any{"name": "A", "origins": []string{"https://a.example/path"}}, "invalid_origin"},
 		{map[string]any{"name": "A", "origins": []string{"ftp://a.example"}}, "invalid_origin"},
+		{map[string]any{"name": "A", "origins": []string{"https://*.a.example"}}, "invalid_origin"},
+		{map[string]any{"name": "A", "origins": []string{"https://*"}}, "invalid_origin"},
+		{map[string]any{"name": "A", "origins": []string{"https://a.example/*"}}, "invalid_origin"},
+		{map[string]any{"name": "A", "origins": []string{"https://a.example/embed/"}}, "invalid_origin"},
 	} {
 		requireProblem(t, "bad client "+bad.code, admin.call("POST", "/api/v1/admin/clients", bad.body), 422, bad.code)
 	}

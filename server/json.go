@@ -20,6 +20,10 @@ func jsonEncode(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// errBodyNotUTF8 is the cause of bindJSON's problem for a body that is not
+// valid UTF-8, for handlers with a more specific answer.
+var errBodyNotUTF8 = errors.New("request body is not valid UTF-8")
+
 // maxJSONDepth bounds the nesting of arrays and objects in a request body;
 // no endpoint needs more than a few levels.
 const maxJSONDepth = 32
@@ -50,7 +54,9 @@ func bindJSON(c echo.Context, dst any) error {
 		return badRequest("The request body could not be read.")
 	}
 	if !utf8.Valid(body) {
-		return badRequest("The request body is not valid UTF-8.")
+		p := badRequest("The request body is not valid UTF-8.")
+		p.Cause = errBodyNotUTF8
+		return p
 	}
 	if !json.Valid(body) {
 		return badRequest("The request body is not one valid JSON value.")

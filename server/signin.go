@@ -120,6 +120,13 @@ func errWrongStep() *Problem {
 	return NewProblem(http.StatusConflict, "wrong_step", "This step is not the one the sign-in expects now.")
 }
 
+// errUsernameSyntax refuses a username with a control character or invalid
+// UTF-8 (API.md v1.1, "Input rules").
+func errUsernameSyntax() *Problem {
+	return NewProblem(http.StatusBadRequest, "invalid_request",
+		"The username has a control character or is not valid UTF-8.")
+}
+
 func errInvalidNonce() *Problem {
 	return NewProblem(http.StatusBadRequest, "invalid_nonce",
 		"client_nonce must be 16 to 64 random bytes in unpadded base64url.")
@@ -133,7 +140,13 @@ func (h *SignInHandler) Begin(c echo.Context) error {
 	}
 	var req loginRequest
 	if err := bindJSON(c, &req); err != nil {
+		if errors.Is(err, errBodyNotUTF8) {
+			return errUsernameSyntax()
+		}
 		return err
+	}
+	if account.CheckUsernameSyntax(req.Username) != nil {
+		return errUsernameSyntax()
 	}
 	raw := strings.TrimSpace(req.Username)
 	if raw == "" || len(req.Username) > maxUsernameBytes {

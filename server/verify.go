@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // VerifyHandler answers forward-auth subrequests of reverse proxies (nginx
@@ -73,11 +75,16 @@ func (h *VerifyHandler) loginHint(r *http.Request) string {
 	return h.Issuer + "/login?return_to=" + url.QueryEscape(proto+"://"+host+uri)
 }
 
-// headerValue keeps a value on one header line.
+// headerValue keeps a value on one header line and free of control
+// characters (RFC 9110 §5.5: field values are visible characters), bidi
+// controls and invalid UTF-8.
 func headerValue(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		switch {
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r):
 			return ' '
+		case r == utf8.RuneError:
+			return '?'
 		}
 		return r
 	}, s)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/secure/precis"
@@ -44,15 +45,22 @@ func NormalizeUsername(s string) (string, error) {
 	return out, nil
 }
 
-// CleanDisplayName trims a display name and refuses control characters.
+// ErrInvalidDisplayName is returned for a display name that is too long or
+// holds a control character or a bidirectional control.
+var ErrInvalidDisplayName = errors.New("invalid display name")
+
+// CleanDisplayName trims a display name and refuses control characters and
+// the bidirectional controls (Bidi_Control, UAX #9 §2: embeddings,
+// overrides, isolates and marks), with which a name could reorder the text
+// around it (CVE-2021-42574).
 func CleanDisplayName(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxDisplayNameLength {
-		return "", errors.New("invalid display name")
+		return "", ErrInvalidDisplayName
 	}
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return "", errors.New("invalid display name")
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return "", ErrInvalidDisplayName
 		}
 	}
 	return s, nil
@@ -104,6 +112,9 @@ func IssueInvite(ctx context.Context, st store.Durable, now time.Time, req Invit
 	u, err := st.GetUserByUsername(ctx, username)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		if err := CheckNewUsername(ctx, st, username); err != nil {
+			return Invite{}, err
+		}
 		u = store.User{
 			ID: NewID(), Username: username, DisplayName: display, Role: role,
 			CreatedAt: now, UpdatedAt: now,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -27,6 +28,9 @@ func NormalizeOrigin(s string) (string, error) {
 	}
 	scheme := strings.ToLower(u.Scheme)
 	host := strings.ToLower(u.Hostname())
+	if !validOriginHost(host) {
+		return "", fmt.Errorf("%w: %q must name one host (no wildcard, ASCII or punycode)", ErrInvalidOrigin, s)
+	}
 	port := u.Port()
 	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
 		port = ""
@@ -38,6 +42,31 @@ func NormalizeOrigin(s string) (string, error) {
 		return scheme + "://" + host + ":" + port, nil
 	}
 	return scheme + "://" + host, nil
+}
+
+// validOriginHost accepts an IP literal or a host name of dot-separated
+// labels of ASCII letters, digits, "-" and "_": browsers serialize an
+// origin's host in that form (IDNA A-labels), so anything else — a "*"
+// wildcard above all — could never match an Origin header and only widen
+// frame-ancestors (CSP3 §7.2 reads "*" there as a wildcard).
+func validOriginHost(host string) bool {
+	if net.ParseIP(host) != nil {
+		return true
+	}
+	if len(host) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(host, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // NewClient is a widget client just created; Secret is shown once.
