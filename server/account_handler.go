@@ -25,29 +25,13 @@ import (
 	"mutualauth/store"
 )
 
-// Audit actions of self-service changes; actor and subject are the user.
-const (
-	AuditAccountCredentialRename = "account.credential_rename"
-	AuditAccountCredentialRemove = "account.credential_remove"
-	AuditAccountWebAuthn         = "account.webauthn_add"
-	AuditAccountTOTP             = "account.totp"
-	AuditAccountTOTPConfirm      = "account.totp_confirm"
-	AuditAccountRecoveryCodes    = "account.recovery_codes"
-	AuditAccountPassword         = "account.password"
-	AuditAccountPhrase           = "account.phrase"
-	AuditAccountDeviceForget     = "account.device_forget"
-	AuditAccountRevokeOthers     = "account.sessions_revoke_others"
-	AuditAccountSessionRevoke    = "session.revoke"
-	AuditAccountLogout           = "session.logout"
-)
-
 // AccountHandler serves self-service for the signed-in user: the JSON API
 // under /api/v1/account (docs/account.md) and the page at /account with its
 // plain form posts. Changing a factor, the security phrase or the password
 // needs a re-authentication of the session within ReauthTTL (ReauthHandler);
 // every change is audited.
 type AccountHandler struct {
-	Store      store.Durable
+	Durable    store.Durable
 	Sessions   *SessionManager
 	Reauth     *ReauthHandler
 	Box        *secretbox.Box
@@ -139,11 +123,11 @@ func (h *AccountHandler) view(c echo.Context, s store.Session, u store.User) (ac
 		User:              accountUser{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: string(u.Role)},
 		WebAuthnAvailable: h.Ceremonies.Available(),
 	}
-	creds, err := h.Store.ListCredentials(ctx, u.ID)
+	creds, err := h.Durable.ListCredentials(ctx, u.ID)
 	if err != nil {
 		return v, err
 	}
-	left, err := h.Store.CountRecoveryCodes(ctx, u.ID)
+	left, err := h.Durable.CountRecoveryCodes(ctx, u.ID)
 	if err != nil {
 		return v, err
 	}
@@ -185,7 +169,7 @@ func (h *AccountHandler) view(c echo.Context, s store.Session, u store.User) (ac
 // devices lists the user's unexpired recognized devices, marking the one
 // whose token this request carries.
 func (h *AccountHandler) devices(c echo.Context, userID string) ([]deviceView, error) {
-	all, err := h.Store.ListDevices(c.Request().Context(), userID)
+	all, err := h.Durable.ListDevices(c.Request().Context(), userID)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +206,7 @@ func errLastFactor() *Problem {
 // user loads the session's account. A deleted or disabled account ends the
 // conversation: 401, as if the session were gone.
 func (h *AccountHandler) user(ctx context.Context, s store.Session) (store.User, error) {
-	u, err := h.Store.GetUser(ctx, s.UserID)
+	u, err := h.Durable.GetUser(ctx, s.UserID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
 		return store.User{}, errUnauthenticated()
 	}
@@ -278,8 +262,8 @@ func (h *AccountHandler) renameCredential(c echo.Context, s store.Session, rawID
 	if !ok {
 		return out, errNotFound()
 	}
-	err := h.act(c, s, AuditAccountCredentialRename, false, func(ctx context.Context, u store.User) (string, error) {
-		cred, err := h.Store.GetCredential(ctx, id)
+	err := h.act(c, s, audit.AccountCredentialRename, false, func(ctx context.Context, u store.User) (string, error) {
+		cred, err := h.Durable.GetCredential(ctx, id)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && cred.UserID != u.ID) {
 			return "unknown credential", errNotFound()
 		}
@@ -287,7 +271,7 @@ func (h *AccountHandler) renameCredential(c echo.Context, s store.Session, rawID
 			return "", err
 		}
 		cred.Name = passkey.CredentialName(name, h.Now())
-		if err := h.Store.UpdateCredential(ctx, cred); err != nil {
+		if err := h.Durable.UpdateCredential(ctx, cred); err != nil {
 			return "", err
 		}
 		out = viewCredential(cred)
@@ -306,8 +290,8 @@ func (h *AccountHandler) removeCredential(c echo.Context, s store.Session, rawID
 	if !ok {
 		return errNotFound()
 	}
-	return h.act(c, s, AuditAccountCredentialRemove, true, func(ctx context.Context, u store.User) (string, error) {
-		creds, err := h.Store.ListCredentials(ctx, u.ID)
+	return h.act(c, s, audit.AccountCredentialRemove, true, func(ctx context.Context, u store.User) (string, error) {
+		creds, err := h.Durable.ListCredentials(ctx, u.ID)
 		if err != nil {
 			return "", err
 		}
@@ -318,24 +302,24 @@ func (h *AccountHandler) removeCredential(c echo.Context, s store.Session, rawID
 		if len(creds) == 1 && len(u.TOTPSecret) == 0 {
 			return "last second factor", errLastFactor()
 		}
-		err = h.Store.DeleteCredential(ctx, u.ID, id)
+		err = h.Durable.DeleteCredential(ctx, u.ID, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return "unknown credential", errNotFound()
 		}
 		if err != nil {
 			return "", err
 		}
-		left, err := h.Store.ListCredentials(ctx, u.ID)
+		left, err := h.Durable.ListCredentials(ctx, u.ID)
 		if err != nil {
 			return "", err
 		}
 		if len(left) == 0 {
-			fresh, err := h.Store.GetUser(ctx, u.ID)
+			fresh, err := h.Durable.GetUser(ctx, u.ID)
 			if err != nil {
 				return "", err
 			}
 			if len(fresh.TOTPSecret) == 0 {
-				if err := h.Store.AddCredential(ctx, creds[i]); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+				if err := h.Durable.AddCredential(ctx, creds[i]); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
 					return "", err
 				}
 				return "last second factor (concurrent removal)", errLastFactor()
@@ -366,7 +350,7 @@ func (h *AccountHandler) webAuthnOptions(c echo.Context, s store.Session) (*prot
 
 func (h *AccountHandler) addCredential(c echo.Context, s store.Session, credJSON json.RawMessage, name string) (credentialView, error) {
 	var out credentialView
-	err := h.act(c, s, AuditAccountWebAuthn, true, func(ctx context.Context, u store.User) (string, error) {
+	err := h.act(c, s, audit.AccountWebAuthn, true, func(ctx context.Context, u store.User) (string, error) {
 		rec, err := h.Ceremonies.FinishRegistration(ctx, passkey.ScopeAccount, s.ID, u, credJSON, name)
 		if err != nil {
 			return registrationRefused(err)
@@ -378,12 +362,12 @@ func (h *AccountHandler) addCredential(c echo.Context, s store.Session, credJSON
 }
 
 func (h *AccountHandler) rules() factorRules {
-	return factorRules{Users: h.Store, Box: h.Box, Hasher: h.Hasher, Policy: h.Policy, Now: h.Now}
+	return factorRules{Users: h.Durable, Box: h.Box, Hasher: h.Hasher, Policy: h.Policy, Now: h.Now}
 }
 
 func (h *AccountHandler) startTOTP(c echo.Context, s store.Session) (totp.Enrollment, error) {
 	var enr totp.Enrollment
-	err := h.act(c, s, AuditAccountTOTP, true, func(ctx context.Context, u store.User) (string, error) {
+	err := h.act(c, s, audit.AccountTOTP, true, func(ctx context.Context, u store.User) (string, error) {
 		var err error
 		enr, err = h.rules().startTOTP(ctx, h.TOTPIssuer, u)
 		return "secret issued, pending confirmation", err
@@ -392,7 +376,7 @@ func (h *AccountHandler) startTOTP(c echo.Context, s store.Session) (totp.Enroll
 }
 
 func (h *AccountHandler) confirmTOTP(c echo.Context, s store.Session, code string) error {
-	return h.act(c, s, AuditAccountTOTPConfirm, true, func(ctx context.Context, u store.User) (string, error) {
+	return h.act(c, s, audit.AccountTOTPConfirm, true, func(ctx context.Context, u store.User) (string, error) {
 		replaced := len(u.TOTPSecret) > 0
 		if detail, err := h.rules().confirmTOTP(ctx, u, code); err != nil {
 			return detail, err
@@ -406,12 +390,12 @@ func (h *AccountHandler) confirmTOTP(c echo.Context, s store.Session, code strin
 
 func (h *AccountHandler) regenerateCodes(c echo.Context, s store.Session) ([]string, error) {
 	var codes []string
-	err := h.act(c, s, AuditAccountRecoveryCodes, true, func(ctx context.Context, u store.User) (string, error) {
+	err := h.act(c, s, audit.AccountRecoveryCodes, true, func(ctx context.Context, u store.User) (string, error) {
 		fresh, hashes, err := newRecoveryCodes(RecoveryCodeCount)
 		if err != nil {
 			return "", err
 		}
-		if err := h.Store.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {
+		if err := h.Durable.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {
 			return "", err
 		}
 		codes = fresh
@@ -421,12 +405,12 @@ func (h *AccountHandler) regenerateCodes(c echo.Context, s store.Session) ([]str
 }
 
 func (h *AccountHandler) setPassword(c echo.Context, s store.Session, pw string) error {
-	return h.act(c, s, AuditAccountPassword, true, func(ctx context.Context, u store.User) (string, error) {
+	return h.act(c, s, audit.AccountPassword, true, func(ctx context.Context, u store.User) (string, error) {
 		phc, detail, err := h.rules().passwordHash(ctx, u, pw)
 		if err != nil {
 			return detail, err
 		}
-		_, err = h.Store.UpdateUser(ctx, u.ID, func(x *store.User) error {
+		_, err = h.Durable.UpdateUser(ctx, u.ID, func(x *store.User) error {
 			x.PasswordHash = phc
 			return nil
 		})
@@ -435,12 +419,12 @@ func (h *AccountHandler) setPassword(c echo.Context, s store.Session, pw string)
 }
 
 func (h *AccountHandler) setPhrase(c echo.Context, s store.Session, p string) error {
-	return h.act(c, s, AuditAccountPhrase, true, func(ctx context.Context, u store.User) (string, error) {
+	return h.act(c, s, audit.AccountPhrase, true, func(ctx context.Context, u store.User) (string, error) {
 		sealed, detail, err := h.rules().sealPhrase(ctx, u, p)
 		if err != nil {
 			return detail, err
 		}
-		_, err = h.Store.UpdateUser(ctx, u.ID, func(x *store.User) error {
+		_, err = h.Durable.UpdateUser(ctx, u.ID, func(x *store.User) error {
 			x.Phrase = sealed
 			return nil
 		})
@@ -451,8 +435,8 @@ func (h *AccountHandler) setPhrase(c echo.Context, s store.Session, p string) er
 // forgetDevice deletes one of the user's recognized devices; when it is the
 // device of this request, its cookie is cleared too.
 func (h *AccountHandler) forgetDevice(c echo.Context, s store.Session, id string) error {
-	return h.act(c, s, AuditAccountDeviceForget, false, func(ctx context.Context, u store.User) (string, error) {
-		all, err := h.Store.ListDevices(ctx, u.ID)
+	return h.act(c, s, audit.AccountDeviceForget, false, func(ctx context.Context, u store.User) (string, error) {
+		all, err := h.Durable.ListDevices(ctx, u.ID)
 		if err != nil {
 			return "", err
 		}
@@ -460,7 +444,7 @@ func (h *AccountHandler) forgetDevice(c echo.Context, s store.Session, id string
 		if i < 0 {
 			return "unknown device", errNotFound()
 		}
-		err = h.Store.DeleteDevice(ctx, u.ID, id)
+		err = h.Durable.DeleteDevice(ctx, u.ID, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return "unknown device", errNotFound()
 		}
@@ -479,7 +463,7 @@ func (h *AccountHandler) forgetDevice(c echo.Context, s store.Session, id string
 // reports whether it was the current one (then its cookie is cleared).
 func (h *AccountHandler) revokeSession(c echo.Context, s store.Session, id string) (bool, error) {
 	current := false
-	err := h.act(c, s, AuditAccountSessionRevoke, false, func(ctx context.Context, u store.User) (string, error) {
+	err := h.act(c, s, audit.SessionRevoke, false, func(ctx context.Context, u store.User) (string, error) {
 		all, err := h.Sessions.Store.ListSessions(ctx, u.ID)
 		if err != nil {
 			return "", err
@@ -502,7 +486,7 @@ func (h *AccountHandler) revokeSession(c echo.Context, s store.Session, id strin
 
 func (h *AccountHandler) revokeOthers(c echo.Context, s store.Session) (int, error) {
 	n := 0
-	err := h.act(c, s, AuditAccountRevokeOthers, false, func(ctx context.Context, u store.User) (string, error) {
+	err := h.act(c, s, audit.AccountRevokeOthers, false, func(ctx context.Context, u store.User) (string, error) {
 		var err error
 		n, err = h.Sessions.Store.DeleteUserSessions(ctx, u.ID, s.TokenHash)
 		return "ended " + strconv.Itoa(n) + " other sessions", err

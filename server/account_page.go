@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/server/audit"
 	"mutualauth/server/password"
 	"mutualauth/server/phrase"
 	"mutualauth/store"
@@ -314,7 +315,7 @@ func (h *AccountHandler) FormSignOut(c echo.Context) error {
 	if err := h.Sessions.End(c); err != nil {
 		return err
 	}
-	h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: AuditAccountLogout,
+	h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: audit.SessionLogout,
 		Result: "success", Detail: "session " + s.ID})
 	return c.Redirect(http.StatusSeeOther, "/login")
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"mutualauth/server/account"
+	"mutualauth/server/audit"
 	"mutualauth/store"
 	"mutualauth/templates"
 )
@@ -347,7 +348,7 @@ func (p *AdminPages) CreateUser(c echo.Context) error {
 	form := adminInviteForm{Username: c.FormValue("username"), DisplayName: c.FormValue("display_name"),
 		Admin: c.FormValue("admin") == "yes"}
 	v := adminUsersView{adminBase: adminBase{View: "users", Nav: "users"}, Form: form}
-	inv, err := p.Admin.invite(c, adminInviteRequest(form))
+	inv, err := p.Admin.Ops.Invite(c.Request().Context(), actorID(c), account.InviteInput(form))
 	if err != nil {
 		pr := toProblem(err)
 		if pr.Status >= 500 {
@@ -424,11 +425,11 @@ func (p *AdminPages) renderUser(c echo.Context, base adminBase, invite *adminInv
 func (p *AdminPages) InviteUser(c echo.Context) error {
 	id := c.Param("id")
 	back := userURL(id)
-	u, err := p.Admin.getUser(c.Request().Context(), id)
+	u, err := p.Admin.Ops.User(c.Request().Context(), id)
 	if err != nil {
 		return p.fail(c, err, "/admin")
 	}
-	inv, err := p.Admin.invite(c, adminInviteRequest{Username: u.Username})
+	inv, err := p.Admin.Ops.Invite(c.Request().Context(), actorID(c), account.InviteInput{Username: u.Username})
 	if err != nil {
 		return p.fail(c, err, back)
 	}
@@ -444,7 +445,7 @@ func (p *AdminPages) DisableUser(c echo.Context) error {
 	if !confirmed(c) {
 		return p.redirect(c, back, "error", "Tick the confirmation box to disable the account.")
 	}
-	u, ended, err := p.Admin.setDisabled(c, id, true)
+	u, ended, err := p.Admin.Ops.SetDisabled(c.Request().Context(), actorID(c), id, true)
 	if err != nil {
 		return p.fail(c, err, back)
 	}
@@ -455,7 +456,7 @@ func (p *AdminPages) DisableUser(c echo.Context) error {
 func (p *AdminPages) EnableUser(c echo.Context) error {
 	id := c.Param("id")
 	back := userURL(id)
-	u, _, err := p.Admin.setDisabled(c, id, false)
+	u, _, err := p.Admin.Ops.SetDisabled(c.Request().Context(), actorID(c), id, false)
 	if err != nil {
 		return p.fail(c, err, back)
 	}
@@ -466,7 +467,7 @@ func (p *AdminPages) EnableUser(c echo.Context) error {
 func (p *AdminPages) UnlockUser(c echo.Context) error {
 	id := c.Param("id")
 	back := userURL(id)
-	u, err := p.Admin.unlock(c, id)
+	u, err := p.Admin.Ops.Unlock(c.Request().Context(), actorID(c), id)
 	if err != nil {
 		return p.fail(c, err, back)
 	}
@@ -481,7 +482,7 @@ func (p *AdminPages) ResetUser(c echo.Context) error {
 	if !confirmed(c) {
 		return p.redirect(c, back, "error", "Tick the confirmation box to reset the account.")
 	}
-	inv, ended, err := p.Admin.reset(c, id)
+	inv, ended, err := p.Admin.Ops.Reset(c.Request().Context(), actorID(c), id)
 	if err != nil {
 		return p.fail(c, err, back)
 	}
@@ -504,7 +505,7 @@ func (p *AdminPages) RevokeSession(c echo.Context) error {
 func (p *AdminPages) DeleteDevice(c echo.Context) error {
 	id := c.Param("id")
 	back := userURL(id)
-	if err := p.Admin.deleteDevice(c, id, c.Param("did")); err != nil {
+	if err := p.Admin.Ops.DeleteDevice(c.Request().Context(), actorID(c), id, c.Param("did")); err != nil {
 		return p.fail(c, err, back)
 	}
 	return p.redirect(c, back, "success", "The device is forgotten: it will no longer see the security phrase before sign-in.")
@@ -518,7 +519,7 @@ func (p *AdminPages) DeleteCredential(c echo.Context) error {
 	if !confirmed(c) {
 		return p.redirect(c, back, "error", "Tick the confirmation box to remove the passkey.")
 	}
-	if err := p.Admin.deleteCredential(c, id, c.Param("cid")); err != nil {
+	if err := p.Admin.Ops.DeleteCredential(c.Request().Context(), actorID(c), id, c.Param("cid")); err != nil {
 		return p.fail(c, err, back)
 	}
 	return p.redirect(c, back, "success", "The passkey was removed.")
@@ -533,15 +534,11 @@ func plural(n int, one, many string) string {
 
 // ---- audit log ---------------------------------------------------------------
 
-var (
-	auditActionChoices = []string{"admin.", "admin.user.", "admin.session.", "admin.client.", "login.", "login.complete",
-		"enroll.", "enroll.complete", "session.", "account.locked"}
-	auditResultChoices = []string{"success", "failure", "throttled", "locked"}
-)
+var ()
 
 // Audit serves GET /admin/audit: the audit log with filters and paging.
 func (p *AdminPages) Audit(c echo.Context) error {
-	v := adminAuditView{adminBase: p.base(c, "audit", "audit"), Actions: auditActionChoices, Results: auditResultChoices}
+	v := adminAuditView{adminBase: p.base(c, "audit", "audit"), Actions: audit.FilterSuggestions, Results: audit.FilterResults}
 	f, err := p.Admin.parseAuditFilter(c)
 	v.Filter = adminAuditForm{User: f.User, Actor: f.Actor, Action: f.Query.Action, Result: f.Query.Result,
 		Since: f.Since, Until: f.Until, Limit: c.QueryParam("limit")}
@@ -613,7 +610,7 @@ func splitOrigins(s string) []string {
 func (p *AdminPages) CreateClient(c echo.Context) error {
 	form := adminClientForm{Name: c.FormValue("name"), Origins: c.FormValue("origins")}
 	v := adminClientsView{adminBase: adminBase{View: "clients", Nav: "clients"}, Form: form}
-	nc, err := p.Admin.createClient(c, form.Name, splitOrigins(form.Origins))
+	nc, err := p.Admin.Ops.CreateClient(c.Request().Context(), actorID(c), form.Name, splitOrigins(form.Origins))
 	if err != nil {
 		pr := toProblem(err)
 		if pr.Status >= 500 {
@@ -630,7 +627,7 @@ func (p *AdminPages) CreateClient(c echo.Context) error {
 // UpdateClient serves POST /admin/clients/:id: rename and replace origins.
 func (p *AdminPages) UpdateClient(c echo.Context) error {
 	name := c.FormValue("name")
-	cl, err := p.Admin.updateClient(c, c.Param("id"), &name, nonNil(splitOrigins(c.FormValue("origins"))))
+	cl, err := p.Admin.Ops.UpdateClient(c.Request().Context(), actorID(c), c.Param("id"), &name, nonNil(splitOrigins(c.FormValue("origins"))))
 	if err != nil {
 		return p.fail(c, err, "/admin/clients")
 	}
@@ -644,11 +641,11 @@ func (p *AdminPages) RotateClient(c echo.Context) error {
 	if !confirmed(c) {
 		return p.redirect(c, "/admin/clients", "error", "Tick the confirmation box to rotate the secret.")
 	}
-	secret, err := p.Admin.rotateClient(c, id)
+	secret, err := p.Admin.Ops.RotateClient(c.Request().Context(), actorID(c), id)
 	if err != nil {
 		return p.fail(c, err, "/admin/clients")
 	}
-	cl, err := p.Admin.getClient(c.Request().Context(), id)
+	cl, err := p.Admin.Ops.Client(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
@@ -662,7 +659,7 @@ func (p *AdminPages) DeleteClient(c echo.Context) error {
 	if !confirmed(c) {
 		return p.redirect(c, "/admin/clients", "error", "Tick the confirmation box to delete the client.")
 	}
-	if err := p.Admin.deleteClient(c, c.Param("id")); err != nil {
+	if err := p.Admin.Ops.DeleteClient(c.Request().Context(), actorID(c), c.Param("id")); err != nil {
 		return p.fail(c, err, "/admin/clients")
 	}
 	return p.redirect(c, "/admin/clients", "success", "The client was deleted; its widget and secret stop working now.")

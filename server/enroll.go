@@ -25,22 +25,12 @@ import (
 // RecoveryCodeCount is the number of recovery codes handed out at enrollment.
 const RecoveryCodeCount = 10
 
-// Audit actions of the enrollment steps.
-const (
-	AuditEnrollPassword    = "enroll.password"
-	AuditEnrollPhrase      = "enroll.phrase"
-	AuditEnrollTOTP        = "enroll.totp"
-	AuditEnrollTOTPConfirm = "enroll.totp_confirm"
-	AuditEnrollWebAuthn    = "enroll.webauthn"
-	AuditEnrollComplete    = "enroll.complete"
-)
-
 // EnrollHandler serves enrollment from an invite link: the page and the JSON
 // API of API.md, "Enrollment". The invite token in the path is the only
 // credential: it is checked on every request (token.Valid, then the stored
 // hash, unused and unexpired, for an existing user who is not disabled).
 type EnrollHandler struct {
-	Store      store.Durable
+	Durable    store.Durable
 	Box        *secretbox.Box
 	Hasher     *password.Hasher
 	Policy     password.Policy
@@ -83,7 +73,7 @@ func (h *EnrollHandler) load(c echo.Context) (enrollment, error) {
 	}
 	ctx := c.Request().Context()
 	e := enrollment{token: tok, tokenHash: token.Hash(tok)}
-	inv, err := h.Store.GetInvite(ctx, e.tokenHash)
+	inv, err := h.Durable.GetInvite(ctx, e.tokenHash)
 	if errors.Is(err, store.ErrNotFound) {
 		return enrollment{}, errInvalidToken()
 	}
@@ -95,7 +85,7 @@ func (h *EnrollHandler) load(c echo.Context) (enrollment, error) {
 	if !inv.UsedAt.IsZero() || !h.Now().Before(inv.ExpiresAt) {
 		return e, errInvalidToken()
 	}
-	u, err := h.Store.GetUser(ctx, inv.UserID)
+	u, err := h.Durable.GetUser(ctx, inv.UserID)
 	if errors.Is(err, store.ErrNotFound) {
 		return e, errInvalidToken()
 	}
@@ -145,7 +135,7 @@ type enrollDone struct {
 }
 
 func (h *EnrollHandler) done(ctx context.Context, u store.User) (enrollDone, error) {
-	creds, err := h.Store.ListCredentials(ctx, u.ID)
+	creds, err := h.Durable.ListCredentials(ctx, u.ID)
 	if err != nil {
 		return enrollDone{}, err
 	}
@@ -203,7 +193,7 @@ func (h *EnrollHandler) Page(c echo.Context) error {
 
 // rules are the checks new factors pass, shared with the account page.
 func (h *EnrollHandler) rules() factorRules {
-	return factorRules{Users: h.Store, Box: h.Box, Hasher: h.Hasher, Policy: h.Policy, Now: h.Now}
+	return factorRules{Users: h.Durable, Box: h.Box, Hasher: h.Hasher, Policy: h.Policy, Now: h.Now}
 }
 
 // passwordMinLength is the policy's effective minimum, for the page's hint.
@@ -217,7 +207,7 @@ func (h *EnrollHandler) passwordMinLength() int {
 
 // Password serves POST /api/v1/enroll/:token/password {"password"}.
 func (h *EnrollHandler) Password(c echo.Context) error {
-	return h.step(c, AuditEnrollPassword, h.setPassword)
+	return h.step(c, audit.EnrollPassword, h.setPassword)
 }
 
 func (h *EnrollHandler) setPassword(c echo.Context, e *enrollment) (string, error) {
@@ -232,7 +222,7 @@ func (h *EnrollHandler) setPassword(c echo.Context, e *enrollment) (string, erro
 	if err != nil {
 		return detail, err
 	}
-	_, err = h.Store.UpdateUser(c.Request().Context(), u.ID, func(u *store.User) error {
+	_, err = h.Durable.UpdateUser(c.Request().Context(), u.ID, func(u *store.User) error {
 		u.PasswordHash = hash
 		return nil
 	})
@@ -244,7 +234,7 @@ func (h *EnrollHandler) setPassword(c echo.Context, e *enrollment) (string, erro
 
 // Phrase serves POST /api/v1/enroll/:token/phrase {"phrase"}.
 func (h *EnrollHandler) Phrase(c echo.Context) error {
-	return h.step(c, AuditEnrollPhrase, h.setPhrase)
+	return h.step(c, audit.EnrollPhrase, h.setPhrase)
 }
 
 func (h *EnrollHandler) setPhrase(c echo.Context, e *enrollment) (string, error) {
@@ -259,7 +249,7 @@ func (h *EnrollHandler) setPhrase(c echo.Context, e *enrollment) (string, error)
 	if err != nil {
 		return detail, err
 	}
-	_, err = h.Store.UpdateUser(c.Request().Context(), u.ID, func(u *store.User) error {
+	_, err = h.Durable.UpdateUser(c.Request().Context(), u.ID, func(u *store.User) error {
 		u.Phrase = sealed
 		return nil
 	})
@@ -284,7 +274,7 @@ func (h *EnrollHandler) PhraseSuggestion(c echo.Context) error {
 // TOTP serves POST /api/v1/enroll/:token/totp: a new secret, pending until
 // confirmed.
 func (h *EnrollHandler) TOTP(c echo.Context) error {
-	return h.step(c, AuditEnrollTOTP, h.startTOTP)
+	return h.step(c, audit.EnrollTOTP, h.startTOTP)
 }
 
 func (h *EnrollHandler) startTOTP(c echo.Context, e *enrollment) (string, error) {
@@ -301,7 +291,7 @@ func (h *EnrollHandler) startTOTP(c echo.Context, e *enrollment) (string, error)
 
 // TOTPConfirm serves POST /api/v1/enroll/:token/totp/confirm {"code"}.
 func (h *EnrollHandler) TOTPConfirm(c echo.Context) error {
-	return h.step(c, AuditEnrollTOTPConfirm, h.confirmTOTP)
+	return h.step(c, audit.EnrollTOTPConfirm, h.confirmTOTP)
 }
 
 func (h *EnrollHandler) confirmTOTP(c echo.Context, e *enrollment) (string, error) {
@@ -332,7 +322,7 @@ func (h *EnrollHandler) WebAuthnOptions(c echo.Context) error {
 
 // WebAuthn serves POST /api/v1/enroll/:token/webauthn {"credential", "name"?}.
 func (h *EnrollHandler) WebAuthn(c echo.Context) error {
-	return h.step(c, AuditEnrollWebAuthn, h.addCredential)
+	return h.step(c, audit.EnrollWebAuthn, h.addCredential)
 }
 
 func (h *EnrollHandler) addCredential(c echo.Context, e *enrollment) (string, error) {
@@ -352,7 +342,7 @@ func (h *EnrollHandler) addCredential(c echo.Context, e *enrollment) (string, er
 
 // Complete serves POST /api/v1/enroll/:token/complete.
 func (h *EnrollHandler) Complete(c echo.Context) error {
-	return h.step(c, AuditEnrollComplete, h.complete)
+	return h.step(c, audit.EnrollComplete, h.complete)
 }
 
 type enrollResult struct {
@@ -390,7 +380,7 @@ func (h *EnrollHandler) complete(c echo.Context, e *enrollment) (string, error) 
 	now := h.Now()
 	// The invite is spent first: of concurrent completions exactly one goes
 	// on, so no one else can replace the recovery codes this one shows.
-	if err := h.Store.UseInvite(ctx, e.tokenHash, now); err != nil {
+	if err := h.Durable.UseInvite(ctx, e.tokenHash, now); err != nil {
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 			return "invite already used", errInvalidToken()
 		}
@@ -400,7 +390,7 @@ func (h *EnrollHandler) complete(c echo.Context, e *enrollment) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	if err := h.Store.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {
+	if err := h.Durable.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {
 		return "", err
 	}
 	deviceToken, err := h.Devices.Issue(c, u.ID, "")
@@ -409,7 +399,7 @@ func (h *EnrollHandler) complete(c echo.Context, e *enrollment) (string, error) 
 	}
 	// EnrolledAt comes last: if anything before failed, the user is still
 	// not enrolled and an administrator can send a new invite.
-	_, err = h.Store.UpdateUser(ctx, u.ID, func(u *store.User) error {
+	_, err = h.Durable.UpdateUser(ctx, u.ID, func(u *store.User) error {
 		u.EnrolledAt = now
 		u.TOTPPending = nil
 		return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/server/account"
 	"mutualauth/server/login"
 	"mutualauth/store"
 )
@@ -143,6 +144,12 @@ func toProblem(err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
 		return p
+	}
+	var ae *account.Error
+	if errors.As(err, &ae) {
+		status := map[account.Kind]int{account.Invalid: http.StatusUnprocessableEntity,
+			account.NotFound: http.StatusNotFound, account.Conflict: http.StatusConflict}[ae.Kind]
+		return NewProblem(status, ae.Code, ae.Detail)
 	}
 	// The throttled answer of every factor check (login steps and
 	// re-authentication): NIST SP 800-63B §5.2.2.

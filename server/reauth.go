@@ -21,9 +21,6 @@ import (
 // before such changes; NIST SP 800-63B §7.2).
 const ReauthTTL = 5 * time.Minute
 
-// AuditReauth is the audit action of a re-authentication attempt.
-const AuditReauth = "account.reauth"
-
 // ReauthKey is the ephemeral store key of a session's re-authentication
 // marker; it holds the time of the re-authentication and lives ReauthTTL.
 func ReauthKey(sessionID string) string { return "reauth:" + sessionID }
@@ -210,7 +207,7 @@ func totpShaped(code string) bool {
 }
 
 func (h *ReauthHandler) record(ctx context.Context, s store.Session, result, detail string) {
-	h.Audit.Record(ctx, store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: AuditReauth, Result: result,
+	h.Audit.Record(ctx, store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: audit.AccountReauth, Result: result,
 		Detail: detail + "; session " + s.ID})
 }
 

@@ -67,7 +67,7 @@ func (h *SessionHandler) Logout(c echo.Context) error {
 		return err
 	}
 	if s.UserID != "" {
-		h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: "session.logout",
+		h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: audit.SessionLogout,
 			Result: "success", Detail: "session " + s.ID})
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -117,7 +117,7 @@ func (h *SessionHandler) Revoke(c echo.Context) error {
 		if x.TokenHash == s.TokenHash {
 			h.Sessions.clearCookie(c)
 		}
-		h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: "session.revoke",
+		h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: audit.SessionRevoke,
 			Result: "success", Detail: "session " + x.ID})
 		return c.NoContent(http.StatusNoContent)
 	}
