@@ -2,26 +2,17 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
-	"slices"
-	"strconv"
 	"time"
 
-	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/labstack/echo/v4"
 
-	"mutualauth/server/audit"
-	"mutualauth/server/passkey"
-	"mutualauth/server/password"
+	"mutualauth/server/account"
 	"mutualauth/server/phrase"
-	"mutualauth/server/secretbox"
 	"mutualauth/server/token"
-	"mutualauth/server/totp"
 	"mutualauth/store"
 )
 
@@ -31,16 +22,10 @@ import (
 // needs a re-authentication of the session within ReauthTTL (ReauthHandler);
 // every change is audited.
 type AccountHandler struct {
-	Durable    store.Durable
-	Sessions   *SessionManager
-	Reauth     *ReauthHandler
-	Box        *secretbox.Box
-	Hasher     *password.Hasher
-	Policy     password.Policy
-	Ceremonies *passkey.Ceremonies
-	Audit      *audit.Auditor
-	// TOTPIssuer names the service in authenticator apps.
-	TOTPIssuer string
+	Self     *account.Self
+	Durable  store.Durable // what the account page shows
+	Sessions *SessionManager
+	Reauth   *ReauthHandler
 	// Secure marks the flash cookie Secure (https).
 	Secure bool
 	Now    func() time.Time
@@ -121,7 +106,7 @@ func (h *AccountHandler) view(c echo.Context, s store.Session, u store.User) (ac
 	ctx := c.Request().Context()
 	v := accountView{
 		User:              accountUser{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: string(u.Role)},
-		WebAuthnAvailable: h.Ceremonies.Available(),
+		WebAuthnAvailable: h.Self.Ceremonies.Available(),
 	}
 	creds, err := h.Durable.ListCredentials(ctx, u.ID)
 	if err != nil {
@@ -196,323 +181,40 @@ func (h *AccountHandler) currentDeviceHash(c echo.Context) []byte {
 	return token.Hash(tok)
 }
 
-// ---- the changes, shared by the JSON API and the page's forms -------------
-
-func errLastFactor() *Problem {
-	return NewProblem(http.StatusConflict, "last_factor",
-		"This is your only second factor. Add an authenticator app or another passkey before removing it.")
-}
-
-// user loads the session's account. A deleted or disabled account ends the
-// conversation: 401, as if the session were gone.
-func (h *AccountHandler) user(ctx context.Context, s store.Session) (store.User, error) {
-	u, err := h.Durable.GetUser(ctx, s.UserID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
-		return store.User{}, errUnauthenticated()
-	}
-	return u, err
-}
-
-// act runs one change of the caller's account, after the re-authentication
-// check when reauth is set, and writes its audit event. fn returns a detail
-// for the log (never a secret).
-func (h *AccountHandler) act(c echo.Context, s store.Session, action string, reauth bool, fn func(ctx context.Context, u store.User) (string, error)) error {
-	ctx := c.Request().Context()
-	var detail string
-	err := func() error {
-		if reauth {
-			if err := h.Reauth.Require(ctx, s); err != nil {
-				return err
-			}
-		}
-		u, err := h.user(ctx, s)
-		if err != nil {
-			return err
-		}
-		detail, err = fn(ctx, u)
-		return err
-	}()
-	result := "success"
-	if err != nil {
-		result = "failure"
-		if detail == "" {
-			detail = toProblem(err).Code
-		}
-	}
-	h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: action, Result: result, Detail: detail})
-	return err
-}
-
-func parseCredentialID(raw string) ([]byte, bool) {
-	id, err := base64.RawURLEncoding.Strict().DecodeString(raw)
-	return id, err == nil && len(id) > 0 && len(id) <= 1023
-}
-
-func shortID(id []byte) string {
-	s := base64.RawURLEncoding.EncodeToString(id)
-	if len(s) > 16 {
-		s = s[:16]
-	}
-	return s
-}
-
-func (h *AccountHandler) renameCredential(c echo.Context, s store.Session, rawID, name string) (credentialView, error) {
-	var out credentialView
-	id, ok := parseCredentialID(rawID)
-	if !ok {
-		return out, errNotFound()
-	}
-	err := h.act(c, s, audit.AccountCredentialRename, false, func(ctx context.Context, u store.User) (string, error) {
-		cred, err := h.Durable.GetCredential(ctx, id)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && cred.UserID != u.ID) {
-			return "unknown credential", errNotFound()
-		}
-		if err != nil {
-			return "", err
-		}
-		cred.Name = passkey.CredentialName(name, h.Now())
-		if err := h.Durable.UpdateCredential(ctx, cred); err != nil {
-			return "", err
-		}
-		out = viewCredential(cred)
-		return "credential " + shortID(id), nil
-	})
-	return out, err
-}
-
-// removeCredential deletes one of the user's credentials, but never the
-// last second factor: with no authenticator app, the last credential stays
-// (409 last_factor). The check is repeated after the delete, so that of
-// concurrent removals one that would leave no second factor puts its
-// credential back.
-func (h *AccountHandler) removeCredential(c echo.Context, s store.Session, rawID string) error {
-	id, ok := parseCredentialID(rawID)
-	if !ok {
-		return errNotFound()
-	}
-	return h.act(c, s, audit.AccountCredentialRemove, true, func(ctx context.Context, u store.User) (string, error) {
-		creds, err := h.Durable.ListCredentials(ctx, u.ID)
-		if err != nil {
-			return "", err
-		}
-		i := slices.IndexFunc(creds, func(x store.Credential) bool { return bytes.Equal(x.ID, id) })
-		if i < 0 {
-			return "unknown credential", errNotFound()
-		}
-		if len(creds) == 1 && len(u.TOTPSecret) == 0 {
-			return "last second factor", errLastFactor()
-		}
-		err = h.Durable.DeleteCredential(ctx, u.ID, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return "unknown credential", errNotFound()
-		}
-		if err != nil {
-			return "", err
-		}
-		left, err := h.Durable.ListCredentials(ctx, u.ID)
-		if err != nil {
-			return "", err
-		}
-		if len(left) == 0 {
-			fresh, err := h.Durable.GetUser(ctx, u.ID)
-			if err != nil {
-				return "", err
-			}
-			if len(fresh.TOTPSecret) == 0 {
-				if err := h.Durable.AddCredential(ctx, creds[i]); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
-					return "", err
-				}
-				return "last second factor (concurrent removal)", errLastFactor()
-			}
-		}
-		return "credential " + shortID(id), nil
-	})
-}
-
-func (h *AccountHandler) webAuthnOptions(c echo.Context, s store.Session) (*protocol.CredentialCreation, error) {
-	if !h.Ceremonies.Available() {
-		return nil, errWebAuthnUnavailable()
-	}
-	ctx := c.Request().Context()
-	if err := h.Reauth.Require(ctx, s); err != nil {
-		return nil, err
-	}
-	u, err := h.user(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	creation, err := h.Ceremonies.BeginRegistration(ctx, passkey.ScopeAccount, s.ID, u)
-	if err != nil {
-		return nil, webAuthnProblem(err)
-	}
-	return creation, nil
-}
-
-func (h *AccountHandler) addCredential(c echo.Context, s store.Session, credJSON json.RawMessage, name string) (credentialView, error) {
-	var out credentialView
-	err := h.act(c, s, audit.AccountWebAuthn, true, func(ctx context.Context, u store.User) (string, error) {
-		rec, err := h.Ceremonies.FinishRegistration(ctx, passkey.ScopeAccount, s.ID, u, credJSON, name)
-		if err != nil {
-			return registrationRefused(err)
-		}
-		out = viewCredential(rec)
-		return "credential " + shortID(rec.ID), nil
-	})
-	return out, err
-}
-
-func (h *AccountHandler) rules() factorRules {
-	return factorRules{Users: h.Durable, Box: h.Box, Hasher: h.Hasher, Policy: h.Policy, Now: h.Now}
-}
-
-func (h *AccountHandler) startTOTP(c echo.Context, s store.Session) (totp.Enrollment, error) {
-	var enr totp.Enrollment
-	err := h.act(c, s, audit.AccountTOTP, true, func(ctx context.Context, u store.User) (string, error) {
-		var err error
-		enr, err = h.rules().startTOTP(ctx, h.TOTPIssuer, u)
-		return "secret issued, pending confirmation", err
-	})
-	return enr, err
-}
-
-func (h *AccountHandler) confirmTOTP(c echo.Context, s store.Session, code string) error {
-	return h.act(c, s, audit.AccountTOTPConfirm, true, func(ctx context.Context, u store.User) (string, error) {
-		replaced := len(u.TOTPSecret) > 0
-		if detail, err := h.rules().confirmTOTP(ctx, u, code); err != nil {
-			return detail, err
-		}
-		if replaced {
-			return "authenticator app replaced", nil
-		}
-		return "authenticator app added", nil
-	})
-}
-
-func (h *AccountHandler) regenerateCodes(c echo.Context, s store.Session) ([]string, error) {
-	var codes []string
-	err := h.act(c, s, audit.AccountRecoveryCodes, true, func(ctx context.Context, u store.User) (string, error) {
-		fresh, hashes, err := newRecoveryCodes(RecoveryCodeCount)
-		if err != nil {
-			return "", err
-		}
-		if err := h.Durable.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {
-			return "", err
-		}
-		codes = fresh
-		return strconv.Itoa(len(fresh)) + " new codes; the old ones no longer work", nil
-	})
-	return codes, err
-}
-
-func (h *AccountHandler) setPassword(c echo.Context, s store.Session, pw string) error {
-	return h.act(c, s, audit.AccountPassword, true, func(ctx context.Context, u store.User) (string, error) {
-		phc, detail, err := h.rules().passwordHash(ctx, u, pw)
-		if err != nil {
-			return detail, err
-		}
-		_, err = h.Durable.UpdateUser(ctx, u.ID, func(x *store.User) error {
-			x.PasswordHash = phc
-			return nil
-		})
-		return "", err
-	})
-}
-
-func (h *AccountHandler) setPhrase(c echo.Context, s store.Session, p string) error {
-	return h.act(c, s, audit.AccountPhrase, true, func(ctx context.Context, u store.User) (string, error) {
-		sealed, detail, err := h.rules().sealPhrase(ctx, u, p)
-		if err != nil {
-			return detail, err
-		}
-		_, err = h.Durable.UpdateUser(ctx, u.ID, func(x *store.User) error {
-			x.Phrase = sealed
-			return nil
-		})
-		return "", err
-	})
-}
+// ---- the edge of the changes that touch cookies ----------------------------
 
 // forgetDevice deletes one of the user's recognized devices; when it is the
 // device of this request, its cookie is cleared too.
 func (h *AccountHandler) forgetDevice(c echo.Context, s store.Session, id string) error {
-	return h.act(c, s, audit.AccountDeviceForget, false, func(ctx context.Context, u store.User) (string, error) {
-		all, err := h.Durable.ListDevices(ctx, u.ID)
-		if err != nil {
-			return "", err
-		}
-		i := slices.IndexFunc(all, func(d store.Device) bool { return d.ID == id })
-		if i < 0 {
-			return "unknown device", errNotFound()
-		}
-		err = h.Durable.DeleteDevice(ctx, u.ID, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return "unknown device", errNotFound()
-		}
-		if err != nil {
-			return "", err
-		}
-		if mine := h.currentDeviceHash(c); mine != nil && bytes.Equal(mine, all[i].TokenHash) {
-			c.SetCookie(&http.Cookie{Name: DeviceCookie, Value: "", Path: "/", HttpOnly: true, Secure: h.Secure,
-				SameSite: http.SameSiteLaxMode, MaxAge: -1})
-		}
-		return "device " + id, nil
-	})
+	gone, err := h.Self.ForgetDevice(c.Request().Context(), s, id)
+	if err != nil {
+		return err
+	}
+	if mine := h.currentDeviceHash(c); mine != nil && bytes.Equal(mine, gone.TokenHash) {
+		c.SetCookie(&http.Cookie{Name: DeviceCookie, Value: "", Path: "/", HttpOnly: true, Secure: h.Secure,
+			SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	}
+	return nil
 }
 
 // revokeSession ends one of the user's sessions by its public id and
 // reports whether it was the current one (then its cookie is cleared).
 func (h *AccountHandler) revokeSession(c echo.Context, s store.Session, id string) (bool, error) {
-	current := false
-	err := h.act(c, s, audit.SessionRevoke, false, func(ctx context.Context, u store.User) (string, error) {
-		all, err := h.Sessions.Store.ListSessions(ctx, u.ID)
-		if err != nil {
-			return "", err
-		}
-		i := slices.IndexFunc(all, func(x store.Session) bool { return x.ID == id && x.UserID == u.ID })
-		if i < 0 {
-			return "unknown session", errNotFound()
-		}
-		if err := h.Sessions.Store.DeleteSession(ctx, all[i].TokenHash); err != nil {
-			return "", err
-		}
-		if all[i].TokenHash == s.TokenHash {
-			current = true
-			h.Sessions.clearCookie(c)
-		}
-		return "session " + id, nil
-	})
-	return current, err
-}
-
-func (h *AccountHandler) revokeOthers(c echo.Context, s store.Session) (int, error) {
-	n := 0
-	err := h.act(c, s, audit.AccountRevokeOthers, false, func(ctx context.Context, u store.User) (string, error) {
-		var err error
-		n, err = h.Sessions.Store.DeleteUserSessions(ctx, u.ID, s.TokenHash)
-		return "ended " + strconv.Itoa(n) + " other sessions", err
-	})
-	return n, err
-}
-
-// otherSessions counts the user's live sessions besides this one.
-func (h *AccountHandler) otherSessions(ctx context.Context, s store.Session) (int, error) {
-	all, err := h.Sessions.Store.ListSessions(ctx, s.UserID)
+	ended, err := h.Self.RevokeSession(c.Request().Context(), s, id)
 	if err != nil {
-		return 0, err
+		return false, err
 	}
-	n := 0
-	for _, x := range all {
-		if x.TokenHash != s.TokenHash {
-			n++
-		}
+	if ended.TokenHash == s.TokenHash {
+		h.Sessions.clearCookie(c)
+		return true, nil
 	}
-	return n, nil
+	return false, nil
 }
 
 // offer answers a change with the number of other sessions, so that the
 // client can offer to end them.
 func (h *AccountHandler) offer(c echo.Context, s store.Session, extra map[string]any) error {
-	n, err := h.otherSessions(c.Request().Context(), s)
+	n, err := h.Self.OtherSessions(c.Request().Context(), s)
 	if err != nil {
 		return err
 	}
@@ -531,7 +233,7 @@ func (h *AccountHandler) signedIn(c echo.Context) (store.Session, store.User, er
 	if err != nil {
 		return store.Session{}, store.User{}, err
 	}
-	u, err := h.user(c.Request().Context(), s)
+	u, err := h.Self.User(c.Request().Context(), s)
 	return s, u, err
 }
 
@@ -568,11 +270,11 @@ func (h *AccountHandler) RenameCredential(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	v, err := h.renameCredential(c, s, c.Param("id"), req.Name)
+	cred, err := h.Self.RenameCredential(c.Request().Context(), s, c.Param("id"), req.Name)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, v)
+	return c.JSON(http.StatusOK, viewCredential(cred))
 }
 
 // RemoveCredential serves DELETE /api/v1/account/credentials/:id.
@@ -581,7 +283,7 @@ func (h *AccountHandler) RemoveCredential(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.removeCredential(c, s, c.Param("id")); err != nil {
+	if err := h.Self.RemoveCredential(c.Request().Context(), s, c.Param("id")); err != nil {
 		return err
 	}
 	return h.offer(c, s, nil)
@@ -593,7 +295,7 @@ func (h *AccountHandler) WebAuthnOptions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	creation, err := h.webAuthnOptions(c, s)
+	creation, err := h.Self.WebAuthnOptions(c.Request().Context(), s)
 	if err != nil {
 		return err
 	}
@@ -613,11 +315,11 @@ func (h *AccountHandler) AddCredential(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	v, err := h.addCredential(c, s, req.Credential, req.Name)
+	cred, err := h.Self.AddCredential(c.Request().Context(), s, req.Credential, req.Name)
 	if err != nil {
 		return err
 	}
-	return h.offer(c, s, map[string]any{"credential": v})
+	return h.offer(c, s, map[string]any{"credential": viewCredential(cred)})
 }
 
 // TOTP serves POST /api/v1/account/totp: a new secret, pending until
@@ -627,7 +329,7 @@ func (h *AccountHandler) TOTP(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	enr, err := h.startTOTP(c, s)
+	enr, err := h.Self.StartTOTP(c.Request().Context(), s)
 	if err != nil {
 		return err
 	}
@@ -646,7 +348,7 @@ func (h *AccountHandler) TOTPConfirm(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	if err := h.confirmTOTP(c, s, req.Code); err != nil {
+	if err := h.Self.ConfirmTOTP(c.Request().Context(), s, req.Code); err != nil {
 		return err
 	}
 	return h.offer(c, s, nil)
@@ -658,7 +360,7 @@ func (h *AccountHandler) RecoveryCodes(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	codes, err := h.regenerateCodes(c, s)
+	codes, err := h.Self.RegenerateCodes(c.Request().Context(), s)
 	if err != nil {
 		return err
 	}
@@ -677,7 +379,7 @@ func (h *AccountHandler) Password(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	if err := h.setPassword(c, s, req.Password); err != nil {
+	if err := h.Self.SetPassword(c.Request().Context(), s, req.Password); err != nil {
 		return err
 	}
 	return h.offer(c, s, nil)
@@ -695,7 +397,7 @@ func (h *AccountHandler) Phrase(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	if err := h.setPhrase(c, s, req.Phrase); err != nil {
+	if err := h.Self.SetPhrase(c.Request().Context(), s, req.Phrase); err != nil {
 		return err
 	}
 	return h.offer(c, s, nil)
@@ -741,7 +443,7 @@ func (h *AccountHandler) RevokeOthers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	n, err := h.revokeOthers(c, s)
+	n, err := h.Self.RevokeOthers(c.Request().Context(), s)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"mutualauth/server/audit"
-	"mutualauth/server/password"
 	"mutualauth/server/phrase"
 	"mutualauth/store"
 	"mutualauth/templates"
@@ -93,14 +92,6 @@ func (h *AccountHandler) pageUser(s store.Session, u store.User) *templates.Page
 	}
 }
 
-func (h *AccountHandler) passwordMinLength() int {
-	n := h.Policy.MinLength
-	if n == 0 {
-		n = password.DefaultPolicy.MinLength
-	}
-	return max(n, 8)
-}
-
 // Page serves GET /account.
 func (h *AccountHandler) Page(c echo.Context) error {
 	s, u, err := h.signedIn(c)
@@ -121,7 +112,7 @@ func (h *AccountHandler) Page(c echo.Context) error {
 		Data:   map[string]string{"webauthn": webauthn},
 		User:   h.pageUser(s, u),
 		Body: accountPage{
-			Account: v, Flash: h.takeFlash(c), PasswordMinLen: h.passwordMinLength(),
+			Account: v, Flash: h.takeFlash(c), PasswordMinLen: h.Self.Rules.PasswordMinLength(),
 			PhraseMin: phrase.MinLength, PhraseMax: phrase.MaxLength, ReauthMinutes: int(ReauthTTL / time.Minute),
 			HasCredentials: len(v.Factors.Credentials) > 0,
 		},
@@ -144,7 +135,7 @@ func (h *AccountHandler) back(c echo.Context, s store.Session, err error, ok, an
 			anchor = "reauth"
 		}
 	} else if offer {
-		n, err := h.otherSessions(c.Request().Context(), s)
+		n, err := h.Self.OtherSessions(c.Request().Context(), s)
 		if err != nil {
 			return err
 		}
@@ -174,7 +165,7 @@ func (h *AccountHandler) FormPassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = h.setPassword(c, s, c.FormValue("password"))
+	err = h.Self.SetPassword(c.Request().Context(), s, c.FormValue("password"))
 	return h.back(c, s, err, "Your password was changed.", "password", true)
 }
 
@@ -184,7 +175,7 @@ func (h *AccountHandler) FormPhrase(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = h.setPhrase(c, s, c.FormValue("phrase"))
+	err = h.Self.SetPhrase(c.Request().Context(), s, c.FormValue("phrase"))
 	return h.back(c, s, err, "Your security phrase was changed. Recognized devices show the new one from now on.", "phrase", true)
 }
 
@@ -195,11 +186,11 @@ func (h *AccountHandler) FormTOTP(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	enr, err := h.startTOTP(c, s)
+	enr, err := h.Self.StartTOTP(c.Request().Context(), s)
 	if err != nil {
 		return h.back(c, s, err, "", "totp", false)
 	}
-	u, err := h.user(c.Request().Context(), s)
+	u, err := h.Self.User(c.Request().Context(), s)
 	if err != nil {
 		return err
 	}
@@ -220,7 +211,7 @@ func (h *AccountHandler) FormTOTPConfirm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = h.confirmTOTP(c, s, c.FormValue("code"))
+	err = h.Self.ConfirmTOTP(c.Request().Context(), s, c.FormValue("code"))
 	return h.back(c, s, err, "Your authenticator app is set up. Codes from an earlier app no longer work.", "totp", true)
 }
 
@@ -231,11 +222,11 @@ func (h *AccountHandler) FormRecoveryCodes(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	codes, err := h.regenerateCodes(c, s)
+	codes, err := h.Self.RegenerateCodes(c.Request().Context(), s)
 	if err != nil {
 		return h.back(c, s, err, "", "recovery", false)
 	}
-	u, err := h.user(c.Request().Context(), s)
+	u, err := h.Self.User(c.Request().Context(), s)
 	if err != nil {
 		return err
 	}
@@ -251,7 +242,7 @@ func (h *AccountHandler) FormRenameCredential(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := h.renameCredential(c, s, c.Param("id"), c.FormValue("name"))
+	v, err := h.Self.RenameCredential(c.Request().Context(), s, c.Param("id"), c.FormValue("name"))
 	return h.back(c, s, err, "Renamed to “"+v.Name+"”.", "passkeys", false)
 }
 
@@ -261,7 +252,7 @@ func (h *AccountHandler) FormRemoveCredential(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = h.removeCredential(c, s, c.Param("id"))
+	err = h.Self.RemoveCredential(c.Request().Context(), s, c.Param("id"))
 	return h.back(c, s, err, "The passkey was removed.", "passkeys", true)
 }
 
@@ -295,7 +286,7 @@ func (h *AccountHandler) FormRevokeOthers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	n, err := h.revokeOthers(c, s)
+	n, err := h.Self.RevokeOthers(c.Request().Context(), s)
 	msg := "You were signed out everywhere else."
 	if n == 1 {
 		msg = "You were signed out everywhere else (1 session ended)."
@@ -315,7 +306,7 @@ func (h *AccountHandler) FormSignOut(c echo.Context) error {
 	if err := h.Sessions.End(c); err != nil {
 		return err
 	}
-	h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: audit.SessionLogout,
+	h.Self.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: audit.SessionLogout,
 		Result: "success", Detail: "session " + s.ID})
 	return c.Redirect(http.StatusSeeOther, "/login")
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"mutualauth/server/account"
 	"mutualauth/server/audit"
 	"mutualauth/server/config"
 	"mutualauth/server/login"
@@ -457,7 +458,7 @@ func TestAccountRecoveryCodesRegenerate(t *testing.T) {
 		Codes []string `json:"recovery_codes"`
 	}
 	r.decode(t, &out)
-	if len(out.Codes) != RecoveryCodeCount || acctOtherSessions(t, r) != 0 {
+	if len(out.Codes) != account.RecoveryCodeCount || acctOtherSessions(t, r) != 0 {
 		t.Fatalf("answer %s", r.body)
 	}
 	for _, c := range out.Codes {
@@ -465,7 +466,7 @@ func TestAccountRecoveryCodesRegenerate(t *testing.T) {
 			t.Fatalf("code %q", c)
 		}
 	}
-	if d := b.acctDoc(); d.Factors.RecoveryCodesLeft != RecoveryCodeCount {
+	if d := b.acctDoc(); d.Factors.RecoveryCodesLeft != account.RecoveryCodeCount {
 		t.Fatalf("codes left %d", d.Factors.RecoveryCodesLeft)
 	}
 
@@ -748,7 +749,7 @@ func TestAccountPageWithoutJavaScript(t *testing.T) {
 	r = b.acctForm("/account/recovery-codes", nil)
 	acctStatus(t, "recovery codes page", r, 200)
 	codes := regexp.MustCompile(`<li>([0-9a-z-]+)</li>`).FindAllStringSubmatch(string(r.body), -1)
-	if len(codes) != RecoveryCodeCount {
+	if len(codes) != account.RecoveryCodeCount {
 		t.Fatalf("%d codes on the page", len(codes))
 	}
 	if err := e.Deps.Durable.UseRecoveryCode(context.Background(), m.User.ID, token.HashRecoveryCode(codes[0][1]), e.clk.Now()); err != nil {

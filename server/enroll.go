@@ -11,29 +11,24 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/server/account"
 	"mutualauth/server/audit"
 	"mutualauth/server/keys"
 	"mutualauth/server/passkey"
-	"mutualauth/server/password"
 	"mutualauth/server/phrase"
-	"mutualauth/server/secretbox"
 	"mutualauth/server/token"
 	"mutualauth/store"
 	"mutualauth/templates"
 )
-
-// RecoveryCodeCount is the number of recovery codes handed out at enrollment.
-const RecoveryCodeCount = 10
 
 // EnrollHandler serves enrollment from an invite link: the page and the JSON
 // API of API.md, "Enrollment". The invite token in the path is the only
 // credential: it is checked on every request (token.Valid, then the stored
 // hash, unused and unexpired, for an existing user who is not disabled).
 type EnrollHandler struct {
-	Durable    store.Durable
-	Box        *secretbox.Box
-	Hasher     *password.Hasher
-	Policy     password.Policy
+	Durable store.Durable
+	// Rules are the checks new factors pass, shared with the account page.
+	Rules      *account.FactorRules
 	Ceremonies *passkey.Ceremonies
 	Devices    *DeviceManager
 	Audit      *audit.Auditor
@@ -187,22 +182,8 @@ func (h *EnrollHandler) Page(c echo.Context) error {
 		Body: struct {
 			Username, DisplayName string
 			PasswordMinLen        int
-		}{e.user.Username, e.user.DisplayName, h.passwordMinLength()},
+		}{e.user.Username, e.user.DisplayName, h.Rules.PasswordMinLength()},
 	})
-}
-
-// rules are the checks new factors pass, shared with the account page.
-func (h *EnrollHandler) rules() factorRules {
-	return factorRules{Users: h.Durable, Box: h.Box, Hasher: h.Hasher, Policy: h.Policy, Now: h.Now}
-}
-
-// passwordMinLength is the policy's effective minimum, for the page's hint.
-func (h *EnrollHandler) passwordMinLength() int {
-	n := h.Policy.MinLength
-	if n == 0 {
-		n = password.DefaultPolicy.MinLength
-	}
-	return max(n, 8)
 }
 
 // Password serves POST /api/v1/enroll/:token/password {"password"}.
@@ -218,7 +199,7 @@ func (h *EnrollHandler) setPassword(c echo.Context, e *enrollment) (string, erro
 		return "", err
 	}
 	u := e.user
-	hash, detail, err := h.rules().passwordHash(c.Request().Context(), u, req.Password)
+	hash, detail, err := h.Rules.PasswordHash(c.Request().Context(), u, req.Password)
 	if err != nil {
 		return detail, err
 	}
@@ -245,7 +226,7 @@ func (h *EnrollHandler) setPhrase(c echo.Context, e *enrollment) (string, error)
 		return "", err
 	}
 	u := e.user
-	sealed, detail, err := h.rules().sealPhrase(c.Request().Context(), u, req.Phrase)
+	sealed, detail, err := h.Rules.SealPhrase(c.Request().Context(), u, req.Phrase)
 	if err != nil {
 		return detail, err
 	}
@@ -278,7 +259,7 @@ func (h *EnrollHandler) TOTP(c echo.Context) error {
 }
 
 func (h *EnrollHandler) startTOTP(c echo.Context, e *enrollment) (string, error) {
-	enr, err := h.rules().startTOTP(c.Request().Context(), h.TOTPIssuer, e.user)
+	enr, err := h.Rules.StartTOTP(c.Request().Context(), h.TOTPIssuer, e.user)
 	if err != nil {
 		return "", err
 	}
@@ -301,7 +282,7 @@ func (h *EnrollHandler) confirmTOTP(c echo.Context, e *enrollment) (string, erro
 	if err := bindJSON(c, &req); err != nil {
 		return "", err
 	}
-	if detail, err := h.rules().confirmTOTP(c.Request().Context(), e.user, req.Code); err != nil {
+	if detail, err := h.Rules.ConfirmTOTP(c.Request().Context(), e.user, req.Code); err != nil {
 		return detail, err
 	}
 	return "", c.NoContent(http.StatusNoContent)
@@ -315,7 +296,7 @@ func (h *EnrollHandler) WebAuthnOptions(c echo.Context) error {
 	}
 	creation, err := h.Ceremonies.BeginRegistration(c.Request().Context(), passkey.ScopeEnrollment, e.ceremonyID(), e.user)
 	if err != nil {
-		return webAuthnProblem(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, creation)
 }
@@ -335,7 +316,7 @@ func (h *EnrollHandler) addCredential(c echo.Context, e *enrollment) (string, er
 	}
 	rec, err := h.Ceremonies.FinishRegistration(c.Request().Context(), passkey.ScopeEnrollment, e.ceremonyID(), e.user, req.Credential, req.Name)
 	if err != nil {
-		return registrationRefused(err)
+		return account.RegistrationRefused(err)
 	}
 	return "credential " + rec.Name, c.NoContent(http.StatusNoContent)
 }
@@ -386,7 +367,7 @@ func (h *EnrollHandler) complete(c echo.Context, e *enrollment) (string, error) 
 		}
 		return "", err
 	}
-	codes, hashes, err := newRecoveryCodes(RecoveryCodeCount)
+	codes, hashes, err := account.NewRecoveryCodes(account.RecoveryCodeCount)
 	if err != nil {
 		return "", err
 	}
@@ -419,26 +400,4 @@ func (h *EnrollHandler) complete(c echo.Context, e *enrollment) (string, error) 
 		DeviceToken:   deviceToken,
 		ServerKey:     serverKey{KID: h.Keys.ActiveKID(), JWKSURI: h.Issuer + "/.well-known/jwks.json"},
 	})
-}
-
-// newRecoveryCodes returns n distinct recovery codes and the hashes of their
-// normalized forms, which is all that is stored.
-func newRecoveryCodes(n int) ([]string, [][]byte, error) {
-	codes := make([]string, 0, n)
-	hashes := make([][]byte, 0, n)
-	seen := map[string]bool{}
-	for len(codes) < n {
-		code, err := token.RecoveryCode()
-		if err != nil {
-			return nil, nil, err
-		}
-		norm := token.NormalizeRecoveryCode(code)
-		if seen[norm] {
-			continue
-		}
-		seen[norm] = true
-		codes = append(codes, code)
-		hashes = append(hashes, token.Hash(norm))
-	}
-	return codes, hashes, nil
 }

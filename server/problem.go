@@ -14,6 +14,7 @@ import (
 
 	"mutualauth/server/account"
 	"mutualauth/server/login"
+	"mutualauth/server/passkey"
 	"mutualauth/store"
 )
 
@@ -62,10 +63,8 @@ var (
 	errInvalidCredentials = func() *Problem {
 		return NewProblem(http.StatusUnauthorized, "invalid_credentials", "The credentials are not valid.")
 	}
-	errUnauthenticated = func() *Problem {
-		return NewProblem(http.StatusUnauthorized, "unauthenticated", "Sign in first.")
-	}
-	errForbidden = func() *Problem {
+	errUnauthenticated = func() *Problem { return toProblem(account.ErrSignedOut) }
+	errForbidden       = func() *Problem {
 		return NewProblem(http.StatusForbidden, "forbidden", "You are not allowed to do this.")
 	}
 	errNotFound = func() *Problem {
@@ -140,16 +139,30 @@ func wantsHTML(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
+// accountStatus is the HTTP status of each kind of refusal of the domain
+// operations.
+var accountStatus = map[account.Kind]int{
+	account.Invalid:         http.StatusUnprocessableEntity,
+	account.NotFound:        http.StatusNotFound,
+	account.Conflict:        http.StatusConflict,
+	account.Forbidden:       http.StatusForbidden,
+	account.Unauthenticated: http.StatusUnauthorized,
+	account.Unavailable:     http.StatusNotImplemented,
+}
+
 func toProblem(err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
 		return p
 	}
+	if errors.Is(err, passkey.ErrUnavailable) && !errors.As(err, new(*account.Error)) {
+		err = account.ErrWebAuthnUnavailable
+	}
 	var ae *account.Error
 	if errors.As(err, &ae) {
-		status := map[account.Kind]int{account.Invalid: http.StatusUnprocessableEntity,
-			account.NotFound: http.StatusNotFound, account.Conflict: http.StatusConflict}[ae.Kind]
-		return NewProblem(status, ae.Code, ae.Detail)
+		p := NewProblem(accountStatus[ae.Kind], ae.Code, ae.Detail)
+		p.Cause = ae.Err
+		return p
 	}
 	// The throttled answer of every factor check (login steps and
 	// re-authentication): NIST SP 800-63B §5.2.2.

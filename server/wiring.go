@@ -59,14 +59,14 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 		Locks: metrics.Logins.WithLabelValues("lock", "locked"),
 		Log:   d.Log, Now: d.Now,
 	}
-	policy := password.Policy{MinLength: cfg.PasswordMinLen}
+	rules := &account.FactorRules{Users: d.Durable, Box: d.Box, Hasher: d.Hasher,
+		Policy: password.Policy{MinLength: cfg.PasswordMinLen}, Now: d.Now}
 
 	h := &handlers{issuer: issuer, sessions: sessions, clientOrigins: &ClientOrigins{Store: d.Durable, Now: d.Now}}
 	h.health = &HealthHandler{Durable: d.Durable, Ephemeral: d.Ephemeral}
 	h.identity = &IdentityHandler{Issuer: issuer, Keys: d.Keys, WidgetIntegrity: widgetScript.Integrity}
 	h.enroll = &EnrollHandler{
-		Durable: d.Durable, Box: d.Box, Hasher: d.Hasher, Policy: policy, Ceremonies: ceremonies,
-		Devices: devices, Audit: auditor, Keys: d.Keys, Issuer: issuer, TOTPIssuer: cfg.RPID(), Now: d.Now,
+		Durable: d.Durable, Rules: rules, Ceremonies: ceremonies, Devices: devices, Audit: auditor, Keys: d.Keys, Issuer: issuer, TOTPIssuer: cfg.RPID(), Now: d.Now,
 	}
 	h.signIn = &SignInHandler{
 		Issuer: issuer, Users: d.Durable, Credentials: d.Durable, Clients: d.Durable, KV: d.Ephemeral,
@@ -87,8 +87,11 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 		Verifier: verifier, Ceremonies: ceremonies, Audit: auditor, Now: d.Now,
 	}
 	h.account = &AccountHandler{
-		Durable: d.Durable, Sessions: sessions, Reauth: h.reauth, Box: d.Box, Hasher: d.Hasher, Policy: policy,
-		Ceremonies: ceremonies, Audit: auditor, TOTPIssuer: cfg.RPID(), Secure: cfg.Secure(), Now: d.Now,
+		Self: &account.Self{
+			Durable: d.Durable, Sessions: d.Ephemeral, Ceremonies: ceremonies, Rules: rules, Audit: auditor,
+			RequireReauth: h.reauth.Require, TOTPIssuer: cfg.RPID(), Now: d.Now,
+		},
+		Durable: d.Durable, Sessions: sessions, Reauth: h.reauth, Secure: cfg.Secure(), Now: d.Now,
 	}
 	h.admin = &AdminHandler{
 		Ops: &account.Admin{

@@ -7,15 +7,18 @@ import (
 	"mutualauth/store"
 )
 
-// Kind says what sort of refusal an Error is; the server answers NotFound
-// with 404, Conflict with 409 and Invalid with 422.
+// Kind says what sort of refusal an Error is; the server answers each with
+// its HTTP status (in parentheses).
 type Kind int
 
 // The kinds of Error.
 const (
-	Invalid Kind = iota
-	NotFound
-	Conflict
+	Invalid         Kind = iota // the input breaks a rule (422)
+	NotFound                    // no such thing (404)
+	Conflict                    // the state forbids it (409)
+	Forbidden                   // not allowed now (403)
+	Unauthenticated             // no signed-in account (401)
+	Unavailable                 // the server cannot do it (501)
 )
 
 // Error is an account or admin operation refused: a stable code (the
