@@ -21,7 +21,7 @@ import (
 	"mutualauth/store"
 )
 
-// The widget (issue 6): the code exchange at /api/v1/token, the login API's
+// The widget: the code exchange at /api/v1/token, the login API's
 // CORS for registered client origins, the embed page's framing policy and
 // the widget script's caching and integrity.
 
