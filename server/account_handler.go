@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -12,7 +11,6 @@ import (
 
 	"mutualauth/server/account"
 	"mutualauth/server/phrase"
-	"mutualauth/server/token"
 	"mutualauth/store"
 )
 
@@ -40,65 +38,17 @@ type accountUser struct {
 	Role        string `json:"role"`
 }
 
-type credentialView struct {
-	ID             string     `json:"id"` // base64url
-	Name           string     `json:"name"`
-	CreatedAt      time.Time  `json:"created_at"`
-	LastUsedAt     *time.Time `json:"last_used_at"`
-	BackupEligible bool       `json:"backup_eligible"`
-	BackupState    bool       `json:"backup_state"`
-	Transports     []string   `json:"transports"`
-	CloneWarning   bool       `json:"clone_warning"`
-}
-
-type factorsView struct {
-	Password          bool             `json:"password"`
-	Phrase            bool             `json:"phrase"`
-	TOTP              bool             `json:"totp"`
-	Credentials       []credentialView `json:"credentials"`
-	RecoveryCodesLeft int              `json:"recovery_codes_left"`
-}
-
-type deviceView struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	CreatedAt  time.Time `json:"created_at"`
-	LastSeenAt time.Time `json:"last_seen_at"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	Current    bool      `json:"current"`
-}
-
-type accountSession struct {
-	sessionListItem
-	Device string `json:"device"` // a readable name made from the User-Agent
-}
-
 type accountView struct {
-	User              accountUser      `json:"user"`
-	Factors           factorsView      `json:"factors"`
-	Devices           []deviceView     `json:"devices"`
-	Sessions          []accountSession `json:"sessions"`
-	ReauthUntil       *time.Time       `json:"reauth_until"`
-	WebAuthnAvailable bool             `json:"webauthn_available"`
+	User accountUser `json:"user"`
+	userActivity
+	ReauthUntil       *time.Time `json:"reauth_until"`
+	WebAuthnAvailable bool       `json:"webauthn_available"`
 }
 
 // otherSessionsOffer answers a change after which the user may want to end
 // the other sessions (POST /api/v1/account/sessions/revoke-others).
 type otherSessionsOffer struct {
 	OtherSessions int `json:"other_sessions"`
-}
-
-func viewCredential(c store.Credential) credentialView {
-	v := credentialView{
-		ID: base64.RawURLEncoding.EncodeToString(c.ID), Name: c.Name, CreatedAt: c.CreatedAt.UTC(),
-		BackupEligible: c.BackupEligible, BackupState: c.BackupState, Transports: nonNil(c.Transports),
-		CloneWarning: c.CloneWarning,
-	}
-	if !c.LastUsedAt.IsZero() {
-		t := c.LastUsedAt.UTC()
-		v.LastUsedAt = &t
-	}
-	return v
 }
 
 // view gathers everything the account shows.
@@ -108,37 +58,9 @@ func (h *AccountHandler) view(c echo.Context, s store.Session, u store.User) (ac
 		User:              accountUser{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: string(u.Role)},
 		WebAuthnAvailable: h.Self.Ceremonies.Available(),
 	}
-	creds, err := h.Durable.ListCredentials(ctx, u.ID)
-	if err != nil {
+	var err error
+	if v.userActivity, err = loadActivity(ctx, h.Durable, h.Sessions.Store, u, h.activityQuery(c, s)); err != nil {
 		return v, err
-	}
-	left, err := h.Durable.CountRecoveryCodes(ctx, u.ID)
-	if err != nil {
-		return v, err
-	}
-	v.Factors = factorsView{
-		Password: u.PasswordHash != "", Phrase: len(u.Phrase) > 0, TOTP: len(u.TOTPSecret) > 0,
-		Credentials: make([]credentialView, 0, len(creds)), RecoveryCodesLeft: left,
-	}
-	for _, cr := range creds {
-		v.Factors.Credentials = append(v.Factors.Credentials, viewCredential(cr))
-	}
-	if v.Devices, err = h.devices(c, u.ID); err != nil {
-		return v, err
-	}
-	all, err := h.Sessions.Store.ListSessions(ctx, u.ID)
-	if err != nil {
-		return v, err
-	}
-	v.Sessions = make([]accountSession, 0, len(all))
-	for _, x := range all {
-		v.Sessions = append(v.Sessions, accountSession{
-			sessionListItem: sessionListItem{
-				ID: x.ID, CreatedAt: x.CreatedAt.UTC(), LastSeenAt: x.LastSeenAt.UTC(), ExpiresAt: x.ExpiresAt.UTC(),
-				IP: x.IP, UserAgent: x.UserAgent, AMR: nonNil(x.AMR), Current: x.TokenHash == s.TokenHash,
-			},
-			Device: deviceName(x.UserAgent),
-		})
 	}
 	until, err := h.Reauth.Until(ctx, s)
 	if err != nil {
@@ -151,34 +73,10 @@ func (h *AccountHandler) view(c echo.Context, s store.Session, u store.User) (ac
 	return v, nil
 }
 
-// devices lists the user's unexpired recognized devices, marking the one
-// whose token this request carries.
-func (h *AccountHandler) devices(c echo.Context, userID string) ([]deviceView, error) {
-	all, err := h.Durable.ListDevices(c.Request().Context(), userID)
-	if err != nil {
-		return nil, err
-	}
-	mine := h.currentDeviceHash(c)
-	now := h.Now()
-	out := make([]deviceView, 0, len(all))
-	for _, d := range all {
-		if !now.Before(d.ExpiresAt) {
-			continue
-		}
-		out = append(out, deviceView{
-			ID: d.ID, Name: d.Name, CreatedAt: d.CreatedAt.UTC(), LastSeenAt: d.LastSeenAt.UTC(), ExpiresAt: d.ExpiresAt.UTC(),
-			Current: mine != nil && bytes.Equal(mine, d.TokenHash),
-		})
-	}
-	return out, nil
-}
-
-func (h *AccountHandler) currentDeviceHash(c echo.Context) []byte {
-	tok := TokenFrom(c, "")
-	if !token.Valid(tok) {
-		return nil
-	}
-	return token.Hash(tok)
+// activityQuery marks this request's session and device, and lists only
+// unexpired devices.
+func (h *AccountHandler) activityQuery(c echo.Context, s store.Session) activityQuery {
+	return activityQuery{me: s, requestDevice: requestDevice(c), liveAt: h.Now()}
 }
 
 // ---- the edge of the changes that touch cookies ----------------------------
@@ -190,7 +88,7 @@ func (h *AccountHandler) forgetDevice(c echo.Context, s store.Session, id string
 	if err != nil {
 		return err
 	}
-	if mine := h.currentDeviceHash(c); mine != nil && bytes.Equal(mine, gone.TokenHash) {
+	if mine := requestDevice(c); mine != nil && bytes.Equal(mine, gone.TokenHash) {
 		c.SetCookie(&http.Cookie{Name: DeviceCookie, Value: "", Path: "/", HttpOnly: true, Secure: h.Secure,
 			SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	}
@@ -418,7 +316,7 @@ func (h *AccountHandler) Devices(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	list, err := h.devices(c, s.UserID)
+	list, err := loadDevices(c.Request().Context(), h.Durable, s.UserID, h.activityQuery(c, s))
 	if err != nil {
 		return err
 	}

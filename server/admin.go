@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"strconv"
@@ -66,52 +65,9 @@ type adminUserList struct {
 	Limit  int         `json:"limit"`
 }
 
-type adminCredential struct {
-	ID             string    `json:"id"` // base64url credential id
-	Name           string    `json:"name"`
-	CreatedAt      time.Time `json:"created_at"`
-	LastUsedAt     time.Time `json:"last_used_at,omitzero"`
-	Attachment     string    `json:"attachment,omitempty"`
-	Transports     []string  `json:"transports"`
-	BackupEligible bool      `json:"backup_eligible"`
-	BackupState    bool      `json:"backup_state"`
-	CloneWarning   bool      `json:"clone_warning"`
-}
-
-type adminFactors struct {
-	Password          bool              `json:"password"`
-	Phrase            bool              `json:"phrase"`
-	TOTP              bool              `json:"totp"`
-	Credentials       []adminCredential `json:"credentials"`
-	RecoveryCodesLeft int               `json:"recovery_codes_left"`
-}
-
-type adminDevice struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	CreatedAt  time.Time `json:"created_at"`
-	LastSeenAt time.Time `json:"last_seen_at"`
-	ExpiresAt  time.Time `json:"expires_at"`
-}
-
-type adminSession struct {
-	ID            string    `json:"id"`
-	CreatedAt     time.Time `json:"created_at"`
-	LastSeenAt    time.Time `json:"last_seen_at"`
-	ExpiresAt     time.Time `json:"expires_at"`
-	IdleExpiresAt time.Time `json:"idle_expires_at"`
-	IP            string    `json:"ip"`
-	UserAgent     string    `json:"user_agent"`
-	AMR           []string  `json:"amr"`
-	// Current marks the session the acting admin is using.
-	Current bool `json:"current"`
-}
-
 type adminUserDetail struct {
-	User     adminUser      `json:"user"`
-	Factors  adminFactors   `json:"factors"`
-	Devices  []adminDevice  `json:"devices"`
-	Sessions []adminSession `json:"sessions"`
+	User adminUser `json:"user"`
+	userActivity
 }
 
 type adminEvent struct {
@@ -174,51 +130,12 @@ func (h *AdminHandler) userDetail(c echo.Context, id string) (adminUserDetail, e
 	if err != nil {
 		return adminUserDetail{}, err
 	}
-	creds, err := h.Durable.ListCredentials(ctx, id)
-	if err != nil {
-		return adminUserDetail{}, err
-	}
-	left, err := h.Durable.CountRecoveryCodes(ctx, id)
-	if err != nil {
-		return adminUserDetail{}, err
-	}
-	devices, err := h.Durable.ListDevices(ctx, id)
-	if err != nil {
-		return adminUserDetail{}, err
-	}
-	sessions, err := h.Sessions.Store.ListSessions(ctx, id)
-	if err != nil {
-		return adminUserDetail{}, err
-	}
-	d := adminUserDetail{
-		User: userView(u),
-		Factors: adminFactors{
-			Password: u.PasswordHash != "", Phrase: len(u.Phrase) > 0, TOTP: len(u.TOTPSecret) > 0,
-			Credentials: make([]adminCredential, 0, len(creds)), RecoveryCodesLeft: left,
-		},
-		Devices:  make([]adminDevice, 0, len(devices)),
-		Sessions: make([]adminSession, 0, len(sessions)),
-	}
-	for _, cr := range creds {
-		d.Factors.Credentials = append(d.Factors.Credentials, adminCredential{
-			ID: base64.RawURLEncoding.EncodeToString(cr.ID), Name: cr.Name, CreatedAt: cr.CreatedAt.UTC(),
-			LastUsedAt: cr.LastUsedAt.UTC(), Attachment: cr.Attachment, Transports: nonNil(cr.Transports),
-			BackupEligible: cr.BackupEligible, BackupState: cr.BackupState, CloneWarning: cr.CloneWarning,
-		})
-	}
-	for _, dv := range devices {
-		d.Devices = append(d.Devices, adminDevice{
-			ID: dv.ID, Name: dv.Name, CreatedAt: dv.CreatedAt.UTC(), LastSeenAt: dv.LastSeenAt.UTC(), ExpiresAt: dv.ExpiresAt.UTC(),
-		})
-	}
 	me, _ := sessionOf(c)
-	for _, s := range sessions {
-		d.Sessions = append(d.Sessions, adminSession{
-			ID: s.ID, CreatedAt: s.CreatedAt.UTC(), LastSeenAt: s.LastSeenAt.UTC(), ExpiresAt: s.ExpiresAt.UTC(),
-			IdleExpiresAt: s.IdleExpiresAt.UTC(), IP: s.IP, UserAgent: s.UserAgent, AMR: nonNil(s.AMR),
-			Current: s.TokenHash == me.TokenHash,
-		})
+	a, err := loadActivity(ctx, h.Durable, h.Sessions.Store, u, activityQuery{me: me, requestDevice: requestDevice(c)})
+	if err != nil {
+		return adminUserDetail{}, err
 	}
+	d := adminUserDetail{User: userView(u), userActivity: a}
 	return d, nil
 }
 

@@ -393,8 +393,8 @@ func (p *AdminPages) renderUser(c echo.Context, base adminBase, invite *adminInv
 			kind = "Security key"
 		}
 		lastUsed := "never"
-		if !cr.LastUsedAt.IsZero() {
-			lastUsed = fmtTime(cr.LastUsedAt)
+		if cr.LastUsedAt != nil {
+			lastUsed = fmtTime(*cr.LastUsedAt)
 		}
 		v.Credentials = append(v.Credentials, adminCredRow{ID: cr.ID, Name: cr.Name, Created: fmtTime(cr.CreatedAt),
 			LastUsed: lastUsed, Kind: kind, CloneWarning: cr.CloneWarning})
@@ -405,7 +405,7 @@ func (p *AdminPages) renderUser(c echo.Context, base adminBase, invite *adminInv
 	}
 	for _, s := range d.Sessions {
 		v.Sessions = append(v.Sessions, adminSessionRow{ID: s.ID, Started: fmtTime(s.CreatedAt), LastSeen: fmtTime(s.LastSeenAt),
-			Expires: fmtTime(s.IdleExpiresAt), IP: s.IP, Browser: deviceName(s.UserAgent), UserAgent: s.UserAgent,
+			Expires: fmtTime(s.IdleExpiresAt), IP: s.IP, Browser: s.Device, UserAgent: s.UserAgent,
 			Methods: methodNames(s.AMR), Current: s.Current})
 	}
 	events, _, err := p.Admin.listAudit(c.Request().Context(), store.AuditQuery{Subject: id, Limit: 10})
