@@ -24,7 +24,8 @@ type AccountHandler struct {
 	Durable  store.Durable // what the account page shows
 	Sessions *SessionManager
 	Reauth   *ReauthHandler
-	// Secure marks the flash cookie Secure (https).
+	Flash    flashes
+	// Secure marks the device cookie Secure when it is cleared (https).
 	Secure bool
 	Now    func() time.Time
 }

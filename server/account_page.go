@@ -1,8 +1,6 @@
 package server
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"html/template"
 	"net/http"
 	"slices"
@@ -24,51 +22,6 @@ import (
 // actions to the JSON API instead and asks for re-authentication in a
 // dialog. Only adding a passkey and re-authenticating with one need
 // JavaScript (WebAuthn has no form-based API).
-
-// flashCookie carries one message across the redirect after a form post.
-const flashCookie = "mutualauth_flash"
-
-const maxFlashText = 300
-
-type flash struct {
-	Kind string `json:"k"` // "ok" or "error"
-	Text string `json:"t"`
-	// Offer is the number of other sessions to offer ending after a change
-	// of factor, phrase or password.
-	Offer int `json:"o,omitempty"`
-}
-
-func (h *AccountHandler) setFlash(c echo.Context, f flash) {
-	f.Text = truncate(f.Text, maxFlashText)
-	raw, err := json.Marshal(f)
-	if err != nil {
-		return
-	}
-	c.SetCookie(&http.Cookie{
-		Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString(raw), Path: "/account",
-		HttpOnly: true, Secure: h.Secure, SameSite: http.SameSiteLaxMode, MaxAge: 60,
-	})
-}
-
-// takeFlash reads the flash message, if any, and clears it.
-func (h *AccountHandler) takeFlash(c echo.Context) *flash {
-	ck, err := c.Cookie(flashCookie)
-	if err != nil {
-		return nil
-	}
-	c.SetCookie(&http.Cookie{Name: flashCookie, Value: "", Path: "/account", HttpOnly: true, Secure: h.Secure,
-		SameSite: http.SameSiteLaxMode, MaxAge: -1})
-	raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
-	if err != nil {
-		return nil
-	}
-	var f flash
-	if json.Unmarshal(raw, &f) != nil || f.Text == "" || (f.Kind != "ok" && f.Kind != "error") {
-		return nil
-	}
-	f.Text = truncate(f.Text, maxFlashText)
-	return &f
-}
 
 // accountPage is the data of templates/account.html.
 type accountPage struct {
@@ -112,7 +65,7 @@ func (h *AccountHandler) Page(c echo.Context) error {
 		Data:   map[string]string{"webauthn": webauthn},
 		User:   h.pageUser(s, u),
 		Body: accountPage{
-			Account: v, Flash: h.takeFlash(c), PasswordMinLen: h.Self.Rules.PasswordMinLength(),
+			Account: v, Flash: h.Flash.take(c), PasswordMinLen: h.Self.Rules.PasswordMinLength(),
 			PhraseMin: phrase.MinLength, PhraseMax: phrase.MaxLength, ReauthMinutes: int(ReauthTTL / time.Minute),
 			HasCredentials: len(v.Factors.Credentials) > 0,
 		},
@@ -124,13 +77,13 @@ func (h *AccountHandler) Page(c echo.Context) error {
 // ending the other sessions says how many there are. Server errors (5xx)
 // are returned as they are.
 func (h *AccountHandler) back(c echo.Context, s store.Session, err error, ok, anchor string, offer bool) error {
-	f := flash{Kind: "ok", Text: ok}
+	f := flash{Kind: flashSuccess, Text: ok}
 	if err != nil {
 		p := toProblem(err)
 		if p.Status >= http.StatusInternalServerError {
 			return err
 		}
-		f = flash{Kind: "error", Text: p.Detail}
+		f = flash{Kind: flashError, Text: p.Detail}
 		if p.Code == "reauth_required" {
 			anchor = "reauth"
 		}
@@ -141,7 +94,7 @@ func (h *AccountHandler) back(c echo.Context, s store.Session, err error, ok, an
 		}
 		f.Offer = n
 	}
-	h.setFlash(c, f)
+	h.Flash.set(c, f)
 	return c.Redirect(http.StatusSeeOther, "/account#"+anchor)
 }
 

@@ -1,14 +1,11 @@
 package server
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -25,27 +22,19 @@ import (
 // once (an invite link, a client secret): that page is the POST's own
 // answer, so the secret never travels in a URL or a cookie.
 type AdminPages struct {
-	Admin  *AdminHandler
-	Secure bool // the flash cookie is Secure under https
+	Admin *AdminHandler
+	Flash flashes
 }
 
 // adminPageSize is the number of users per page of the users list.
 const adminPageSize = 25
-
-// adminFlashCookie carries a message across the redirect after a post.
-const adminFlashCookie = "mutualauth_admin_flash"
 
 // ---- view models -----------------------------------------------------------
 
 type adminBase struct {
 	View  string // which part of templates/admin.html renders
 	Nav   string // the active tab: users, audit, clients
-	Flash *adminFlash
-}
-
-type adminFlash struct {
-	Kind string `json:"k"` // success or error
-	Text string `json:"t"`
+	Flash *flash
 }
 
 type adminBadge struct{ Text, Class string }
@@ -149,7 +138,7 @@ type adminClientsView struct {
 // ---- helpers ---------------------------------------------------------------
 
 func (p *AdminPages) base(c echo.Context, view, nav string) adminBase {
-	return adminBase{View: view, Nav: nav, Flash: p.takeFlash(c)}
+	return adminBase{View: view, Nav: nav, Flash: p.Flash.take(c)}
 }
 
 // page renders templates/admin.html with status.
@@ -167,37 +156,8 @@ func (p *AdminPages) page(c echo.Context, status int, title string, body any) er
 
 // redirect answers a post with 303 to `to`, carrying a flash message.
 func (p *AdminPages) redirect(c echo.Context, to, kind, text string) error {
-	raw, err := json.Marshal(adminFlash{Kind: kind, Text: text})
-	if err != nil {
-		return err
-	}
-	c.SetCookie(&http.Cookie{
-		Name: adminFlashCookie, Value: base64.RawURLEncoding.EncodeToString(raw), Path: "/admin",
-		HttpOnly: true, Secure: p.Secure, SameSite: http.SameSiteLaxMode, MaxAge: 60,
-	})
+	p.Flash.set(c, flash{Kind: kind, Text: text})
 	return c.Redirect(http.StatusSeeOther, to)
-}
-
-// takeFlash reads and clears the flash message, if any.
-func (p *AdminPages) takeFlash(c echo.Context) *adminFlash {
-	ck, err := c.Cookie(adminFlashCookie)
-	if err != nil {
-		return nil
-	}
-	c.SetCookie(&http.Cookie{
-		Name: adminFlashCookie, Value: "", Path: "/admin", HttpOnly: true, Secure: p.Secure,
-		SameSite: http.SameSiteLaxMode, MaxAge: -1,
-	})
-	raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
-	if err != nil {
-		return nil
-	}
-	var f adminFlash
-	if json.Unmarshal(raw, &f) != nil || (f.Kind != "success" && f.Kind != "error") ||
-		f.Text == "" || utf8.RuneCountInString(f.Text) > 300 {
-		return nil
-	}
-	return &f
 }
 
 // fail turns a refused post into a redirect back with the reason; server
@@ -207,7 +167,7 @@ func (p *AdminPages) fail(c echo.Context, err error, back string) error {
 	if pr.Status >= 500 {
 		return err
 	}
-	return p.redirect(c, back, "error", pr.Detail)
+	return p.redirect(c, back, flashError, pr.Detail)
 }
 
 // confirmed reports whether a destructive form carried its ticked
@@ -434,7 +394,7 @@ func (p *AdminPages) InviteUser(c echo.Context) error {
 		return p.fail(c, err, back)
 	}
 	base := adminBase{View: "user", Nav: "users",
-		Flash: &adminFlash{Kind: "success", Text: "A new invite link was created; earlier links no longer work."}}
+		Flash: &flash{Kind: flashSuccess, Text: "A new invite link was created; earlier links no longer work."}}
 	return p.renderUser(c, base, inviteView(p.Admin.Issuer, inv, false))
 }
 
@@ -443,13 +403,13 @@ func (p *AdminPages) DisableUser(c echo.Context) error {
 	id := c.Param("id")
 	back := userURL(id)
 	if !confirmed(c) {
-		return p.redirect(c, back, "error", "Tick the confirmation box to disable the account.")
+		return p.redirect(c, back, flashError, "Tick the confirmation box to disable the account.")
 	}
 	u, ended, err := p.Admin.Ops.SetDisabled(c.Request().Context(), actorID(c), id, true)
 	if err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, "success", u.Username+" is disabled; "+plural(ended, "session was", "sessions were")+" ended.")
+	return p.redirect(c, back, flashSuccess, u.Username+" is disabled; "+plural(ended, "session was", "sessions were")+" ended.")
 }
 
 // EnableUser serves POST /admin/users/:id/enable.
@@ -460,7 +420,7 @@ func (p *AdminPages) EnableUser(c echo.Context) error {
 	if err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, "success", u.Username+" is enabled and can sign in again.")
+	return p.redirect(c, back, flashSuccess, u.Username+" is enabled and can sign in again.")
 }
 
 // UnlockUser serves POST /admin/users/:id/unlock.
@@ -471,7 +431,7 @@ func (p *AdminPages) UnlockUser(c echo.Context) error {
 	if err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, "success", u.Username+" is unlocked and the failed sign-in counters are cleared.")
+	return p.redirect(c, back, flashSuccess, u.Username+" is unlocked and the failed sign-in counters are cleared.")
 }
 
 // ResetUser serves POST /admin/users/:id/reset (confirmation required) and
@@ -480,13 +440,13 @@ func (p *AdminPages) ResetUser(c echo.Context) error {
 	id := c.Param("id")
 	back := userURL(id)
 	if !confirmed(c) {
-		return p.redirect(c, back, "error", "Tick the confirmation box to reset the account.")
+		return p.redirect(c, back, flashError, "Tick the confirmation box to reset the account.")
 	}
 	inv, ended, err := p.Admin.Ops.Reset(c.Request().Context(), actorID(c), id)
 	if err != nil {
 		return p.fail(c, err, back)
 	}
-	base := adminBase{View: "user", Nav: "users", Flash: &adminFlash{Kind: "success",
+	base := adminBase{View: "user", Nav: "users", Flash: &flash{Kind: flashSuccess,
 		Text: inv.User.Username + " was reset: every factor is cleared and " + plural(ended, "session was", "sessions were") + " ended."}}
 	return p.renderUser(c, base, inviteView(p.Admin.Issuer, inv, true))
 }
@@ -498,7 +458,7 @@ func (p *AdminPages) RevokeSession(c echo.Context) error {
 	if err := p.Admin.revokeSession(c, id, c.Param("sid")); err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, "success", "The session was ended.")
+	return p.redirect(c, back, flashSuccess, "The session was ended.")
 }
 
 // DeleteDevice serves POST /admin/users/:id/devices/:did/delete.
@@ -508,7 +468,7 @@ func (p *AdminPages) DeleteDevice(c echo.Context) error {
 	if err := p.Admin.Ops.DeleteDevice(c.Request().Context(), actorID(c), id, c.Param("did")); err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, "success", "The device is forgotten: it will no longer see the security phrase before sign-in.")
+	return p.redirect(c, back, flashSuccess, "The device is forgotten: it will no longer see the security phrase before sign-in.")
 }
 
 // DeleteCredential serves POST /admin/users/:id/credentials/:cid/delete
@@ -517,12 +477,12 @@ func (p *AdminPages) DeleteCredential(c echo.Context) error {
 	id := c.Param("id")
 	back := userURL(id)
 	if !confirmed(c) {
-		return p.redirect(c, back, "error", "Tick the confirmation box to remove the passkey.")
+		return p.redirect(c, back, flashError, "Tick the confirmation box to remove the passkey.")
 	}
 	if err := p.Admin.Ops.DeleteCredential(c.Request().Context(), actorID(c), id, c.Param("cid")); err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, "success", "The passkey was removed.")
+	return p.redirect(c, back, flashSuccess, "The passkey was removed.")
 }
 
 func plural(n int, one, many string) string {
@@ -631,7 +591,7 @@ func (p *AdminPages) UpdateClient(c echo.Context) error {
 	if err != nil {
 		return p.fail(c, err, "/admin/clients")
 	}
-	return p.redirect(c, "/admin/clients", "success", "The client "+cl.Name+" was saved.")
+	return p.redirect(c, "/admin/clients", flashSuccess, "The client "+cl.Name+" was saved.")
 }
 
 // RotateClient serves POST /admin/clients/:id/rotate (confirmation
@@ -639,7 +599,7 @@ func (p *AdminPages) UpdateClient(c echo.Context) error {
 func (p *AdminPages) RotateClient(c echo.Context) error {
 	id := c.Param("id")
 	if !confirmed(c) {
-		return p.redirect(c, "/admin/clients", "error", "Tick the confirmation box to rotate the secret.")
+		return p.redirect(c, "/admin/clients", flashError, "Tick the confirmation box to rotate the secret.")
 	}
 	secret, err := p.Admin.Ops.RotateClient(c.Request().Context(), actorID(c), id)
 	if err != nil {
@@ -657,10 +617,10 @@ func (p *AdminPages) RotateClient(c echo.Context) error {
 // DeleteClient serves POST /admin/clients/:id/delete (confirmation required).
 func (p *AdminPages) DeleteClient(c echo.Context) error {
 	if !confirmed(c) {
-		return p.redirect(c, "/admin/clients", "error", "Tick the confirmation box to delete the client.")
+		return p.redirect(c, "/admin/clients", flashError, "Tick the confirmation box to delete the client.")
 	}
 	if err := p.Admin.Ops.DeleteClient(c.Request().Context(), actorID(c), c.Param("id")); err != nil {
 		return p.fail(c, err, "/admin/clients")
 	}
-	return p.redirect(c, "/admin/clients", "success", "The client was deleted; its widget and secret stop working now.")
+	return p.redirect(c, "/admin/clients", flashSuccess, "The client was deleted; its widget and secret stop working now.")
 }

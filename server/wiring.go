@@ -91,7 +91,9 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 			Durable: d.Durable, Sessions: d.Ephemeral, Ceremonies: ceremonies, Rules: rules, Audit: auditor,
 			RequireReauth: h.reauth.Require, TOTPIssuer: cfg.RPID(), Now: d.Now,
 		},
-		Durable: d.Durable, Sessions: sessions, Reauth: h.reauth, Secure: cfg.Secure(), Now: d.Now,
+		Durable: d.Durable, Sessions: sessions, Reauth: h.reauth,
+		Flash:  flashes{Cookie: accountFlashCookie, Path: "/account", Secure: cfg.Secure()},
+		Secure: cfg.Secure(), Now: d.Now,
 	}
 	h.admin = &AdminHandler{
 		Ops: &account.Admin{
@@ -100,6 +102,7 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 		},
 		Durable: d.Durable, Sessions: sessions, Issuer: issuer,
 	}
-	h.adminPages = &AdminPages{Admin: h.admin, Secure: cfg.Secure()}
+	h.adminPages = &AdminPages{Admin: h.admin,
+		Flash: flashes{Cookie: adminFlashCookie, Path: "/admin", Secure: cfg.Secure()}}
 	return h, nil
 }
