@@ -79,12 +79,6 @@ type stepResponse struct {
 	PhraseShown bool         `json:"phrase_shown"`
 }
 
-type userInfo struct {
-	ID          string `json:"id"`
-	Username    string `json:"username"`
-	DisplayName string `json:"display_name"`
-}
-
 // completion answers the step that completes a login.
 type completion struct {
 	Done        bool      `json:"done"`

@@ -12,10 +12,17 @@ import (
 	"mutualauth/store"
 )
 
-// The JSON views of a user's credentials, devices and sessions, one type
-// per entity, shared by the account (GET /api/v1/account, the account
+// The JSON views of a user and of a user's credentials, devices and
+// sessions, one type per entity; the last three are shared by the account (GET /api/v1/account, the account
 // page), the session list (GET /api/v1/sessions) and the admin center (GET
 // /api/v1/admin/users/:id and its page). Times are UTC.
+
+// userInfo is who a session, a login or a widget code is for.
+type userInfo struct {
+	ID          string `json:"id"`
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
+}
 
 // credentialView is a WebAuthn credential.
 type credentialView struct {
