@@ -53,7 +53,7 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 	devices := &DeviceManager{Store: d.Durable, TTL: cfg.DeviceTTL, Secure: cfg.Secure(), Now: d.Now}
 	ceremonies := &passkey.Ceremonies{RP: rp, KV: d.Ephemeral, Credentials: d.Durable, Now: d.Now}
 	verifier := &factor.Verifier{
-		Users: d.Durable, Recovery: d.Durable, Ceremonies: ceremonies,
+		Users: d.Durable, RecoveryCodes: d.Durable, Ceremonies: ceremonies,
 		Throttle: &login.Throttle{KV: d.Ephemeral, Now: d.Now},
 		Hasher:   d.Hasher, Box: d.Box, Audit: auditor,
 		Locks: metrics.Logins.WithLabelValues("lock", "locked"),
@@ -97,7 +97,7 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 	}
 	h.admin = &AdminHandler{
 		Ops: &account.Admin{
-			Durable: d.Durable, Sessions: d.Ephemeral, Counters: d.Ephemeral, Audit: auditor,
+			Durable: d.Durable, Sessions: d.Ephemeral, KV: d.Ephemeral, Audit: auditor,
 			InviteTTL: cfg.InviteTTL, Now: d.Now,
 		},
 		Durable: d.Durable, Sessions: sessions, Issuer: issuer,

@@ -20,9 +20,9 @@ import (
 type Admin struct {
 	Durable  store.Durable
 	Sessions store.Sessions
-	// Counters holds the login failure counters that unlock and reset
-	// clear (API.md, "Throttling").
-	Counters  store.KV
+	// KV holds the login failure counters that unlock and reset clear
+	// (API.md, "Throttling").
+	KV        store.KV
 	Audit     *audit.Auditor
 	InviteTTL time.Duration
 	Now       func() time.Time
@@ -163,7 +163,7 @@ func (a *Admin) SetDisabled(ctx context.Context, actor, id string, disabled bool
 // clearCounters forgets the user's login failure counters: the one per
 // username and the ones per recognized device.
 func (a *Admin) clearCounters(ctx context.Context, u store.User) error {
-	if err := a.Counters.Delete(ctx, login.UsernameCounter(u.Username)); err != nil {
+	if err := a.KV.Delete(ctx, login.UsernameCounter(u.Username)); err != nil {
 		return err
 	}
 	devices, err := a.Durable.ListDevices(ctx, u.ID)
@@ -171,7 +171,7 @@ func (a *Admin) clearCounters(ctx context.Context, u store.User) error {
 		return err
 	}
 	for _, d := range devices {
-		if err := a.Counters.Delete(ctx, login.DeviceCounter(d.ID)); err != nil {
+		if err := a.KV.Delete(ctx, login.DeviceCounter(d.ID)); err != nil {
 			return err
 		}
 	}
@@ -295,7 +295,7 @@ func (a *Admin) DeleteDevice(ctx context.Context, actor, userID, deviceID string
 		if err != nil {
 			return err
 		}
-		return a.Counters.Delete(ctx, login.DeviceCounter(deviceID))
+		return a.KV.Delete(ctx, login.DeviceCounter(deviceID))
 	})
 }
 
