@@ -64,6 +64,18 @@ func (a *Admin) User(ctx context.Context, id string) (store.User, error) {
 	return u, err
 }
 
+// updateUser changes the user with fn: ErrNoUser when there is none.
+func (a *Admin) updateUser(ctx context.Context, id string, fn func(*store.User)) (store.User, error) {
+	u, err := a.Durable.UpdateUser(ctx, id, func(u *store.User) error {
+		fn(u)
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, ErrNoUser
+	}
+	return u, err
+}
+
 // InviteInput is what an admin asks an invite for.
 type InviteInput struct {
 	Username    string
@@ -134,14 +146,7 @@ func (a *Admin) SetDisabled(ctx context.Context, actor, id string, disabled bool
 			return ErrSelfAction
 		}
 		var err error
-		u, err = a.Durable.UpdateUser(ctx, id, func(u *store.User) error {
-			u.Disabled = disabled
-			return nil
-		})
-		if errors.Is(err, store.ErrNotFound) {
-			return ErrNoUser
-		}
-		if err != nil {
+		if u, err = a.updateUser(ctx, id, func(u *store.User) { u.Disabled = disabled }); err != nil {
 			return err
 		}
 		n.Detail = u.Username
@@ -184,14 +189,7 @@ func (a *Admin) Unlock(ctx context.Context, actor, id string) (store.User, error
 	var u store.User
 	err := a.run(ctx, actor, audit.AdminUserUnlock, id, func(n *note) error {
 		var err error
-		u, err = a.Durable.UpdateUser(ctx, id, func(u *store.User) error {
-			u.Locked = false
-			return nil
-		})
-		if errors.Is(err, store.ErrNotFound) {
-			return ErrNoUser
-		}
-		if err != nil {
+		if u, err = a.updateUser(ctx, id, func(u *store.User) { u.Locked = false }); err != nil {
 			return err
 		}
 		n.Detail = u.Username
@@ -215,18 +213,14 @@ func (a *Admin) Reset(ctx context.Context, actor, id string) (Invite, int, error
 			return ErrSelfAction
 		}
 		// Unenrolled first: from here on no login can succeed.
-		u, err := a.Durable.UpdateUser(ctx, id, func(u *store.User) error {
+		u, err := a.updateUser(ctx, id, func(u *store.User) {
 			u.PasswordHash = ""
 			u.Phrase = nil
 			u.TOTPSecret = nil
 			u.TOTPPending = nil
 			u.EnrolledAt = time.Time{}
 			u.Locked = false
-			return nil
 		})
-		if errors.Is(err, store.ErrNotFound) {
-			return ErrNoUser
-		}
 		if err != nil {
 			return err
 		}
