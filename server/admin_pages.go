@@ -65,18 +65,6 @@ type adminUsersView struct {
 	Invite           *adminInviteView
 }
 
-type adminCredRow struct {
-	ID, Name, Created, LastUsed, Kind string
-	CloneWarning                      bool
-}
-
-type adminDeviceRow struct{ ID, Name, Created, LastSeen, Expires string }
-
-type adminSessionRow struct {
-	ID, Started, LastSeen, Expires, IP, Browser, UserAgent, Methods string
-	Current                                                         bool
-}
-
 type adminEventRow struct {
 	Time, TimeISO, Action, Result, ResultClass string
 	Subject, SubjectName, SubjectURL           string
@@ -93,9 +81,9 @@ type adminUserView struct {
 	IsEnrolled, IsAdmin           bool
 	Password, Phrase, TOTP        bool
 	RecoveryLeft                  int
-	Credentials                   []adminCredRow
-	Devices                       []adminDeviceRow
-	Sessions                      []adminSessionRow
+	Credentials                   []credentialView
+	Devices                       []deviceView
+	Sessions                      []sessionView
 	Invite                        *adminInviteView
 	Events                        []adminEventRow
 	AuditURL                      string
@@ -211,20 +199,6 @@ func userRow(u adminUser) adminUserRow {
 func inviteView(issuer string, inv account.Invite, reset bool) *adminInviteView {
 	return &adminInviteView{Username: inv.User.Username, URL: account.EnrollURL(issuer, inv.Token),
 		Expires: fmtTime(inv.ExpiresAt), Reset: reset}
-}
-
-// methodNames names the authentication methods of a session (RFC 8176 values).
-func methodNames(amr []string) string {
-	names := map[string]string{"pwd": "password", "otp": "authenticator code", "hwk": "passkey", "rec": "recovery code"}
-	out := make([]string, 0, len(amr))
-	for _, m := range amr {
-		if n, ok := names[m]; ok {
-			out = append(out, n)
-		} else {
-			out = append(out, m)
-		}
-	}
-	return strings.Join(out, " + ")
 }
 
 func eventRows(events []adminEvent) []adminEventRow {
@@ -344,30 +318,7 @@ func (p *AdminPages) renderUser(c echo.Context, base adminBase, invite *adminInv
 	}
 	v.NoSecondFactor = d.User.Enrolled && !d.Factors.TOTP && len(d.Factors.Credentials) == 0
 	v.FewRecovery = d.User.Enrolled && d.Factors.RecoveryCodesLeft < 3
-	for _, cr := range d.Factors.Credentials {
-		kind := "Device-bound"
-		if cr.BackupEligible {
-			kind = "Synced passkey"
-		}
-		if cr.Attachment == "cross-platform" {
-			kind = "Security key"
-		}
-		lastUsed := "never"
-		if cr.LastUsedAt != nil {
-			lastUsed = fmtTime(*cr.LastUsedAt)
-		}
-		v.Credentials = append(v.Credentials, adminCredRow{ID: cr.ID, Name: cr.Name, Created: fmtTime(cr.CreatedAt),
-			LastUsed: lastUsed, Kind: kind, CloneWarning: cr.CloneWarning})
-	}
-	for _, dv := range d.Devices {
-		v.Devices = append(v.Devices, adminDeviceRow{ID: dv.ID, Name: dv.Name, Created: fmtTime(dv.CreatedAt),
-			LastSeen: fmtTime(dv.LastSeenAt), Expires: fmtTime(dv.ExpiresAt)})
-	}
-	for _, s := range d.Sessions {
-		v.Sessions = append(v.Sessions, adminSessionRow{ID: s.ID, Started: fmtTime(s.CreatedAt), LastSeen: fmtTime(s.LastSeenAt),
-			Expires: fmtTime(s.IdleExpiresAt), IP: s.IP, Browser: s.Device, UserAgent: s.UserAgent,
-			Methods: methodNames(s.AMR), Current: s.Current})
-	}
+	v.Credentials, v.Devices, v.Sessions = d.Factors.Credentials, d.Devices, d.Sessions
 	events, _, err := p.Admin.listAudit(c.Request().Context(), store.AuditQuery{Subject: id, Limit: 10})
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -35,6 +36,19 @@ type credentialView struct {
 	BackupEligible bool       `json:"backup_eligible"`
 	BackupState    bool       `json:"backup_state"`
 	CloneWarning   bool       `json:"clone_warning"`
+}
+
+// Kind names the sort of authenticator for people.
+func (c credentialView) Kind() string {
+	switch {
+	case c.Attachment == "cross-platform":
+		return "Security key"
+	case c.BackupState:
+		return "Synced passkey"
+	case c.BackupEligible:
+		return "Passkey (can sync)"
+	}
+	return "Bound to one device"
 }
 
 func viewCredential(c store.Credential) credentialView {
@@ -101,6 +115,21 @@ type sessionView struct {
 	Device        string    `json:"device"`
 	AMR           []string  `json:"amr"`
 	Current       bool      `json:"current"`
+}
+
+// Methods names the session's authentication methods (RFC 8176 values)
+// for people.
+func (s sessionView) Methods() string {
+	names := map[string]string{"pwd": "password", "otp": "authenticator code", "hwk": "passkey", "rec": "recovery code"}
+	out := make([]string, 0, len(s.AMR))
+	for _, m := range s.AMR {
+		if n, ok := names[m]; ok {
+			out = append(out, n)
+		} else {
+			out = append(out, m)
+		}
+	}
+	return strings.Join(out, " + ")
 }
 
 func viewSessions(all []store.Session, current store.Session) []sessionView {
