@@ -97,7 +97,8 @@ func SingleScript(s string) bool {
 // a rare admin action, and the check needs no column in the schema.
 func CheckNewUsername(ctx context.Context, users store.Users, username string) error {
 	if !SingleScript(username) {
-		return ErrMixedScript
+		return &Error{Kind: Invalid, Code: "invalid_username", Err: ErrMixedScript,
+			Detail: "A username must be written in one script (not Latin mixed with Cyrillic, say)."}
 	}
 	skel := Skeleton(username)
 	const page = 500
@@ -108,7 +109,8 @@ func CheckNewUsername(ctx context.Context, users store.Users, username string) e
 		}
 		for _, u := range list {
 			if u.Username != username && Skeleton(u.Username) == skel {
-				return ErrLookAlike
+				return &Error{Kind: Invalid, Code: "invalid_username", Err: ErrLookAlike,
+					Detail: "This username looks like an existing one; choose another."}
 			}
 		}
 		if len(list) == 0 || offset+len(list) >= total {
