@@ -71,7 +71,7 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 	h.signIn = &SignInHandler{
 		Issuer: issuer, Users: d.Durable, Credentials: d.Durable, Clients: d.Durable, KV: d.Ephemeral,
 		Tx:       &login.Transactions{KV: d.Ephemeral, Now: d.Now},
-		IPLimit:  &login.RateLimiter{KV: d.Ephemeral, Limit: cfg.IPRateLimit, Now: d.Now},
+		IPLimit:  &login.RateLimiter{KV: d.Ephemeral, Limit: cfg.IPRateLimit},
 		Verifier: verifier, Ceremonies: ceremonies, Keys: d.Keys, Box: d.Box,
 		Sessions: sessions, Devices: devices, Audit: auditor, Metrics: metrics, Log: d.Log, Now: d.Now,
 	}

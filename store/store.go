@@ -142,6 +142,13 @@ type KV interface {
 	// Incr adds one and returns the new value; a new key starts at 0 and
 	// gets ttl. The ttl of an existing key is not changed.
 	Incr(ctx context.Context, key string, ttl time.Duration) (int64, error)
+	// AllowRate admits one request against key under the generic cell rate
+	// algorithm (GCRA, ITU-T I.371 §4.4.2, as github.com/go-redis/redis_rate
+	// runs it): on average limit requests per period, at most limit at once,
+	// with no window boundary to burst across. It returns 0 when the request
+	// is admitted, else how long until the next one would be. Rate keys are
+	// apart from the other keys.
+	AllowRate(ctx context.Context, key string, limit int, period time.Duration) (time.Duration, error)
 }
 
 // Sessions holds login sessions and a per-user index of them.

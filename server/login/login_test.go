@@ -296,17 +296,18 @@ func TestThrottleBackoffAndReset(t *testing.T) {
 func TestRateLimiter(t *testing.T) {
 	backends(t, func(t *testing.T, kv store.KV) {
 		ctx := context.Background()
-		clk := &clock{now: time.Unix(1_700_000_000-1_700_000_000%60+10, 0)}
-		rl := &RateLimiter{KV: kv, Limit: 3, Now: clk.Now}
+		const limit = 120 // a burst of 120, then one every 500 ms
+		rl := &RateLimiter{KV: kv, Limit: limit}
 		group := "begin-" + time.Now().Format("150405.000000000")
-		for i := range 3 {
+		for i := range limit {
 			if err := rl.Allow(ctx, group, "192.0.2.1"); err != nil {
 				t.Fatalf("request %d: %v", i+1, err)
 			}
 		}
 		var re *RateLimitedError
-		if err := rl.Allow(ctx, group, "192.0.2.1"); !errors.As(err, &re) || re.RetryAfter != 50*time.Second {
-			t.Fatalf("4th request: %v", err)
+		err := rl.Allow(ctx, group, "192.0.2.1")
+		if !errors.As(err, &re) || re.RetryAfter <= 0 || re.RetryAfter > time.Minute/limit {
+			t.Fatalf("request over the limit: %v, want a wait of at most %s", err, time.Minute/limit)
 		}
 		if err := rl.Allow(ctx, group, "2001:db8::1"); err != nil {
 			t.Fatalf("another IP: %v", err)
@@ -314,11 +315,16 @@ func TestRateLimiter(t *testing.T) {
 		if err := rl.Allow(ctx, "other-"+group, "192.0.2.1"); err != nil {
 			t.Fatalf("another group: %v", err)
 		}
-		clk.Advance(50 * time.Second)
+		// After the wait one request passes, not a fresh burst (a fixed
+		// window would let another 120 through after its boundary).
+		time.Sleep(re.RetryAfter + 20*time.Millisecond)
 		if err := rl.Allow(ctx, group, "192.0.2.1"); err != nil {
-			t.Fatalf("next minute: %v", err)
+			t.Fatalf("after the wait: %v", err)
 		}
-		off := &RateLimiter{KV: kv, Limit: 0, Now: clk.Now}
+		if err := rl.Allow(ctx, group, "192.0.2.1"); !errors.As(err, &re) {
+			t.Fatalf("second request after the wait: %v, want refused", err)
+		}
+		off := &RateLimiter{KV: kv, Limit: 0}
 		for range 10 {
 			if err := off.Allow(ctx, group, "192.0.2.1"); err != nil {
 				t.Fatalf("limit 0: %v", err)

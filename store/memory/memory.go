@@ -3,6 +3,7 @@ package memory
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -191,6 +192,33 @@ func (s *Store) Incr(ctx context.Context, key string, ttl time.Duration) (int64,
 	e.value = strconv.AppendInt(nil, n, 10)
 	s.kv[key] = e
 	return n, nil
+}
+
+// AllowRate implements [store.KV.AllowRate] with the arithmetic of
+// redis_rate's script: the state is the theoretical arrival time (TAT) of
+// the next request.
+func (s *Store) AllowRate(ctx context.Context, key string, limit int, period time.Duration) (time.Duration, error) {
+	if limit <= 0 || period <= 0 {
+		return 0, errBadTTL
+	}
+	now := time.Now()
+	interval := period / time.Duration(limit)
+	key = "rate:" + key
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.maybeSweep(now)
+	tat := now
+	if e, ok := s.getLive(key, now); ok && len(e.value) == 8 {
+		if stored := time.Unix(0, int64(binary.BigEndian.Uint64(e.value))); stored.After(now) {
+			tat = stored
+		}
+	}
+	next := tat.Add(interval)
+	if allowAt := next.Add(-interval * time.Duration(limit)); now.Before(allowAt) {
+		return allowAt.Sub(now), nil
+	}
+	s.kv[key] = entry{value: binary.BigEndian.AppendUint64(nil, uint64(next.UnixNano())), expires: next}
+	return 0, nil
 }
 
 func sessionLive(s store.Session, now time.Time) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
 	"mutualauth/store"
@@ -111,4 +112,21 @@ func (s *Store) Incr(ctx context.Context, key string, ttl time.Duration) (int64,
 		return 0, wrap("incr", err)
 	}
 	return n, nil
+}
+
+// AllowRate implements [store.KV.AllowRate] with redis_rate's GCRA script
+// (one EVALSHA on one key; the clock is Redis's TIME, shared by every
+// instance).
+func (s *Store) AllowRate(ctx context.Context, key string, limit int, period time.Duration) (time.Duration, error) {
+	if limit <= 0 || period <= 0 {
+		return 0, errBadTTL
+	}
+	res, err := s.limiter.Allow(ctx, s.kvKey(key), redis_rate.Limit{Rate: limit, Burst: limit, Period: period})
+	if err != nil {
+		return 0, wrap("rate", err)
+	}
+	if res.Allowed > 0 {
+		return 0, nil
+	}
+	return max(res.RetryAfter, time.Millisecond), nil
 }

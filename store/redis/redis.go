@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
 	"mutualauth/store"
@@ -27,6 +28,8 @@ type Store struct {
 	c      redis.UniversalClient
 	prefix string
 	hints  touchHints
+	// limiter runs GCRA (AllowRate) on c.
+	limiter *redis_rate.Limiter
 
 	readerOnce sync.Once
 	readerCmd  redis.Cmdable
@@ -58,7 +61,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 // prefix must not contain '{' or '}', which would break the hash tags. Close
 // closes c.
 func NewFromClient(c redis.UniversalClient, prefix string) *Store {
-	return &Store{c: c, prefix: prefix}
+	return &Store{c: c, prefix: prefix, limiter: redis_rate.NewLimiter(c)}
 }
 
 // lookup reads the session hash at key for TouchSession's fast path. A

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,6 +66,8 @@ func RunEphemeral(t *testing.T, newStore func(t *testing.T) store.Ephemeral) {
 		{"KV/Incr", ephIncr},
 		{"KV/IncrConcurrent", ephIncrConcurrent},
 		{"KV/IncrTTLNotExtended", ephIncrTTL},
+		{"KV/AllowRate", ephAllowRate},
+		{"KV/AllowRateConcurrent", ephAllowRateConcurrent},
 		{"Sessions/CreateTouch", ephSessionCreateTouch},
 		{"Sessions/TouchUnknown", ephSessionTouchUnknown},
 		{"Sessions/IdleExpiry", ephSessionIdleExpiry},
@@ -514,6 +517,68 @@ func ephIncrTTL(t *testing.T, s store.Ephemeral) {
 	ephNoErr(t, "Incr", err)
 	if n != 1 {
 		t.Fatalf("Incr after the counter expired = %d, want 1", n)
+	}
+}
+
+// ephAllowRate: GCRA admits limit requests at once, then one per
+// period/limit, and says how long to wait; there is no window boundary
+// after which another full burst passes.
+func ephAllowRate(t *testing.T, s store.Ephemeral) {
+	ctx := context.Background()
+	k := ephKey("rate")
+	const limit, period = 4, 2 * time.Second
+	for i := range limit {
+		wait, err := s.AllowRate(ctx, k, limit, period)
+		ephNoErr(t, "AllowRate", err)
+		if wait != 0 {
+			t.Fatalf("request %d of a fresh key refused (wait %s)", i+1, wait)
+		}
+	}
+	wait, err := s.AllowRate(ctx, k, limit, period)
+	ephNoErr(t, "AllowRate", err)
+	if wait <= 0 || wait > period/limit {
+		t.Fatalf("request over the limit: wait %s, want in (0, %s]", wait, period/limit)
+	}
+	// The key kept its own state: another key is fresh, and a Get of the
+	// rate key's name finds no KV value.
+	if w, err := s.AllowRate(ctx, ephKey("rate-other"), limit, period); err != nil || w != 0 {
+		t.Fatalf("another key: wait %s, %v", w, err)
+	}
+	if _, err := s.Get(ctx, k); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get of a rate key = %v, want ErrNotFound", err)
+	}
+	// After the wait exactly one more is admitted, not a whole burst.
+	time.Sleep(wait + 20*time.Millisecond)
+	if w, err := s.AllowRate(ctx, k, limit, period); err != nil || w != 0 {
+		t.Fatalf("after the wait: wait %s, %v", w, err)
+	}
+	if w, err := s.AllowRate(ctx, k, limit, period); err != nil || w == 0 {
+		t.Fatalf("second after the wait admitted (%s, %v): a burst passed", w, err)
+	}
+	if _, err := s.AllowRate(ctx, k, 0, period); err == nil {
+		t.Fatal("AllowRate with limit 0 did not fail")
+	}
+}
+
+// ephAllowRateConcurrent: of 40 concurrent requests against a limit of 10,
+// exactly 10 are admitted.
+func ephAllowRateConcurrent(t *testing.T, s store.Ephemeral) {
+	ctx := context.Background()
+	k := ephKey("ratec")
+	var admitted atomic.Int32
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if w, err := s.AllowRate(ctx, k, 10, time.Hour); err == nil && w == 0 {
+				admitted.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := admitted.Load(); n != 10 {
+		t.Fatalf("%d of 40 concurrent requests admitted, want 10", n)
 	}
 }
 
