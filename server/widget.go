@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"mutualauth/server/account"
 	"mutualauth/server/audit"
 	"mutualauth/server/factor"
+	"mutualauth/server/login"
 	"mutualauth/server/token"
 	"mutualauth/store"
 	"mutualauth/templates"
@@ -66,7 +68,9 @@ type WidgetHandler struct {
 	KV      store.KV
 	Script  WidgetScript
 	Audit   *audit.Auditor
-	Now     func() time.Time
+	// ClientAuth throttles failed client authentication at Token.
+	ClientAuth *login.ClientAuth
+	Now        func() time.Time
 }
 
 // ServeScript serves GET /widget.js. Hosts load it from their own pages,
@@ -272,6 +276,17 @@ func (h *WidgetHandler) Token(c echo.Context) error {
 	if !ok {
 		return h.refuseClient(c, "", "no HTTP Basic client credentials")
 	}
+	if err := h.ClientAuth.Check(ctx, id, c.RealIP()); err != nil {
+		var te *login.ThrottledError
+		if !errors.As(err, &te) {
+			return err
+		}
+		h.auditClientRefusal(c, "throttled", "too many failed client authentications; client "+truncate(id, 64))
+		p := NewProblem(http.StatusTooManyRequests, "throttled",
+			"Too many failed client authentications. Wait, then try again.")
+		p.RetryAfter = te.RetryAfter
+		return p
+	}
 	cl, err := h.Clients.GetClient(ctx, id)
 	known := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -282,10 +297,16 @@ func (h *WidgetHandler) Token(c echo.Context) error {
 		want = cl.SecretHash
 	}
 	if match := token.Equal(token.Hash(secret), want); !match || !known {
+		if err := h.ClientAuth.Failed(ctx, id, c.RealIP()); err != nil {
+			return err
+		}
 		if !known {
 			return h.refuseClient(c, id, "unknown client_id")
 		}
 		return h.refuseClient(c, id, "wrong client secret")
+	}
+	if err := h.ClientAuth.Succeeded(ctx, id); err != nil {
+		return err
 	}
 
 	var req tokenRequest
@@ -351,11 +372,26 @@ func clientCredentials(r *http.Request) (id, secret string, ok bool) {
 func (h *WidgetHandler) refuseClient(c echo.Context, clientID, reason string) error {
 	detail := reason
 	if clientID != "" {
-		detail += "; client " + clientID
+		detail += "; client " + truncate(clientID, 64)
 	}
-	h.Audit.Record(c.Request().Context(), store.AuditEvent{Action: audit.WidgetToken, Result: "invalid_client", Detail: detail})
+	h.auditClientRefusal(c, "invalid_client", detail)
 	c.Response().Header().Set("WWW-Authenticate", `Basic realm="mutualauth", charset="UTF-8"`)
 	return NewProblem(http.StatusUnauthorized, "invalid_client", "The client credentials are not valid.")
+}
+
+// auditClientRefusal writes a refused client authentication to the audit
+// log, aggregated (login.ClientAuth.ShouldAudit) so that a flood of wrong
+// secrets cannot grow the audit table without bound.
+func (h *WidgetHandler) auditClientRefusal(c echo.Context, result, detail string) {
+	ctx := c.Request().Context()
+	write, n, err := h.ClientAuth.ShouldAudit(ctx)
+	if err != nil || !write {
+		return
+	}
+	if n > 1 {
+		detail += "; refusal " + strconv.FormatInt(n, 10) + " of this minute"
+	}
+	h.Audit.Record(ctx, store.AuditEvent{Action: audit.WidgetToken, Result: result, Detail: detail})
 }
 
 func (h *WidgetHandler) refuseGrant(c echo.Context, clientID, userID, reason string) error {

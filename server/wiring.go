@@ -80,7 +80,7 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 	h.verify = &VerifyHandler{Issuer: issuer, Sessions: sessions, Metrics: metrics, Log: d.Log}
 	h.widget = &WidgetHandler{
 		Issuer: issuer, Clients: d.Durable, Users: d.Durable, KV: d.Ephemeral, Script: widgetScript,
-		Audit: auditor, Now: d.Now,
+		Audit: auditor, ClientAuth: &login.ClientAuth{Throttle: &login.Throttle{KV: d.Ephemeral, Now: d.Now}}, Now: d.Now,
 	}
 	h.reauth = &ReauthHandler{
 		Users: d.Durable, Credentials: d.Durable, KV: d.Ephemeral,
