@@ -157,7 +157,8 @@ func (h *WidgetHandler) Embed(c echo.Context) error {
 	case host == "":
 		refusal = "the app did not say which site it runs on"
 	case !slices.Contains(origins, host):
-		refusal = "the site " + host + " is not one this app registered"
+		// A fixed text: the origin parameter is the attacker's to choose.
+		refusal = "the site it runs on is not one this app registered"
 	case pinned != "" && !kidPattern.MatchString(pinned):
 		refusal = "the app's pinned server key is not a key thumbprint"
 	}

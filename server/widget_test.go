@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -545,4 +546,21 @@ func TestWidgetWebAuthnInFrame(t *testing.T) {
 	requireProblem(t, "frame in another page", try(shop.ID, "https://evil.example"), 401, "invalid_credentials")
 	// Without a widget client no frame is allowed at all.
 	requireProblem(t, "frame without client", try("", "https://shop.example"), 401, "invalid_credentials")
+}
+
+func TestEmbedRefusalNeverEchoesTheOrigin(t *testing.T) {
+	e := newLoginEnv(t, nil)
+	shop := e.widgetClient("Shop", "https://shop.example")
+	b := e.client()
+	bait := "https://Call-support-at-555-0100.example"
+	r := b.call("GET", "/embed/login?client_id="+shop.ID+"&origin="+url.QueryEscape(bait), nil, "Accept", "text/html")
+	if r.status != 400 {
+		t.Fatalf("embed page for a foreign origin: %d", r.status)
+	}
+	if strings.Contains(strings.ToLower(string(r.body)), "call-support") {
+		t.Fatalf("the refusal echoes the origin parameter:\n%s", r.body)
+	}
+	if !strings.Contains(string(r.body), "not one this app registered") {
+		t.Fatalf("the refusal does not say why:\n%s", r.body)
+	}
 }
