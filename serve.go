@@ -69,8 +69,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("mutualauth serving", "listen", ln.Addr().String(), "issuer", cfg.Issuer(),
 		"signing_kid", deps.Keys.ActiveKID())
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	servers := []*http.Server{hs}
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			_ = hs.Close()
+			return fmt.Errorf("listen on %s (%s): %w", cfg.MetricsListen, config.EnvMetricsListen, err)
+		}
+		ms := &http.Server{Handler: srv.MetricsHandler(cfg.MetricsToken), ReadHeaderTimeout: 5 * time.Second,
+			WriteTimeout: 30 * time.Second, ErrorLog: hs.ErrorLog}
+		servers = append(servers, ms)
+		go func() { errc <- ms.Serve(mln) }()
+		log.Info("metrics serving", "listen", mln.Addr().String(), "token", cfg.MetricsToken != "")
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -79,11 +92,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("shutting down: finishing requests in flight")
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for range servers {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	log.Info("stopped")
 	return nil

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"net/http"
 	"strconv"
@@ -48,6 +50,26 @@ func NewMetrics() *Metrics {
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// Protected serves Handler to requests that carry "Authorization: Bearer
+// token" (RFC 6750 §2.1), compared in constant time; every other request
+// gets 401 with a Bearer challenge. An empty token protects nothing.
+func (m *Metrics) Protected(token string) http.Handler {
+	h := m.Handler()
+	if token == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte("Bearer " + token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mutualauth metrics"`)
+			writeProblem(w, r, NewProblem(http.StatusUnauthorized, "unauthenticated", "The metrics need the bearer token."))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // middleware records every request by its route template (never the raw

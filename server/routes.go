@@ -19,7 +19,9 @@ func (s *Server) routes(h *handlers, secure bool) {
 
 	e.GET("/healthz", h.health.Healthz)
 	e.GET("/readyz", h.health.Readyz)
-	e.GET("/metrics", echo.WrapHandler(s.Metrics.Handler()))
+	if h.metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(h.metrics))
+	}
 	e.GET("/.well-known/jwks.json", h.identity.JWKS)
 	e.GET("/.well-known/mutualauth", h.identity.Discovery)
 	e.GET("/static/:name", StaticHandler{}.Serve)

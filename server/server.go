@@ -68,6 +68,14 @@ func New(d Deps) (*Server, error) {
 	return s, nil
 }
 
+// MetricsHandler serves /metrics for a listener of its own
+// (MUTUALAUTH_METRICS_LISTEN), with the bearer token when one is set.
+func (s *Server) MetricsHandler(token string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.Metrics.Protected(token))
+	return mux
+}
+
 // ServeHTTP makes the server an http.Handler.
 // /auth/verify, the hottest route, skips echo's router and middleware.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

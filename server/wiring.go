@@ -1,6 +1,8 @@
 package server
 
 import (
+	"net/http"
+
 	"mutualauth/server/account"
 	"mutualauth/server/audit"
 	"mutualauth/server/factor"
@@ -30,6 +32,9 @@ type handlers struct {
 	account    *AccountHandler
 	admin      *AdminHandler
 	adminPages *AdminPages
+	// metrics is /metrics on the main listener; nil when it has its own
+	// (MUTUALAUTH_METRICS_LISTEN).
+	metrics http.Handler
 }
 
 func wire(d Deps, metrics *Metrics) (*handlers, error) {
@@ -63,6 +68,9 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 		Policy: password.Policy{MinLength: cfg.PasswordMinLen}, Now: d.Now}
 
 	h := &handlers{issuer: issuer, sessions: sessions, clientOrigins: &ClientOrigins{Store: d.Durable, Now: d.Now}}
+	if cfg.MetricsListen == "" {
+		h.metrics = metrics.Protected(cfg.MetricsToken)
+	}
 	h.health = &HealthHandler{Durable: d.Durable, Ephemeral: d.Ephemeral}
 	h.identity = &IdentityHandler{Issuer: issuer, Keys: d.Keys, WidgetIntegrity: widgetScript.Integrity}
 	h.enroll = &EnrollHandler{

@@ -33,6 +33,14 @@ type Config struct {
 	TrustedProxies []netip.Prefix // X-Forwarded-For is believed only from these
 	LogLevel       string         // debug, info, warn, error
 	LogFormat      string         // text or json
+
+	// MetricsListen, when set, serves /metrics on this host:port only
+	// (and no longer on Listen).
+	MetricsListen string
+	// MetricsToken, when set, is the bearer token /metrics asks for.
+	MetricsToken string
+	// DatabaseTimeout bounds every database query.
+	DatabaseTimeout time.Duration
 }
 
 // Issuer is the origin the server is reached at, e.g. "https://login.example.com".
@@ -63,6 +71,9 @@ const (
 	EnvTrustedProxies  = "MUTUALAUTH_TRUSTED_PROXIES"
 	EnvLogLevel        = "MUTUALAUTH_LOG_LEVEL"
 	EnvLogFormat       = "MUTUALAUTH_LOG_FORMAT"
+	EnvMetricsListen   = "MUTUALAUTH_METRICS_LISTEN"
+	EnvMetricsToken    = "MUTUALAUTH_METRICS_TOKEN"
+	EnvDatabaseTimeout = "MUTUALAUTH_DATABASE_TIMEOUT"
 )
 
 // Defaults, as API.md and DESIGN.md set them.
@@ -76,6 +87,7 @@ const (
 	DefaultInviteTTL       = 72 * time.Hour
 	DefaultDeviceTTL       = 90 * 24 * time.Hour
 	DefaultPasswordMinLen  = 12
+	DefaultDatabaseTimeout = 5 * time.Second
 )
 
 // FromEnv reads and validates the configuration. Every problem found is
@@ -98,10 +110,23 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		HashConcurrency: p.integer(EnvHashConcurrency, 0, 0, 1024),
 		LogLevel:        strings.ToLower(p.str(EnvLogLevel, "info")),
 		LogFormat:       strings.ToLower(p.str(EnvLogFormat, "text")),
+		MetricsListen:   strings.TrimSpace(getenv(EnvMetricsListen)),
+		MetricsToken:    strings.TrimSpace(getenv(EnvMetricsToken)),
+		DatabaseTimeout: p.duration(EnvDatabaseTimeout, DefaultDatabaseTimeout, 100*time.Millisecond, time.Minute),
 	}
 	c.PublicURL = p.publicURL(EnvPublicURL, DefaultPublicURL)
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		p.fail(EnvListen, "%q is not host:port (%v)", c.Listen, err)
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			p.fail(EnvMetricsListen, "%q is not host:port (%v)", c.MetricsListen, err)
+		} else if c.MetricsListen == c.Listen {
+			p.fail(EnvMetricsListen, "must differ from %s", EnvListen)
+		}
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		p.fail(EnvMetricsToken, "must be at least 16 characters")
 	}
 	if c.DatabaseURL != "" {
 		u, err := url.Parse(c.DatabaseURL)

@@ -44,15 +44,18 @@ func TestValues(t *testing.T) {
 
 func TestBadValuesNameTheirVariable(t *testing.T) {
 	cases := map[string]string{
-		EnvPublicURL:      "ftp://x",
-		EnvListen:         "no-port",
-		EnvIPRateLimit:    "-1",
-		EnvDatabaseURL:    "mysql://x",
-		EnvRedisURL:       "http://x",
-		EnvSessionIdle:    "forever",
-		EnvPasswordMinLen: "6",
-		EnvLogLevel:       "loud",
-		EnvTrustedProxies: "not-an-ip",
+		EnvPublicURL:       "ftp://x",
+		EnvListen:          "no-port",
+		EnvIPRateLimit:     "-1",
+		EnvDatabaseURL:     "mysql://x",
+		EnvRedisURL:        "http://x",
+		EnvSessionIdle:     "forever",
+		EnvPasswordMinLen:  "6",
+		EnvLogLevel:        "loud",
+		EnvTrustedProxies:  "not-an-ip",
+		EnvMetricsListen:   "nowhere",
+		EnvMetricsToken:    "short",
+		EnvDatabaseTimeout: "10ms",
 	}
 	for name, value := range cases {
 		_, err := FromEnv(env(map[string]string{name: value}))
@@ -62,6 +65,9 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 	}
 	if _, err := FromEnv(env(map[string]string{EnvPublicURL: "https://x.example/path"})); err == nil {
 		t.Error("public URL with a path accepted")
+	}
+	if _, err := FromEnv(env(map[string]string{EnvMetricsListen: DefaultListen})); err == nil {
+		t.Error("metrics on the main listen address accepted")
 	}
 	if _, err := FromEnv(env(map[string]string{EnvSessionIdle: "13h"})); err == nil {
 		t.Error("idle timeout longer than absolute accepted")
