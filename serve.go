@@ -185,6 +185,7 @@ func openDurable(ctx context.Context, cfg config.Config) (store.Durable, error) 
 		}
 		return nil, fmt.Errorf("database (%s): %w", config.EnvDatabaseURL, err)
 	}
+	st.SetTimeout(cfg.DatabaseTimeout)
 	return st, nil
 }
 

@@ -439,9 +439,10 @@ type faultProxy struct {
 	target string
 	addr   string
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]struct{}
+	frozen bool // accept connections but never forward or answer
 }
 
 func startFaultProxy(t *testing.T, target string) *faultProxy {
@@ -467,6 +468,13 @@ func (p *faultProxy) serve(ln net.Listener) {
 			if err != nil {
 				return
 			}
+			p.mu.Lock()
+			if p.frozen {
+				p.conns[in] = struct{}{}
+				p.mu.Unlock()
+				continue
+			}
+			p.mu.Unlock()
 			out, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 			if err != nil {
 				in.Close()
@@ -500,6 +508,29 @@ func (p *faultProxy) Cut() {
 		p.ln.Close()
 		p.ln = nil
 	}
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// Freeze drops the open connections and from then on accepts new ones
+// but never answers on them: a database that hangs. Thaw ends that.
+func (p *faultProxy) Freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.frozen = true
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// Thaw forwards again (the held connections are dropped).
+func (p *faultProxy) Thaw() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.frozen = false
 	for c := range p.conns {
 		c.Close()
 	}
@@ -546,10 +577,8 @@ func TestFaultPostgresUnreachable(t *testing.T) {
 	invite := inviteToken(t, s, s.AdminInvite(t, "pg.invitee", "", false))
 
 	// Input PostgreSQL cannot hold is answered like any other.
-	var st apiLoginStep
 	c := newAPILoginClient(t, s.URL())
-	c.must("POST", "/api/v1/login/begin", map[string]any{"username": "pg\x00user"}, 200, &st)
-	c.refused("POST", "/api/v1/login/otp", map[string]any{"login_id": st.LoginID, "code": "123456"}, 401, "invalid_credentials")
+	c.refused("POST", "/api/v1/login/begin", map[string]any{"username": "pg\x00user"}, 400, "invalid_request")
 	c.refused("POST", "/api/v1/login/begin", map[string]any{"username": "pg.user", "client_id": "mac_\x00"}, 400, "invalid_client")
 
 	proxy.Cut()
@@ -577,6 +606,48 @@ func TestFaultPostgresUnreachable(t *testing.T) {
 	a.finish(t, newAPILoginClient(t, s.URL()), pending)
 	a.login(t, newAPILoginClient(t, s.URL()))
 	newAPILoginClient(t, s.URL()).must("GET", "/api/v1/enroll/"+invite, nil, 200, nil)
+}
+
+// TestFaultPostgresNeverAnswers runs the server on PostgreSQL through a
+// proxy that, once frozen, accepts connections but never answers: with
+// MUTUALAUTH_DATABASE_TIMEOUT=1s every request that needs the database
+// answers 503 store_unavailable within a few seconds (not the 30 s write
+// timeout), and all recovers once the database answers again.
+func TestFaultPostgresNeverAnswers(t *testing.T) {
+	dbURL := postgresDatabase(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := u.Host
+	if u.Port() == "" {
+		target = net.JoinHostPort(u.Hostname(), "5432")
+	}
+	proxy := startFaultProxy(t, target)
+	u.Host = proxy.addr
+	s := startServer(t, ServerOptions{DatabaseURL: u.String(), Env: []string{"MUTUALAUTH_DATABASE_TIMEOUT=1s"}})
+	a := faultEnroll(t, s, "hang.user")
+	session := a.login(t, newAPILoginClient(t, s.URL()))
+
+	proxy.Freeze()
+	for _, req := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/api/v1/login/begin", map[string]any{"username": a.username}},
+		{"GET", "/api/v1/account", nil},
+		{"GET", "/readyz", nil},
+	} {
+		start := time.Now()
+		faultUnavailable(t, req.method+" "+req.path+" with the database hanging", faultCall(s.URL(), req.method, req.path, req.body, session))
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("%s %s took %s with a 1 s database timeout", req.method, req.path, d)
+		}
+	}
+	faultAlive(t, s)
+	proxy.Thaw()
+	faultWaitReady(t, s, http.StatusOK)
+	a.login(t, newAPILoginClient(t, s.URL()))
 }
 
 // TestFaultGracefulShutdownUnderLoad holds 50 requests that hash a

@@ -36,6 +36,8 @@ type Store struct {
 	d  dialect
 	// desc names the database in errors (a path, or a URL without password).
 	desc string
+	// timeout bounds each query and transaction (SetTimeout).
+	timeout time.Duration
 }
 
 var _ store.Durable = (*Store)(nil)
@@ -73,6 +75,9 @@ func Open(ctx context.Context, databaseURL string, dataDir string) (*Store, erro
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", desc, &scrubbed{err: err, hidden: hidden})
 	}
+	// Migrations may wait for another instance's lock; queries from now on
+	// get the deadline.
+	s.timeout = DefaultTimeout
 	return s, nil
 }
 
@@ -154,6 +159,8 @@ func (s *Store) Dialect() string { return s.d.name }
 
 // Ping reports store.ErrUnavailable when the database cannot be reached.
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return wrap("ping "+s.desc, s.db.PingContext(ctx))
 }
 
@@ -162,16 +169,65 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
+// DefaultTimeout bounds every query (and every transaction as a whole)
+// unless SetTimeout says otherwise.
+const DefaultTimeout = 5 * time.Second
+
+// SetTimeout sets the deadline of every query and transaction from now on
+// (0: none but the caller's). A database that accepts connections but
+// never answers then fails in d with store.ErrUnavailable instead of
+// holding requests. Call it before the store is shared.
+func (s *Store) SetTimeout(d time.Duration) { s.timeout = d }
+
+// bound gives ctx the store's deadline (an earlier one of ctx stays).
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
+}
+
 func (s *Store) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return q.ExecContext(ctx, s.d.rebind(query), args...)
 }
 
-func (s *Store) query(ctx context.Context, q querier, query string, args ...any) (*sql.Rows, error) {
-	return q.QueryContext(ctx, s.d.rebind(query), args...)
+// boundRows are rows whose deadline ends with Close.
+type boundRows struct {
+	*sql.Rows
+	cancel context.CancelFunc
 }
 
-func (s *Store) queryRow(ctx context.Context, q querier, query string, args ...any) *sql.Row {
-	return q.QueryRowContext(ctx, s.d.rebind(query), args...)
+func (r *boundRows) Close() error {
+	defer r.cancel()
+	return r.Rows.Close()
+}
+
+func (s *Store) query(ctx context.Context, q querier, query string, args ...any) (*boundRows, error) {
+	ctx, cancel := s.bound(ctx)
+	rows, err := q.QueryContext(ctx, s.d.rebind(query), args...)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &boundRows{Rows: rows, cancel: cancel}, nil
+}
+
+// boundRow is a row whose deadline ends with Scan.
+type boundRow struct {
+	row    *sql.Row
+	cancel context.CancelFunc
+}
+
+func (r boundRow) Scan(dest ...any) error {
+	defer r.cancel()
+	return r.row.Scan(dest...)
+}
+
+func (s *Store) queryRow(ctx context.Context, q querier, query string, args ...any) boundRow {
+	ctx, cancel := s.bound(ctx)
+	return boundRow{row: q.QueryRowContext(ctx, s.d.rebind(query), args...), cancel: cancel}
 }
 
 // querier is a *sql.DB or a *sql.Tx.
@@ -184,6 +240,8 @@ type querier interface {
 // inTx runs fn in a transaction, committing when it returns nil. On SQLite
 // the transaction holds the write lock from its start.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
