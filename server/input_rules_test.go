@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -95,5 +96,45 @@ func adminCreated(t *testing.T, what string, r httpReply) {
 	t.Helper()
 	if r.status != 200 && r.status != 201 {
 		t.Fatalf("%s: %d %s", what, r.status, r.body)
+	}
+}
+
+// A login begun on a recognized device re-checks the device at each step:
+// revoked after begin (or after the password), the sign-in ends at once.
+func TestLoginRechecksTheDeviceAtEachStep(t *testing.T) {
+	e := newLoginEnv(t, nil)
+	alice := e.enroll("alice")
+	ctx := context.Background()
+	revoke := func() {
+		devs, err := e.Deps.Durable.ListDevices(ctx, alice.User.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range devs {
+			if err := e.Deps.Durable.DeleteDevice(ctx, alice.User.ID, d.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, at := range []string{"password", "otp", "webauthn/options"} {
+		dev := e.device(alice)
+		b := e.client()
+		lr, r := b.post("begin", map[string]any{"username": "alice", "client_nonce": newClientNonce(), "device_token": dev})
+		requireOK(t, "begin", r)
+		id := lr.LoginID
+		if at != "password" {
+			_, r = b.post("password", map[string]any{"login_id": id, "password": alice.Password, "client_nonce": newClientNonce()})
+			requireOK(t, "password", r)
+		}
+		revoke()
+		body := map[string]any{"login_id": id, "password": alice.Password, "code": e.code(alice), "client_nonce": newClientNonce()}
+		_, r = b.post(at, body)
+		requireProblem(t, at+" after the device was revoked", r, 404, "unknown_login")
+		// The sign-in has ended: the next step does not go on with it.
+		_, r = b.post("otp", body)
+		requireProblem(t, "after the refusal", r, 404, "unknown_login")
+	}
+	if n := len(e.audit("login.device", "device_revoked")); n != 3 {
+		t.Fatalf("%d revoked-device refusals audited, want 3", n)
 	}
 }

@@ -684,7 +684,7 @@ func TestLoginUnknownUserIndistinguishable(t *testing.T) {
 	same("webauthn", "webauthn", map[string]any{"login_id": kl.LoginID, "credential": fake}, map[string]any{"login_id": ul.LoginID, "credential": fake})
 
 	// A name that is not even a valid username gets the same shape.
-	_, ir := begin(e.client(), "not a valid\u0007name")
+	_, ir := begin(e.client(), "not a valid name")
 	sameJSONKeys(t, "begin invalid name", kr.body, ir.body)
 
 	if len(e.audit("login.otp", "failure")) != 2 {

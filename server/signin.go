@@ -139,12 +139,12 @@ func (h *SignInHandler) Begin(c echo.Context) error {
 		}
 		return err
 	}
-	if account.CheckUsernameSyntax(req.Username) != nil {
-		return errUsernameSyntax()
-	}
 	raw := strings.TrimSpace(req.Username)
 	if raw == "" || len(req.Username) > maxUsernameBytes {
 		return badRequest("username must be 1 to 256 bytes.")
+	}
+	if account.CheckUsernameSyntax(req.Username) != nil {
+		return errUsernameSyntax()
 	}
 	if err := checkNonce(req.ClientNonce); err != nil {
 		return err
@@ -258,7 +258,7 @@ func (h *SignInHandler) WebAuthnOptions(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	tx, err := h.load(ctx, req.LoginID)
+	tx, err := h.loadChecked(ctx, req.LoginID)
 	if err != nil {
 		return err
 	}
@@ -321,7 +321,7 @@ func (h *SignInHandler) factor(c echo.Context, step login.Step, check checker) e
 		return err
 	}
 	ctx := c.Request().Context()
-	tx, err := h.load(ctx, req.LoginID)
+	tx, err := h.loadChecked(ctx, req.LoginID)
 	if err != nil {
 		return err
 	}
@@ -510,6 +510,35 @@ func (h *SignInHandler) load(ctx context.Context, id string) (login.Transaction,
 		return login.Transaction{}, errUnknownLogin()
 	}
 	return tx, err
+}
+
+// loadChecked loads the transaction and, when it was begun on a
+// recognized device, checks at every step that the device still is one
+// (not revoked, expired or moved to another user since begin): otherwise
+// the sign-in ends (it was begun with the device's phrase and counter) and
+// the client starts again, as an unrecognized device.
+func (h *SignInHandler) loadChecked(ctx context.Context, id string) (login.Transaction, error) {
+	tx, err := h.load(ctx, id)
+	if err != nil || !tx.Recognized {
+		return tx, err
+	}
+	still := false
+	if raw, err := h.Box.Open(tx.DeviceSeal, deviceSealAD(tx.DeviceID)); err == nil {
+		dev, ok, err := h.Devices.Recognize(ctx, string(raw), tx.UserID)
+		if err != nil {
+			return login.Transaction{}, err
+		}
+		still = ok && dev.ID == tx.DeviceID
+	}
+	if still {
+		return tx, nil
+	}
+	if err := h.Tx.Finish(ctx, tx); err != nil && !errors.Is(err, login.ErrStale) && !errors.Is(err, login.ErrUnknown) {
+		return login.Transaction{}, err
+	}
+	h.record(ctx, tx, audit.LoginPrefix+"device", "device_revoked", "the device is no longer recognized; sign-in ended")
+	return login.Transaction{}, NewProblem(http.StatusNotFound, "unknown_login",
+		"This device is no longer recognized, so this sign-in has ended. Start again.")
 }
 
 func (h *SignInHandler) saveError(err error) error {
