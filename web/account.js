@@ -237,42 +237,14 @@
   var codesOffer = 0;
 
   function showCodes(codes) {
-    var list = $("codes");
-    list.textContent = "";
-    codes.forEach(function (c) {
-      var li = document.createElement("li");
-      li.textContent = c;
-      list.appendChild(li);
-    });
+    MA.recoveryCodes(codes, codesHeading());
     $("codes-panel").hidden = false;
     var left = $("codes-left");
     if (left) left.textContent = String(codes.length);
-    setUpCodeButtons();
     $("codes-copy").focus();
   }
 
-  function codesText() {
-    return Array.prototype.map.call($("codes").querySelectorAll("li"), function (li) { return li.textContent.trim(); }).join("\n") + "\n";
-  }
-
-  function setUpCodeButtons() {
-    var link = $("codes-download");
-    if (link) {
-      if (link.dataset.url) URL.revokeObjectURL(link.dataset.url);
-      link.dataset.url = URL.createObjectURL(new Blob([codesText()], { type: "text/plain" }));
-      link.href = link.dataset.url;
-    }
-  }
-
-  async function copyCodes() {
-    var note = $("codes-copied");
-    try {
-      await navigator.clipboard.writeText(codesText());
-      note.textContent = "Copied.";
-    } catch (e) {
-      note.textContent = "Copying is not allowed here: select the codes and copy them by hand.";
-    }
-  }
+  function codesHeading() { return "mutualauth recovery codes at " + location.host + "\n"; }
 
   async function addPasskey(ev) {
     ev.preventDefault();
@@ -355,13 +327,12 @@
     if (cardPasskey) cardPasskey.addEventListener("click", passkeyInCard);
     if ($("passkey-add")) $("passkey-add").addEventListener("submit", addPasskey);
     if ($("phrase-suggest")) $("phrase-suggest").addEventListener("click", suggestPhrase);
-    if ($("codes-copy")) $("codes-copy").addEventListener("click", copyCodes);
     if ($("codes-done")) {
       $("codes-done").addEventListener("click", function () {
         reloadWith("ok", "New recovery codes are in place; the old ones no longer work.", codesOffer);
       });
     }
-    if ($("codes") && $("codes").children.length > 0) setUpCodeButtons();
+    if ($("codes") && $("codes").children.length > 0) MA.recoveryCodes(null, codesHeading());
     storedMessage();
   }
 

@@ -65,6 +65,46 @@
   };
 
   MA.$ = function (id) { return document.getElementById(id); };
+
+  // recoveryCodes shows new recovery codes in #codes (or, when codes is
+  // null, takes those the server rendered there) and makes #codes-download
+  // save them, with heading on top, and #codes-copy copy them, telling how
+  // that went in #codes-copied.
+  MA.recoveryCodes = function (codes, heading) {
+    var list = MA.$("codes");
+    if (codes) {
+      list.textContent = "";
+      codes.forEach(function (c) {
+        var li = document.createElement("li");
+        li.textContent = c;
+        list.appendChild(li);
+      });
+    } else {
+      codes = Array.prototype.map.call(list.querySelectorAll("li"), function (li) { return li.textContent.trim(); });
+    }
+    var text = heading + "Each code works once.\n\n" + codes.join("\n") + "\n";
+    var link = MA.$("codes-download");
+    if (link) {
+      if (link.dataset.url) URL.revokeObjectURL(link.dataset.url);
+      link.dataset.url = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
+      link.href = link.dataset.url;
+    }
+    var button = MA.$("codes-copy"), note = MA.$("codes-copied");
+    if (!button) return;
+    button.onclick = async function () {
+      try {
+        await navigator.clipboard.writeText(text);
+        note.textContent = "Copied. Paste them somewhere safe, such as a password manager.";
+      } catch (e) {
+        var range = document.createRange();
+        range.selectNodeContents(list);
+        var sel = window.getSelection();
+        sel.removeAllRanges();
+        sel.addRange(range);
+        note.textContent = "Copying is blocked here: the codes are selected, press Ctrl+C (or ⌘C) to copy them.";
+      }
+    };
+  };
   MA.show = function (el, on) { if (el) el.hidden = !on; };
 
   // webauthn converts between the server's JSON (WebAuthn Level 3 §5.1,

@@ -245,7 +245,8 @@
       showError("complete-error", detailOf(r));
       return;
     }
-    showCodes(r.body.recovery_codes);
+    MA.recoveryCodes(r.body.recovery_codes,
+      "mutualauth recovery codes for " + $("enroll-username").textContent + " at " + location.host + "\n");
     go("codes");
     $("pin").hidden = false;
     try {
@@ -258,33 +259,6 @@
       $("pin-error").hidden = false;
     }
   });
-
-  function showCodes(codes) {
-    var list = $("codes");
-    list.textContent = "";
-    codes.forEach(function (c) {
-      var li = document.createElement("li");
-      li.textContent = c;
-      list.appendChild(li);
-    });
-    var text = "mutualauth recovery codes for " + $("enroll-username").textContent + " at " + location.host + "\n" +
-      "Each code works once.\n\n" + codes.join("\n") + "\n";
-    var link = $("codes-download");
-    link.href = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
-    $("codes-copy").onclick = async function () {
-      try {
-        await navigator.clipboard.writeText(text);
-        $("codes-copied").textContent = "Copied. Paste them somewhere safe, such as a password manager.";
-      } catch (e) {
-        var range = document.createRange();
-        range.selectNodeContents(list);
-        var sel = window.getSelection();
-        sel.removeAllRanges();
-        sel.addRange(range);
-        $("codes-copied").textContent = "Copying is blocked here: the codes are selected, press Ctrl+C (or ⌘C) to copy them.";
-      }
-    };
-  }
 
   $("codes-saved").addEventListener("change", function () {
     $("codes-done").disabled = !this.checked;
