@@ -126,6 +126,11 @@ func finishEnrollment(t *testing.T, ctx context.Context, s *Server) {
 		}
 		seen[c] = true
 	}
+	// The Download link saves a file made in the page (the CSP keeps the
+	// test from reading it back).
+	if href := eval[string](t, ctx, `document.getElementById("codes-download").href`); !strings.HasPrefix(href, "blob:"+s.URL()+"/") {
+		t.Fatalf("the Download link points at %q, want a blob: URL of the page", href)
+	}
 	screenshot(t, ctx, "recovery-codes")
 
 	// The server key is pinned in the issuer origin's storage, and shown.
