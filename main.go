@@ -18,9 +18,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "mutualauth:", err)
-		}
+		fmt.Fprintln(os.Stderr, "mutualauth:", err)
 		os.Exit(1)
 	}
 }
@@ -38,6 +36,14 @@ flags of the same name override them, e.g. --public-url for MUTUALAUTH_PUBLIC_UR
 // run is the whole program, with its outside world passed in so tests can
 // drive it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	// -h and --help print the usage (the flag package does) and succeed.
+	if err := dispatch(ctx, args, getenv, stdout); !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return nil
+}
+
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) < 2 {
 		return serve(ctx, nil, getenv, stdout)
 	}

@@ -39,6 +39,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := newLogger(cfg, stdout)
+	if pub, lis, bad := cfg.LocalPortMismatch(); bad {
+		log.Warn("the public URL names another port than the server listens on: links it prints will not reach it; set "+
+			config.EnvPublicURL+" and "+config.EnvListen+" together (or put a proxy in between)",
+			"public_url", cfg.Issuer(), "public_port", pub, "listen", cfg.Listen, "listen_port", lis)
+	}
 
 	deps, closeAll, err := open(ctx, cfg, log)
 	if err != nil {
@@ -203,7 +208,7 @@ func bootstrapAdmin(ctx context.Context, cfg config.Config, st store.Durable, lo
 		Username: "admin", DisplayName: "Administrator", Admin: true, CreatedBy: "system", TTL: cfg.InviteTTL,
 	})
 	if errors.Is(err, account.ErrAlreadyEnrolled) {
-		log.Warn("no enabled admin account exists, and the user 'admin' has enrolled without the admin role; run `mutualauth admin invite --username NAME --admin`")
+		log.Warn("no enabled admin account exists, and the user 'admin' has enrolled without the admin role; run `mutualauth admin invite --username NAME --admin` (`go run . admin invite ...` from the source tree)")
 		return nil
 	}
 	if err != nil {

@@ -110,3 +110,26 @@ func TestMetricsTokenOnTheMainListener(t *testing.T) {
 		t.Fatalf("/metrics with the token: %d", resp.StatusCode)
 	}
 }
+
+func TestStartWarnsWhenTheLocalPublicURLNamesAnotherPort(t *testing.T) {
+	_, out := startRun(t, map[string]string{"MUTUALAUTH_PUBLIC_URL": "http://localhost:8080"})
+	if !strings.Contains(out.String(), "the public URL names another port than the server listens on") {
+		t.Fatalf("no warning about the port mismatch:\n%s", out.String())
+	}
+	_, out = startRun(t, map[string]string{})
+	if strings.Contains(out.String(), "names another port") {
+		t.Fatalf("a warning though the ports match:\n%s", out.String())
+	}
+}
+
+func TestHelpSucceeds(t *testing.T) {
+	for _, args := range [][]string{{"mutualauth", "serve", "--help"}, {"mutualauth", "-h"}, {"mutualauth", "help"}} {
+		var out syncBuffer
+		if err := run(context.Background(), args, envOf(nil), &out); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if !strings.Contains(out.String(), "-public-url") && !strings.Contains(out.String(), "usage") {
+			t.Fatalf("%v printed no usage:\n%s", args, out.String())
+		}
+	}
+}

@@ -62,3 +62,28 @@ func (StaticHandler) Serve(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "public, max-age=300")
 	return c.Blob(http.StatusOK, ctype, b)
 }
+
+// RootHandler sends a visitor of / where they can do something: the
+// account page when signed in, else the sign-in page.
+type RootHandler struct {
+	Sessions *SessionManager
+}
+
+// Serve serves GET /.
+func (h *RootHandler) Serve(c echo.Context) error {
+	if _, err := h.Sessions.Current(c); err == nil {
+		return c.Redirect(http.StatusSeeOther, "/account")
+	}
+	return c.Redirect(http.StatusSeeOther, "/login")
+}
+
+// Favicon serves GET /favicon.ico, which browsers ask for on their own:
+// the SVG icon (every current browser takes an SVG there by its type).
+func (StaticHandler) Favicon(c echo.Context) error {
+	b, err := web.Files.ReadFile("favicon.svg")
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=86400")
+	return c.Blob(http.StatusOK, "image/svg+xml", b)
+}

@@ -25,6 +25,8 @@ func (s *Server) routes(h *handlers, secure bool) {
 	e.GET("/.well-known/jwks.json", h.identity.JWKS)
 	e.GET("/.well-known/mutualauth", h.identity.Discovery)
 	e.GET("/static/:name", StaticHandler{}.Serve)
+	e.GET("/favicon.ico", StaticHandler{}.Favicon)
+	e.GET("/", h.root.Serve)
 	e.Any(verifyRoute, echo.WrapHandler(h.verify)) // reached directly by Server.ServeHTTP
 
 	api := e.Group("/api/v1", crossSiteGuard(h.issuer, nil, false))

@@ -20,6 +20,7 @@ type handlers struct {
 	sessions      *SessionManager
 	clientOrigins *ClientOrigins
 
+	root       *RootHandler
 	health     *HealthHandler
 	identity   *IdentityHandler
 	enroll     *EnrollHandler
@@ -68,6 +69,7 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 		Policy: password.Policy{MinLength: cfg.PasswordMinLen}, Now: d.Now}
 
 	h := &handlers{issuer: issuer, sessions: sessions, clientOrigins: &ClientOrigins{Store: d.Durable, Now: d.Now}}
+	h.root = &RootHandler{Sessions: sessions}
 	if cfg.MetricsListen == "" {
 		h.metrics = metrics.Protected(cfg.MetricsToken)
 	}

@@ -52,6 +52,27 @@ func (c Config) RPID() string { return c.PublicURL.Hostname() }
 // Secure reports whether the public URL is https (Secure and __Host- cookies, HSTS).
 func (c Config) Secure() bool { return c.PublicURL.Scheme == "https" }
 
+// LocalPortMismatch reports a public URL on this machine (localhost or a
+// loopback address) whose port is not the one the server listens on: the
+// links the server prints (the admin enrollment link) and the WebAuthn
+// origin would then point at another port. It returns both ports.
+func (c Config) LocalPortMismatch() (publicPort, listenPort string, mismatch bool) {
+	host := c.PublicURL.Hostname()
+	ip := net.ParseIP(host)
+	if host != "localhost" && !strings.HasSuffix(host, ".localhost") && (ip == nil || !ip.IsLoopback()) {
+		return "", "", false
+	}
+	publicPort = c.PublicURL.Port()
+	if publicPort == "" {
+		publicPort = map[string]string{"http": "80", "https": "443"}[c.PublicURL.Scheme]
+	}
+	_, listenPort, err := net.SplitHostPort(c.Listen)
+	if err != nil || listenPort == "0" {
+		return "", "", false
+	}
+	return publicPort, listenPort, publicPort != listenPort
+}
+
 // Variable names.
 const (
 	EnvListen          = "MUTUALAUTH_LISTEN"
