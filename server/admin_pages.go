@@ -1,6 +1,8 @@
 package server
 
 import (
+	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -11,6 +13,7 @@ import (
 
 	"mutualauth/server/account"
 	"mutualauth/server/audit"
+	"mutualauth/server/token"
 	"mutualauth/store"
 	"mutualauth/templates"
 )
@@ -18,12 +21,64 @@ import (
 // AdminPages serves the admin center as server-rendered pages that work
 // without JavaScript (templates/admin.html). Forms post to /admin/...;
 // a successful post redirects (303) to a page that shows a flash message
-// from a short-lived cookie, except when the answer holds a secret shown
-// once (an invite link, a client secret): that page is the POST's own
-// answer, so the secret never travels in a URL or a cookie.
+// from a short-lived cookie. An invite link is kept in the ephemeral store
+// for 15 minutes, bound to the admin's session, under a random id that the
+// redirect's URL carries (?invite=), so reloading that page shows the same
+// link and never issues another; the link itself never travels in a URL
+// or a cookie. A new client secret is the POST's own answer.
 type AdminPages struct {
 	Admin *AdminHandler
 	Flash flashes
+	// KV keeps an invite link just made for the page after the post's
+	// redirect (post/redirect/get: a reload shows it again, never makes
+	// another).
+	KV store.KV
+}
+
+// shownInviteTTL is how long the page after an invite shows its link.
+const shownInviteTTL = 15 * time.Minute
+
+// shownInviteKey binds a kept invite link to the admin's session.
+func shownInviteKey(c echo.Context, id string) string {
+	s, _ := sessionOf(c)
+	return "admin-invite:" + s.ID + ":" + id
+}
+
+// showInvite keeps v and redirects to `to` with a flash, adding the
+// ?invite= parameter under which the next GET finds v.
+func (p *AdminPages) showInvite(c echo.Context, to, text string, v *adminInviteView) error {
+	id, err := token.New()
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := p.KV.Put(c.Request().Context(), shownInviteKey(c, id), raw, shownInviteTTL); err != nil {
+		return err
+	}
+	return p.redirect(c, to+"?"+url.Values{"invite": {id}}.Encode(), flashSuccess, text)
+}
+
+// shownInvite is the invite link kept for this GET, if any.
+func (p *AdminPages) shownInvite(c echo.Context) (*adminInviteView, error) {
+	id := c.QueryParam("invite")
+	if !token.Valid(id) {
+		return nil, nil
+	}
+	raw, err := p.KV.Get(c.Request().Context(), shownInviteKey(c, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var v adminInviteView
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, nil
+	}
+	return &v, nil
 }
 
 // adminPageSize is the number of users per page of the users list.
@@ -236,6 +291,9 @@ func (p *AdminPages) Users(c echo.Context) error {
 		return err
 	}
 	v := adminUsersView{adminBase: p.base(c, "users", "users")}
+	if v.Invite, err = p.shownInvite(c); err != nil {
+		return err
+	}
 	return p.renderUsers(c, http.StatusOK, v, q, offset, limit)
 }
 
@@ -291,14 +349,16 @@ func (p *AdminPages) CreateUser(c echo.Context) error {
 		v.FormError = pr.Detail
 		return p.renderUsers(c, pr.Status, v, "", 0, adminPageSize)
 	}
-	v.Form = adminInviteForm{}
-	v.Invite = inviteView(p.Admin.Issuer, inv, false)
-	return p.renderUsers(c, http.StatusOK, v, "", 0, adminPageSize)
+	return p.showInvite(c, "/admin", "An invite link for "+inv.User.Username+" was created.", inviteView(p.Admin.Issuer, inv, false))
 }
 
 // User serves GET /admin/users/:id.
 func (p *AdminPages) User(c echo.Context) error {
-	return p.renderUser(c, p.base(c, "user", "users"), nil)
+	inv, err := p.shownInvite(c)
+	if err != nil {
+		return err
+	}
+	return p.renderUser(c, p.base(c, "user", "users"), inv)
 }
 
 func (p *AdminPages) renderUser(c echo.Context, base adminBase, invite *adminInviteView) error {
@@ -344,9 +404,7 @@ func (p *AdminPages) InviteUser(c echo.Context) error {
 	if err != nil {
 		return p.fail(c, err, back)
 	}
-	base := adminBase{View: "user", Nav: "users",
-		Flash: &flash{Kind: flashSuccess, Text: "A new invite link was created; earlier links no longer work."}}
-	return p.renderUser(c, base, inviteView(p.Admin.Issuer, inv, false))
+	return p.showInvite(c, back, "A new invite link was created; earlier links no longer work.", inviteView(p.Admin.Issuer, inv, false))
 }
 
 // DisableUser serves POST /admin/users/:id/disable (confirmation required).
@@ -397,9 +455,8 @@ func (p *AdminPages) ResetUser(c echo.Context) error {
 	if err != nil {
 		return p.fail(c, err, back)
 	}
-	base := adminBase{View: "user", Nav: "users", Flash: &flash{Kind: flashSuccess,
-		Text: inv.User.Username + " was reset: every factor is cleared and " + plural(ended, "session was", "sessions were") + " ended."}}
-	return p.renderUser(c, base, inviteView(p.Admin.Issuer, inv, true))
+	return p.showInvite(c, back, inv.User.Username+" was reset: every factor is cleared and "+plural(ended, "session was", "sessions were")+" ended.",
+		inviteView(p.Admin.Issuer, inv, true))
 }
 
 // RevokeSession serves POST /admin/users/:id/sessions/:sid/revoke.

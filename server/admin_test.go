@@ -56,6 +56,17 @@ func (b *loginClient) adminNoRedirects() *loginClient {
 	return b
 }
 
+// adminFollow follows the 303 of a form post as a browser does and
+// returns the page it leads to (remembered in lastLocation).
+func (b *loginClient) adminFollow(t *testing.T, what string, r httpReply) httpReply {
+	t.Helper()
+	adminRequireStatus(t, what, r, 303)
+	b.lastLocation = r.header.Get("Location")
+	page := b.adminPage(b.lastLocation)
+	requireOK(t, what+": the page after the redirect", page)
+	return page
+}
+
 // adminForm posts an HTML form as a browser does from one of the admin pages
 // (which are served with Referrer-Policy: no-referrer): Origin null,
 // Sec-Fetch-Site same-origin.
@@ -961,16 +972,25 @@ func TestAdminPagesUsers(t *testing.T) {
 		t.Fatalf("headers %v", r.header)
 	}
 
-	// Create a user with the form: the link is in the answer itself.
-	r = admin.adminForm("/admin/users", url.Values{"username": {"Nina"}, "display_name": {"Nina <b>Nash</b>"}})
-	requireOK(t, "create form", r)
+	// Create a user with the form: post/redirect/get, and the page it
+	// redirects to shows the link.
+	r = admin.adminFollow(t, "create form", admin.adminForm("/admin/users", url.Values{"username": {"Nina"}, "display_name": {"Nina <b>Nash</b>"}}))
 	body = string(r.body)
 	tok := adminInviteToken(t, e, body)
 	if !strings.Contains(body, `id="invite-url"`) || !strings.Contains(body, "Nina &lt;b&gt;Nash&lt;/b&gt;") || strings.Contains(body, "<b>Nash") {
 		t.Fatalf("create answer: %.2000s", body)
 	}
 	requireOK(t, "the page's invite works", e.client().call("GET", "/api/v1/enroll/"+tok, nil))
-	// It is shown once: the list afterwards has no link.
+	// Reloading that page shows the same link and invites nobody again.
+	if again := admin.adminPage(admin.lastLocation); adminInviteToken(t, e, string(again.body)) != tok {
+		t.Fatal("a reload showed another link")
+	}
+	requireOK(t, "the link after the reload", e.client().call("GET", "/api/v1/enroll/"+tok, nil))
+	// Another admin session cannot read it.
+	if other := e.adminSignIn(root).adminPage(admin.lastLocation); adminEnrollURLPattern.Match(other.body) {
+		t.Fatal("another session sees the invite link")
+	}
+	// The list itself has no link.
 	if again := admin.adminPage("/admin"); adminEnrollURLPattern.Match(again.body) {
 		t.Fatal("the invite link is shown again")
 	}
@@ -1113,16 +1133,14 @@ func TestAdminPagesUserActions(t *testing.T) {
 	if e.user(ken.User.ID).EnrolledAt.IsZero() {
 		t.Fatal("reset without confirmation")
 	}
-	r = admin.adminForm(base+"/reset", url.Values{"confirm": {"yes"}})
-	requireOK(t, "reset", r)
+	r = admin.adminFollow(t, "reset", admin.adminForm(base+"/reset", url.Values{"confirm": {"yes"}}))
 	tok := adminInviteToken(t, e, string(r.body))
 	if !strings.Contains(string(r.body), "New invite link") || !e.user(ken.User.ID).EnrolledAt.IsZero() {
 		t.Fatal("reset page")
 	}
 	requireOK(t, "reset invite works", e.client().call("GET", "/api/v1/enroll/"+tok, nil))
 	// Not enrolled: a new link can be made, which replaces the other.
-	r = admin.adminForm(base+"/invite", nil)
-	requireOK(t, "new invite", r)
+	r = admin.adminFollow(t, "new invite", admin.adminForm(base+"/invite", nil))
 	if tok2 := adminInviteToken(t, e, string(r.body)); tok2 == tok {
 		t.Fatal("the same link twice")
 	}

@@ -248,9 +248,9 @@ func TestEnrollWithPasswordPhraseAndTOTP(t *testing.T) {
 	if err != nil || uri.Scheme != "otpauth" || uri.Host != "totp" {
 		t.Fatalf("otpauth uri %q", td.OTPAuthURI)
 	}
-	host := ts.Deps.Config.RPID()
+	// The app shows the product and the username, not "localhost:alice".
 	q := uri.Query()
-	if q.Get("secret") != td.Secret || q.Get("issuer") != host || uri.Path != "/"+host+":alice" ||
+	if q.Get("secret") != td.Secret || q.Get("issuer") != "mutualauth" || uri.Path != "/mutualauth:alice" ||
 		(q.Get("algorithm") != "" && q.Get("algorithm") != "SHA1") || (q.Get("digits") != "" && q.Get("digits") != "6") ||
 		(q.Get("period") != "" && q.Get("period") != "30") {
 		t.Fatalf("otpauth uri %q", td.OTPAuthURI)

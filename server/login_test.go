@@ -106,6 +106,8 @@ func newLoginEnv(t *testing.T, env map[string]string) *loginEnv {
 type loginClient struct {
 	e  *loginEnv
 	hc *http.Client
+	// lastLocation is where the last followed redirect led (adminFollow).
+	lastLocation string
 }
 
 func (e *loginEnv) client() *loginClient {

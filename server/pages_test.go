@@ -34,3 +34,14 @@ func TestFaviconServed(t *testing.T) {
 		t.Fatalf("/static/favicon.svg: %d", r.status)
 	}
 }
+
+func TestTOTPIssuerNamesTheProduct(t *testing.T) {
+	for host, want := range map[string]string{
+		"localhost": "mutualauth", "127.0.0.1": "mutualauth", "::1": "mutualauth",
+		"login.example.com": "mutualauth (login.example.com)",
+	} {
+		if got := totpIssuer(host); got != want {
+			t.Errorf("totpIssuer(%q) = %q, want %q", host, got, want)
+		}
+	}
+}

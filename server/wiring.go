@@ -1,7 +1,9 @@
 package server
 
 import (
+	"net"
 	"net/http"
+	"strings"
 
 	"mutualauth/server/account"
 	"mutualauth/server/audit"
@@ -9,6 +11,7 @@ import (
 	"mutualauth/server/login"
 	"mutualauth/server/passkey"
 	"mutualauth/server/password"
+	"mutualauth/templates"
 )
 
 // handlers are the server's handlers and middleware holders. wire builds
@@ -76,7 +79,7 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 	h.health = &HealthHandler{Durable: d.Durable, Ephemeral: d.Ephemeral}
 	h.identity = &IdentityHandler{Issuer: issuer, Keys: d.Keys, WidgetIntegrity: widgetScript.Integrity}
 	h.enroll = &EnrollHandler{
-		Durable: d.Durable, Rules: rules, Ceremonies: ceremonies, Devices: devices, Audit: auditor, Keys: d.Keys, Issuer: issuer, TOTPIssuer: cfg.RPID(), Now: d.Now,
+		Durable: d.Durable, Rules: rules, Ceremonies: ceremonies, Devices: devices, Audit: auditor, Keys: d.Keys, Issuer: issuer, TOTPIssuer: totpIssuer(cfg.RPID()), Now: d.Now,
 	}
 	h.signIn = &SignInHandler{
 		Issuer: issuer, Users: d.Durable, Credentials: d.Durable, Clients: d.Durable, KV: d.Ephemeral,
@@ -99,7 +102,7 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 	h.account = &AccountHandler{
 		Self: &account.Self{
 			Durable: d.Durable, Sessions: d.Ephemeral, Ceremonies: ceremonies, Rules: rules, Audit: auditor,
-			RequireReauth: h.reauth.Require, TOTPIssuer: cfg.RPID(), Now: d.Now,
+			RequireReauth: h.reauth.Require, TOTPIssuer: totpIssuer(cfg.RPID()), Now: d.Now,
 		},
 		Durable: d.Durable, Sessions: sessions, Reauth: h.reauth,
 		Flash:  flashes{Cookie: accountFlashCookie, Path: "/account", Secure: cfg.Secure()},
@@ -112,7 +115,17 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 		},
 		Durable: d.Durable, Sessions: sessions, Issuer: issuer,
 	}
-	h.adminPages = &AdminPages{Admin: h.admin,
+	h.adminPages = &AdminPages{Admin: h.admin, KV: d.Ephemeral,
 		Flash: flashes{Cookie: adminFlashCookie, Path: "/admin", Secure: cfg.Secure()}}
 	return h, nil
+}
+
+// totpIssuer is the name authenticator apps show above the username: the
+// product, with the server's host when it is a real one (so that two
+// deployments stay apart in the app), never a bare "localhost".
+func totpIssuer(host string) string {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") || net.ParseIP(host) != nil {
+		return templates.Product
+	}
+	return templates.Product + " (" + host + ")"
 }

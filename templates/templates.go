@@ -119,6 +119,9 @@ func Parse() (*Set, error) {
 	return s, nil
 }
 
+// Product is the product's name as pages and authenticator apps show it.
+const Product = "mutualauth"
+
 // Render writes page name with data.
 func (s *Set) Render(w io.Writer, name string, p Page) error {
 	t, ok := s.pages[name]
@@ -126,7 +129,7 @@ func (s *Set) Render(w io.Writer, name string, p Page) error {
 		return fmt.Errorf("templates: no page %q", name)
 	}
 	if p.Product == "" {
-		p.Product = "mutualauth"
+		p.Product = Product
 	}
 	return t.ExecuteTemplate(w, "layout", p)
 }

@@ -134,8 +134,10 @@
     showError("phrase-error", detailOf(r), input);
   });
 
-  // --- step 3a: TOTP
-  $("totp-start").addEventListener("click", async function () {
+  // --- step 3a: TOTP. Once a QR code is shown the step is locked to it:
+  // only the deliberate "Start again" makes a new key, since the app that
+  // scanned the first one would then fail.
+  async function startTOTP() {
     var button = this;
     busy(button, true);
     var r = await api("POST", base + "/totp");
@@ -151,10 +153,13 @@
     $("totp-secret").setAttribute("data-secret", r.body.secret);
     $("totp-link").href = r.body.otpauth_uri;
     $("totp-setup").hidden = false;
+    $("totp-start").hidden = true;
     showError("totp-error", "");
     $("totp-code").value = "";
     $("totp-code").focus();
-  });
+  }
+  $("totp-start").addEventListener("click", startTOTP);
+  $("totp-restart").addEventListener("click", startTOTP);
   $("form-totp").addEventListener("submit", async function (ev) {
     ev.preventDefault();
     var input = $("totp-code"), button = $("totp-confirm");
@@ -170,6 +175,7 @@
       $("totp-qr").removeAttribute("src");
       $("totp-secret").textContent = "";
       $("totp-secret").removeAttribute("data-secret");
+      $("totp-start").hidden = false;
       state.done.totp = true;
       refreshFactors();
       $("complete").focus();
