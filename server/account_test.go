@@ -728,6 +728,14 @@ func TestAccountPageWithoutJavaScript(t *testing.T) {
 	if !strings.Contains(string(b.acctGet("/account").body), `id="reauth-ok"`) {
 		t.Fatal("the page does not say the session is confirmed")
 	}
+	// The page right after a re-authentication says "Confirmed" once (the
+	// message), not again in the card.
+	e.acctTick()
+	acctStatus(t, "reauth again", b.acctForm("/account/reauth", url.Values{"password": {m.Password}, "code": {e.code(m)}}), http.StatusSeeOther)
+	after := string(b.acctGet("/account").body)
+	if n := strings.Count(after, "Confirmed") - strings.Count(after, `data-ok="Confirmed`); n != 1 {
+		t.Fatalf("the page after re-authentication says Confirmed %d times", n)
+	}
 
 	// A weak password is refused with the reason; a good one is changed and
 	// the page offers to end the other session.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -42,6 +43,45 @@ func TestTOTPIssuerNamesTheProduct(t *testing.T) {
 	} {
 		if got := totpIssuer(host); got != want {
 			t.Errorf("totpIssuer(%q) = %q, want %q", host, got, want)
+		}
+	}
+}
+
+func TestCredentialTransportsInWords(t *testing.T) {
+	for _, c := range []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"internal"}, "built into the device"},
+		{[]string{"usb", "nfc", "unknown-thing"}, "USB, NFC"},
+		{[]string{"hybrid", "internal"}, "phone or tablet nearby, built into the device"},
+		{nil, ""},
+	} {
+		if got := (credentialView{Transports: c.in}).HowConnected(); got != c.want {
+			t.Errorf("HowConnected(%v) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// Every button with an aria-label names its visible text in it (WCAG 2.5.3
+// Label in Name; axe: label-content-name-mismatch).
+func TestAccessibleNamesContainTheVisibleText(t *testing.T) {
+	e := newLoginEnv(t, nil)
+	root := e.enrollAdmin("root")
+	admin := e.adminSignIn(root)
+	e.adminSignIn(root) // a second session to end
+	re := regexp.MustCompile(`(?s)<button[^>]*aria-label="([^"]*)"[^>]*>(.*?)</button>`)
+	for _, path := range []string{"/admin/users/" + root.User.ID, "/admin", "/account"} {
+		page := admin.adminPage(path)
+		requireOK(t, path, page)
+		found := re.FindAllStringSubmatch(string(page.body), -1)
+		if path == "/admin/users/"+root.User.ID && len(found) == 0 {
+			t.Fatal("the user page has no labelled buttons to check")
+		}
+		for _, m := range found {
+			if visible := strings.TrimSpace(m[2]); !strings.Contains(strings.ToLower(m[1]), strings.ToLower(visible)) {
+				t.Errorf("%s: button %q has the accessible name %q", path, visible, m[1])
+			}
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +50,25 @@ func (c credentialView) Kind() string {
 		return "Passkey (can sync)"
 	}
 	return "Bound to one device"
+}
+
+// transportNames are the WebAuthn transports (WebAuthn Level 3 §5.8.4) as
+// people know them.
+var transportNames = map[string]string{
+	"internal": "built into the device", "hybrid": "phone or tablet nearby", "usb": "USB",
+	"nfc": "NFC", "ble": "Bluetooth", "smart-card": "smart card",
+}
+
+// HowConnected lists the credential's transports in words ("USB, NFC"):
+// what the account pages show instead of the raw values ("internal").
+func (c credentialView) HowConnected() string {
+	var out []string
+	for _, t := range c.Transports {
+		if n, ok := transportNames[t]; ok && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func viewCredential(c store.Credential) credentialView {
