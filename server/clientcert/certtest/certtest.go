@@ -65,7 +65,9 @@ func Expired(c *x509.Certificate) {
 }
 
 // ServerAuthOnly makes a certificate for TLS servers only.
-func ServerAuthOnly(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} }
+func ServerAuthOnly(c *x509.Certificate) {
+	c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+}
 
 // Client issues a TLS client certificate for name.
 func (ca *CA) Client(tb testing.TB, name string, opts ...Option) Leaf {
