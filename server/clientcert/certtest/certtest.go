@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"sync/atomic"
@@ -166,4 +167,13 @@ func create(tb testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey,
 		tb.Fatal(err)
 	}
 	return c
+}
+
+// ParsePEM parses the first certificate of a PEM text.
+func ParsePEM(data []byte) (*x509.Certificate, error) {
+	b, _ := pem.Decode(data)
+	if b == nil {
+		return nil, errors.New("certtest: no PEM block")
+	}
+	return x509.ParseCertificate(b.Bytes)
 }
