@@ -195,9 +195,9 @@ func TestFromRequestHeader(t *testing.T) {
 			for k, v := range tc.header {
 				r.Header.Set(k, v)
 			}
-			c, ok := src.FromRequest(r)
-			if ok != (tc.want != "") || c.Fingerprint != tc.want {
-				t.Fatalf("FromRequest = %q, %v; want %q", c.Fingerprint, ok, tc.want)
+			c, err := src.FromRequest(r)
+			if (err == nil) != (tc.want != "") || c.Fingerprint != tc.want {
+				t.Fatalf("FromRequest = %q, %v; want %q", c.Fingerprint, err, tc.want)
 			}
 		})
 	}
@@ -216,7 +216,12 @@ func TestFromRequestDirectTLS(t *testing.T) {
 	// certificate, or without one, never counts.
 	src := newSource(t, trust)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, _ := src.FromRequest(r)
+		c, err := src.FromRequest(r)
+		var refused *clientcert.RefusedError
+		if errors.As(err, &refused) {
+			_, _ = io.WriteString(w, "refused "+refused.Fingerprint)
+			return
+		}
 		_, _ = io.WriteString(w, c.Fingerprint)
 	}))
 	srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert, ClientCAs: trust.Pool(), MinVersion: tls.VersionTLS12}
@@ -227,7 +232,10 @@ func TestFromRequestDirectTLS(t *testing.T) {
 		t.Helper()
 		tr := srv.Client().Transport.(*http.Transport).Clone()
 		if cert != nil {
-			tr.TLSClientConfig.Certificates = []tls.Certificate{cert.TLS()}
+			// Sent whatever CAs the server names (a Go client would
+			// otherwise hold back a certificate of another CA).
+			tc := cert.TLS()
+			tr.TLSClientConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &tc, nil }
 		}
 		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
 		if header != "" {
@@ -244,7 +252,7 @@ func TestFromRequestDirectTLS(t *testing.T) {
 	if got := get(&good, ""); got != clientcert.Fingerprint(good.Cert.Raw) {
 		t.Errorf("valid certificate over TLS: %q", got)
 	}
-	if got := get(&foreign, ""); got != "" {
+	if got := get(&foreign, ""); got != "refused "+clientcert.Fingerprint(foreign.Cert.Raw) {
 		t.Errorf("another CA's certificate counted: %q", got)
 	}
 	if got := get(nil, ""); got != "" {

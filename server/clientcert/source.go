@@ -1,6 +1,7 @@
 package clientcert
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -93,56 +94,70 @@ func (s *Source) Files() []string {
 // Trust returns the trust material now in force.
 func (s *Source) Trust() *Trust { return s.trust.Load() }
 
+// ErrNone is FromRequest's answer when the request presents no
+// certificate at all.
+var ErrNone = errors.New("clientcert: no certificate presented")
+
+// RefusedError is FromRequest's answer for a certificate that was
+// presented but does not count. Fingerprint is set when the leaf parsed.
+type RefusedError struct {
+	Fingerprint string
+	Err         error
+}
+
+func (e *RefusedError) Error() string { return e.Err.Error() }
+func (e *RefusedError) Unwrap() error { return e.Err }
+
 // FromRequest returns the request's verified client certificate: the TLS
 // peer's when the server terminated TLS and the client sent one, otherwise
-// the Client-Cert header's when the peer is a trusted proxy. Anything that
-// does not verify is logged and reported as none.
-func (s *Source) FromRequest(r *http.Request) (Cert, bool) {
+// the Client-Cert header's when the peer is a trusted proxy. A header from
+// any other peer is ignored (ErrNone). A certificate that does not verify
+// is logged and answered with a *RefusedError.
+func (s *Source) FromRequest(r *http.Request) (Cert, error) {
 	if s == nil {
-		return Cert{}, false
+		return Cert{}, ErrNone
 	}
 	t := s.trust.Load()
-	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		peers := r.TLS.PeerCertificates
-		if len(peers) > MaxChain {
-			s.refuse(r, "tls", ErrChainLimit)
-			return Cert{}, false
-		}
-		return s.verify(r, "tls", t, func() (Cert, error) { return t.Verify(peers[0], peers[1:], s.now()) })
-	}
-	if len(r.Header.Values(HeaderCert)) == 0 {
-		return Cert{}, false
-	}
-	if !s.trustedPeer(r) {
-		s.log.Info("client certificate header from an untrusted peer ignored", "remote", r.RemoteAddr)
-		return Cert{}, false
-	}
-	leaf, chain, _, err := ParseHeaders(r.Header)
-	if err != nil {
-		s.refuse(r, "header", err)
-		return Cert{}, false
-	}
-	return s.verify(r, "header", t, func() (Cert, error) { return t.Verify(leaf, chain, s.now()) })
-}
-
-func (s *Source) verify(r *http.Request, via string, t *Trust, check func() (Cert, error)) (Cert, bool) {
 	if t == nil {
-		return Cert{}, false
+		return Cert{}, ErrNone
 	}
-	c, err := check()
+	var leaf *x509.Certificate
+	var chain []*x509.Certificate
+	via := "tls"
+	switch {
+	case r.TLS != nil && len(r.TLS.PeerCertificates) > 0:
+		leaf, chain = r.TLS.PeerCertificates[0], r.TLS.PeerCertificates[1:]
+	case len(r.Header.Values(HeaderCert)) == 0:
+		return Cert{}, ErrNone
+	case !s.trustedPeer(r):
+		s.log.Info("client certificate header from an untrusted peer ignored", "remote", r.RemoteAddr)
+		return Cert{}, ErrNone
+	default:
+		via = "header"
+		var err error
+		if leaf, chain, _, err = ParseHeaders(r.Header); err != nil {
+			return Cert{}, s.refuse(r, via, nil, err)
+		}
+	}
+	c, err := t.Verify(leaf, chain, s.now())
 	if err != nil {
-		s.refuse(r, via, err)
-		return Cert{}, false
+		return Cert{}, s.refuse(r, via, leaf, err)
 	}
-	return c, true
+	return c, nil
 }
 
-func (s *Source) refuse(r *http.Request, via string, err error) {
+func (s *Source) refuse(r *http.Request, via string, leaf *x509.Certificate, err error) error {
+	e := &RefusedError{Err: err}
+	if leaf != nil {
+		e.Fingerprint = Fingerprint(leaf.Raw)
+	}
 	level := slog.LevelInfo
 	if errors.Is(err, ErrMalformed) || errors.Is(err, ErrChainLimit) {
 		level = slog.LevelWarn
 	}
-	s.log.Log(r.Context(), level, "client certificate counts as none", "via", via, "remote", r.RemoteAddr, "reason", err.Error())
+	s.log.Log(r.Context(), level, "client certificate counts as none", "via", via, "remote", r.RemoteAddr,
+		"fingerprint", e.Fingerprint, "reason", err.Error())
+	return e
 }
 
 // trustedPeer reports whether the request's direct peer is a trusted proxy.
