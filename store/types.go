@@ -159,4 +159,7 @@ type Session struct {
 	IdleExpiresAt time.Time // idle timeout, never after ExpiresAt
 	IP            string
 	UserAgent     string
+	// ClientCert is the fingerprint of the client certificate the session
+	// was made with, if any (MUTUALAUTH_TLS_BIND_SESSIONS binds to it).
+	ClientCert string
 }
