@@ -56,6 +56,7 @@ type LoginHandler struct {
 	RP          *passkey.RP
 	Sessions    *SessionManager
 	Devices     *DeviceManager
+	CertLogin   *CertLogin
 	Audit       *Auditor
 	Metrics     *Metrics
 	Log         *slog.Logger
@@ -80,6 +81,9 @@ type stepResponse struct {
 	Proof       string       `json:"proof,omitempty"`
 	Next        []login.Step `json:"next"`
 	PhraseShown bool         `json:"phrase_shown"`
+	// ClientCertificate is true when begin recognized the device by its
+	// client certificate (the hosted page says so).
+	ClientCertificate bool `json:"client_certificate,omitempty"`
 }
 
 type userInfo struct {
@@ -188,6 +192,14 @@ func (h *LoginHandler) Begin(c echo.Context) error {
 		return err
 	}
 	recognized = recognized && known && usable(u)
+	var holder *store.User
+	if known && usable(u) {
+		holder = &u
+	}
+	cert, err := h.CertLogin.Check(ctx, c.Request(), holder)
+	if err != nil {
+		return err
+	}
 
 	tx := login.Transaction{Username: username, ClientID: req.ClientID, Audience: audience}
 	if known {
@@ -200,9 +212,19 @@ func (h *LoginHandler) Begin(c echo.Context) error {
 		}
 		tx.Recognized, tx.DeviceID, tx.DeviceSeal = true, dev.ID, seal
 	}
+	if cert.OK {
+		tx = tx.WithCert(cert.Fingerprint)
+	}
 	tx, err = h.Tx.Create(ctx, tx)
 	if err != nil {
 		return err
+	}
+	if cert.Presented {
+		result := "failure"
+		if cert.OK {
+			result = "success"
+		}
+		h.record(c, tx, "login.cert", result, cert.auditDetail())
 	}
 	var subject *store.User
 	if known {
@@ -217,7 +239,8 @@ func (h *LoginHandler) Begin(c echo.Context) error {
 	// the rest of begin together (DESIGN.md: one signature, one Redis
 	// write). Every factor step of the transaction is audited.
 	h.count(step, "success")
-	return c.JSON(http.StatusOK, stepResponse{LoginID: tx.ID, Proof: proof, Next: tx.Next(), PhraseShown: shown})
+	return c.JSON(http.StatusOK, stepResponse{LoginID: tx.ID, Proof: proof, Next: tx.Next(), PhraseShown: shown,
+		ClientCertificate: cert.OK})
 }
 
 // Password serves POST /api/v1/login/password.
@@ -345,6 +368,13 @@ func (h *LoginHandler) factor(c echo.Context, step login.Step, check checker) er
 		h.count(name, "wrong_step")
 		return errWrongStep()
 	}
+	// A certificate login goes on only over a request that still presents
+	// the certificate (a login id is no bearer of the second factor).
+	if tx.Cert != "" && !h.CertLogin.Presents(c.Request(), tx.Cert) {
+		h.record(c, tx, action, "failure", "fingerprint "+tx.Cert+": certificate not presented")
+		h.count(name, "failure")
+		return errInvalidCredentials()
+	}
 	u, err := h.subject(ctx, tx)
 	if err != nil {
 		return err
@@ -423,10 +453,15 @@ func (h *LoginHandler) complete(c echo.Context, tx login.Transaction, u *store.U
 		}
 	}
 	now := h.Now()
-	amr := []string{login.MethodPassword, tx.Second}
-	sess, _, err := h.Sessions.Create(c, *u, amr, now)
+	amr := tx.AMR()
+	sess, _, err := h.Sessions.CreateWithCert(c, *u, amr, now, tx.Cert)
 	if err != nil {
 		return err
+	}
+	if tx.Cert != "" {
+		if err := h.CertLogin.Bindings.TouchClientCert(ctx, tx.Cert, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 	}
 	devTok, err := h.deviceToken(c, tx, u)
 	if err != nil {
@@ -460,7 +495,11 @@ func (h *LoginHandler) complete(c echo.Context, tx login.Transaction, u *store.U
 	if out.Proof, _, err = h.proof(c, tx, u, req.ClientNonce); err != nil {
 		return err
 	}
-	h.record(c, tx, "login.complete", "success", "amr "+strings.Join(amr, "+")+", session "+sess.ID)
+	detail := "amr " + strings.Join(amr, "+") + ", session " + sess.ID
+	if tx.Cert != "" {
+		detail += ", certificate fingerprint " + tx.Cert
+	}
+	h.record(c, tx, "login.complete", "success", detail)
 	h.count("complete", "success")
 	return c.JSON(http.StatusOK, out)
 }

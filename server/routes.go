@@ -65,7 +65,7 @@ func (s *Server) routes(d Deps) error {
 
 	// login and session routes (issue 4)
 	loginSessions := &SessionManager{Store: d.Ephemeral, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute,
-		Secure: cfg.Secure(), Now: d.Now}
+		Secure: cfg.Secure(), Now: d.Now, Certs: d.ClientCerts, BindCerts: cfg.TLSBindSessions}
 	loginTx := &LoginHandler{
 		Issuer: issuer, Users: d.Durable, Credentials: d.Durable, Recovery: d.Durable, Clients: d.Durable,
 		KV:       d.Ephemeral,
@@ -73,9 +73,10 @@ func (s *Server) routes(d Deps) error {
 		Throttle: &login.Throttle{KV: d.Ephemeral, Now: d.Now},
 		IPLimit:  &login.RateLimiter{KV: d.Ephemeral, Limit: cfg.IPRateLimit, Now: d.Now},
 		Keys:     d.Keys, Box: d.Box, Hasher: d.Hasher, RP: rp, Sessions: loginSessions,
-		Devices: &DeviceManager{Store: d.Durable, TTL: cfg.DeviceTTL, Secure: cfg.Secure(), Now: d.Now},
-		Audit:   &Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now},
-		Metrics: s.Metrics, Log: d.Logger, Now: d.Now,
+		Devices:   &DeviceManager{Store: d.Durable, TTL: cfg.DeviceTTL, Secure: cfg.Secure(), Now: d.Now},
+		CertLogin: &CertLogin{Certs: d.ClientCerts, Bindings: d.Durable},
+		Audit:     &Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now},
+		Metrics:   s.Metrics, Log: d.Logger, Now: d.Now,
 	}
 	sessionAPI := &SessionHandler{Sessions: loginSessions, Audit: loginTx.Audit}
 	forwardAuth := &VerifyHandler{Issuer: issuer, Sessions: loginSessions, Metrics: s.Metrics, Log: d.Logger}
