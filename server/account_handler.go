@@ -15,6 +15,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/server/clientcert"
 	"mutualauth/server/passkey"
 	"mutualauth/server/password"
 	"mutualauth/server/phrase"
@@ -55,6 +56,8 @@ type AccountHandler struct {
 	Policy   password.Policy
 	RP       *passkey.RP // nil: passkeys are off
 	Audit    *Auditor
+	// Certs finds the client certificate of a request; nil: off.
+	Certs *clientcert.Source
 	// TOTPIssuer names the service in authenticator apps.
 	TOTPIssuer string
 	// Secure marks the flash cookie Secure (https).
@@ -111,6 +114,7 @@ type accountView struct {
 	Sessions          []accountSession `json:"sessions"`
 	ReauthUntil       *time.Time       `json:"reauth_until"`
 	WebAuthnAvailable bool             `json:"webauthn_available"`
+	Certificates      certsView        `json:"certificates"`
 }
 
 // otherSessionsOffer answers a change after which the user may want to end
@@ -155,6 +159,9 @@ func (h *AccountHandler) view(c echo.Context, s store.Session, u store.User) (ac
 		v.Factors.Credentials = append(v.Factors.Credentials, viewCredential(cr))
 	}
 	if v.Devices, err = h.devices(c, u.ID); err != nil {
+		return v, err
+	}
+	if v.Certificates, err = h.certsView(c, u.ID); err != nil {
 		return v, err
 	}
 	all, err := h.Sessions.Store.ListSessions(ctx, u.ID)

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"mutualauth/server/account"
+	"mutualauth/server/clientcert"
 	"mutualauth/server/login"
 	"mutualauth/server/token"
 	"mutualauth/store"
@@ -58,7 +59,9 @@ type AdminHandler struct {
 	Audit     *Auditor
 	Issuer    string
 	InviteTTL time.Duration
-	Now       func() time.Time
+	// Certs checks certificates an admin binds; nil: client CAs are off.
+	Certs *clientcert.Source
+	Now   func() time.Time
 }
 
 func errSelfAction() *Problem {
@@ -158,6 +161,8 @@ type adminUserDetail struct {
 	Factors  adminFactors   `json:"factors"`
 	Devices  []adminDevice  `json:"devices"`
 	Sessions []adminSession `json:"sessions"`
+	// Certificates are the client certificates bound to the user.
+	Certificates []certView `json:"certificates"`
 }
 
 type adminEvent struct {
@@ -321,8 +326,13 @@ func (h *AdminHandler) userDetail(c echo.Context, id string) (adminUserDetail, e
 	if err != nil {
 		return adminUserDetail{}, err
 	}
+	certs, err := listCerts(ctx, h.Store, id, "")
+	if err != nil {
+		return adminUserDetail{}, err
+	}
 	d := adminUserDetail{
-		User: userView(u),
+		Certificates: certs,
+		User:         userView(u),
 		Factors: adminFactors{
 			Password: u.PasswordHash != "", Phrase: len(u.Phrase) > 0, TOTP: len(u.TOTPSecret) > 0,
 			Credentials: make([]adminCredential, 0, len(creds)), RecoveryCodesLeft: left,
@@ -481,6 +491,9 @@ func (h *AdminHandler) reset(c echo.Context, id string) (account.Invite, int, er
 			return err
 		}
 		if err := h.Store.DeleteUserDevices(ctx, id); err != nil {
+			return err
+		}
+		if err := h.Store.DeleteUserClientCerts(ctx, id); err != nil {
 			return err
 		}
 		inv, err = account.IssueInvite(ctx, h.Store, h.Now(), account.InviteRequest{

@@ -105,6 +105,7 @@ type adminUserView struct {
 	RecoveryLeft                  int
 	Credentials                   []adminCredRow
 	Devices                       []adminDeviceRow
+	Certificates                  []certView
 	Sessions                      []adminSessionRow
 	Invite                        *adminInviteView
 	Events                        []adminEventRow
@@ -398,6 +399,7 @@ func (p *AdminPages) renderUser(c echo.Context, base adminBase, invite *adminInv
 		v.Credentials = append(v.Credentials, adminCredRow{ID: cr.ID, Name: cr.Name, Created: fmtTime(cr.CreatedAt),
 			LastUsed: lastUsed, Kind: kind, CloneWarning: cr.CloneWarning})
 	}
+	v.Certificates = d.Certificates
 	for _, dv := range d.Devices {
 		v.Devices = append(v.Devices, adminDeviceRow{ID: dv.ID, Name: dv.Name, Created: fmtTime(dv.CreatedAt),
 			LastSeen: fmtTime(dv.LastSeenAt), Expires: fmtTime(dv.ExpiresAt)})

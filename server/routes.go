@@ -127,7 +127,7 @@ func (s *Server) routes(d Deps) error {
 	acct := &AccountHandler{
 		Store: d.Durable, KV: d.Ephemeral, Sessions: loginSessions, Reauth: reauth,
 		Box: d.Box, Hasher: d.Hasher, Policy: password.Policy{MinLength: cfg.PasswordMinLen}, RP: rp,
-		Audit: reauth.Audit, TOTPIssuer: cfg.RPID(), Secure: cfg.Secure(), Now: d.Now,
+		Audit: reauth.Audit, Certs: d.ClientCerts, TOTPIssuer: cfg.RPID(), Secure: cfg.Secure(), Now: d.Now,
 	}
 	acctAPI := api.Group("/account", loginSessions.RequireSession)
 	acctAPI.GET("", acct.Get)
@@ -146,6 +146,9 @@ func (s *Server) routes(d Deps) error {
 	acctAPI.GET("/devices", acct.Devices)
 	acctAPI.DELETE("/devices/:id", acct.ForgetDevice)
 	acctAPI.POST("/sessions/revoke-others", acct.RevokeOthers)
+	acctAPI.GET("/certificates", acct.Certificates)
+	acctAPI.POST("/certificates", acct.AddCertificate)
+	acctAPI.DELETE("/certificates/:fingerprint", acct.RemoveCertificate)
 	acctPage := e.Group("/account", crossSiteGuard(issuer, nil, false), requirePageSession(loginSessions))
 	acctPage.GET("", acct.Page)
 	acctPage.POST("/reauth", acct.FormReauth)
@@ -160,12 +163,14 @@ func (s *Server) routes(d Deps) error {
 	acctPage.POST("/sessions/:id/revoke", acct.FormRevokeSession)
 	acctPage.POST("/sessions/revoke-others", acct.FormRevokeOthers)
 	acctPage.POST("/signout", acct.FormSignOut)
+	acctPage.POST("/certificates", acct.FormAddCertificate)
+	acctPage.POST("/certificates/:fingerprint/remove", acct.FormRemoveCertificate)
 
 	// admin routes (issue 5)
 	admin := &AdminHandler{
 		Store: d.Durable, Sessions: loginSessions, KV: d.Ephemeral,
 		Audit:  &Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now},
-		Issuer: issuer, InviteTTL: cfg.InviteTTL, Now: d.Now,
+		Issuer: issuer, InviteTTL: cfg.InviteTTL, Certs: d.ClientCerts, Now: d.Now,
 	}
 	adminAPI := api.Group("/admin", loginSessions.RequireSession, RequireAdmin)
 	adminAPI.GET("/users", admin.ListUsers)
@@ -178,6 +183,8 @@ func (s *Server) routes(d Deps) error {
 	adminAPI.DELETE("/users/:id/sessions/:sid", admin.RevokeSession)
 	adminAPI.DELETE("/users/:id/devices/:did", admin.DeleteDevice)
 	adminAPI.DELETE("/users/:id/credentials/:cid", admin.DeleteCredential)
+	adminAPI.POST("/users/:id/certificates", admin.AddCertificate)
+	adminAPI.DELETE("/users/:id/certificates/:fingerprint", admin.RemoveCertificate)
 	adminAPI.GET("/audit", admin.ListAudit)
 	adminAPI.GET("/clients", admin.ListClients)
 	adminAPI.POST("/clients", admin.CreateClient)
@@ -197,6 +204,7 @@ func (s *Server) routes(d Deps) error {
 	adminPage.POST("/users/:id/sessions/:sid/revoke", adminPages.RevokeSession)
 	adminPage.POST("/users/:id/devices/:did/delete", adminPages.DeleteDevice)
 	adminPage.POST("/users/:id/credentials/:cid/delete", adminPages.DeleteCredential)
+	adminPage.POST("/users/:id/certificates/:fingerprint/delete", adminPages.RemoveCertificate)
 	adminPage.GET("/audit", adminPages.Audit)
 	adminPage.GET("/clients", adminPages.Clients)
 	adminPage.POST("/clients", adminPages.CreateClient)
