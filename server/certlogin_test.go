@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"mutualauth/server/account"
 	"mutualauth/server/clientcert"
 	"mutualauth/server/clientcert/certtest"
 	"mutualauth/server/tlsserve"
@@ -134,9 +135,8 @@ func (ce *certEnv) bind(m *enrolledUser, opts ...certtest.Option) certtest.Leaf 
 
 func (ce *certEnv) bindLeaf(m *enrolledUser, leaf certtest.Leaf) {
 	ce.t.Helper()
-	if err := ce.Deps.Durable.AddClientCert(context.Background(), store.ClientCert{
-		Fingerprint: clientcert.Fingerprint(leaf.Cert.Raw), UserID: m.User.ID, CreatedAt: ce.clk.Now(),
-	}); err != nil {
+	if _, err := account.BindClientCert(context.Background(), ce.Deps.Durable, ce.clk.Now(), m.User.ID,
+		clientcert.Describe(leaf.Cert)); err != nil {
 		ce.t.Fatal(err)
 	}
 }
