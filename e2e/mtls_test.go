@@ -1,0 +1,181 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"mutualauth/server/clientcert"
+	"mutualauth/server/clientcert/certtest"
+)
+
+// chromiumPolicyDir is where Debian's Chromium reads managed policies.
+// Client certificates are chosen only by the AutoSelectCertificateForUrls
+// policy in headless mode (no selection dialog); the test writes one for
+// its own server's origin alone and removes it afterwards.
+const chromiumPolicyDir = "/etc/chromium/policies/managed"
+
+// mtlsNeed skips (or, where the browser is required, fails) the test when
+// a tool it needs is missing.
+func mtlsNeed(t *testing.T, ok bool, what string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if browserRequired() {
+		t.Fatal(what)
+	}
+	t.Skip(what)
+}
+
+func mtlsRun(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// mtlsEnroll enrolls username with a password, a phrase and TOTP through
+// the enrollment API over the server's TLS.
+func mtlsEnroll(t *testing.T, s *Server, username, password string) {
+	t.Helper()
+	api := "/api/v1/enroll/" + inviteToken(t, s, s.AdminInvite(t, username, "", false))
+	c := newAPILoginClient(t, s.URL())
+	c.hc.Transport = s.HTTPClient(0).Transport
+	c.must("POST", api+"/password", map[string]string{"password": password}, 204, nil)
+	c.must("POST", api+"/phrase", map[string]string{"phrase": "copper kettle at dawn"}, 204, nil)
+	var setup struct {
+		Secret string `json:"secret"`
+	}
+	c.must("POST", api+"/totp", nil, 200, &setup)
+	c.must("POST", api+"/totp/confirm", map[string]string{"code": apiLoginTOTP(t, setup.Secret, time.Now())}, 204, nil)
+	c.must("POST", api+"/complete", nil, 200, nil)
+}
+
+// TestBrowserSignInWithClientCertificate serves HTTPS from the binary with
+// client certificates of a test CA, gives headless Chromium a bound
+// certificate through an NSS database under its HOME and the
+// AutoSelectCertificateForUrls policy, and signs in with the password
+// alone: the page says the certificate was recognized and shows the phrase.
+func TestBrowserSignInWithClientCertificate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser tests do not run with -short")
+	}
+	for _, tool := range []string{"certutil", "pk12util", "openssl"} {
+		_, err := exec.LookPath(tool)
+		mtlsNeed(t, err == nil, tool+" not found: install libnss3-tools and openssl for the client certificate test")
+	}
+	mtlsNeed(t, os.MkdirAll(chromiumPolicyDir, 0o755) == nil, "cannot write Chromium policies in "+chromiumPolicyDir)
+
+	dir := t.TempDir()
+	srvCA := certtest.NewCA(t, "E2E Server CA")
+	srvLeaf := srvCA.Server(t)
+	clientCAName := "E2E Client CA " + strconv.FormatInt(time.Now().UnixNano(), 36)
+	clientCA := certtest.NewCA(t, clientCAName)
+	alice := clientCA.Client(t, "alice")
+	files := map[string][]byte{
+		"server.pem": certtest.PEM(srvLeaf.Cert, srvCA.Cert), "server.key": certtest.KeyPEM(t, srvLeaf.Key),
+		"server-ca.pem": certtest.PEM(srvCA.Cert), "clients.pem": certtest.PEM(clientCA.Cert),
+		"alice.pem": certtest.PEM(alice.Cert), "alice.key": certtest.KeyPEM(t, alice.Key),
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(srvCA.Cert)
+	port := freePort(t)
+	s := startServer(t, ServerOptions{
+		Port: port, HTTPS: &tls.Config{RootCAs: roots},
+		Env: []string{
+			"MUTUALAUTH_TLS_CERT_FILE=" + filepath.Join(dir, "server.pem"),
+			"MUTUALAUTH_TLS_KEY_FILE=" + filepath.Join(dir, "server.key"),
+			"MUTUALAUTH_TLS_CLIENT_CA_FILE=" + filepath.Join(dir, "clients.pem"),
+		},
+	})
+	const password = "plum orchard under seven moons"
+	mtlsEnroll(t, s, "alice", password)
+	var bound struct{ Fingerprint string }
+	if err := json.Unmarshal([]byte(s.Command(t, "admin", "cert", "add", "--username", "alice", "--cert", filepath.Join(dir, "alice.pem"))), &bound); err != nil {
+		t.Fatal(err)
+	}
+	if bound.Fingerprint != clientcert.Fingerprint(alice.Cert.Raw) {
+		t.Fatalf("admin cert add printed %q", bound.Fingerprint)
+	}
+
+	// Chromium on Linux keeps certificates in the NSS database under
+	// $HOME/.pki/nssdb: the client certificate with its key, and the
+	// server's CA as trusted for TLS servers.
+	home := filepath.Join(dir, "home")
+	nss := filepath.Join(home, ".pki", "nssdb")
+	if err := os.MkdirAll(nss, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	p12 := filepath.Join(dir, "alice.p12")
+	mtlsRun(t, "certutil", "-N", "-d", "sql:"+nss, "--empty-password")
+	mtlsRun(t, "openssl", "pkcs12", "-export", "-in", filepath.Join(dir, "alice.pem"), "-inkey", filepath.Join(dir, "alice.key"),
+		"-out", p12, "-passout", "pass:", "-name", "alice")
+	mtlsRun(t, "pk12util", "-i", p12, "-d", "sql:"+nss, "-W", "")
+	mtlsRun(t, "certutil", "-A", "-d", "sql:"+nss, "-n", "e2e-server-ca", "-t", "C,,", "-i", filepath.Join(dir, "server-ca.pem"))
+
+	policy := filepath.Join(chromiumPolicyDir, fmt.Sprintf("mutualauth-e2e-%d.json", port))
+	rule, _ := json.Marshal(map[string]any{"pattern": s.URL(), "filter": map[string]any{"ISSUER": map[string]string{"CN": clientCAName}}})
+	doc, _ := json.Marshal(map[string]any{"AutoSelectCertificateForUrls": []string{string(rule)}})
+	if err := os.WriteFile(policy, doc, 0o644); err != nil {
+		mtlsNeed(t, false, "cannot write a Chromium policy: "+err.Error())
+	}
+	t.Cleanup(func() { _ = os.Remove(policy) })
+
+	ctx := newBrowser(t, chromedp.Env("HOME="+home))
+	loginOpen(t, ctx, s, "")
+	loginType(t, ctx, "username", "alice")
+	loginWaitFor(t, ctx, "password", "stop", "otp")
+	st := loginReadPage(t, ctx)
+	cert := loginJS[string](t, ctx, `const e = document.getElementById("cert-box"); return e && !e.hidden ? e.textContent.trim() : "";`)
+	if !st.Password || st.OTP || st.Phrase != "copper kettle at dawn" || cert != "This device's certificate was recognized." {
+		t.Fatalf("after the username: certificate %q, state %+v", cert, st)
+	}
+	screenshot(t, ctx, "certificate-recognized")
+	do(t, ctx, "narrow screen", chromedp.EmulateViewport(390, 844))
+	if eval[bool](t, ctx, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
+		t.Error("the login page overflows a 390 px screen sideways")
+	}
+	screenshot(t, ctx, "certificate-recognized-narrow")
+	do(t, ctx, "wide screen", chromedp.EmulateViewport(1280, 900))
+
+	loginType(t, ctx, "password", password)
+	loginWaitSignedIn(t, ctx)
+	user, amr := loginSession(t, ctx)
+	if user != "alice" || !slices.Equal(amr, []string{"pwd", "swk", "mfa"}) {
+		t.Fatalf("signed in as %q with amr %v", user, amr)
+	}
+
+	// The account page lists the certificate as this device's.
+	do(t, ctx, "account page", chromedp.Navigate(s.URL()+"/account#certificates"), chromedp.WaitVisible(chromedp.ID("certificates")))
+	row := eval[string](t, ctx, `(document.querySelector('#certificates tr[data-certificate="`+bound.Fingerprint+`"]') || {}).textContent || ""`)
+	if !strings.Contains(row, "CN=alice") || !strings.Contains(row, "This device") {
+		t.Fatalf("account page certificate row %q", row)
+	}
+	do(t, ctx, "scroll", chromedp.ScrollIntoView(chromedp.ID("certificates")))
+	screenshot(t, ctx, "account-certificates")
+	do(t, ctx, "narrow screen", chromedp.EmulateViewport(390, 844), chromedp.ScrollIntoView(chromedp.ID("certificates")))
+	if eval[bool](t, ctx, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
+		wide := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("body *"))
+			.filter(e => !(e.parentElement && e.parentElement.closest(".table-wrap")) && e.getBoundingClientRect().right > window.innerWidth + 1)
+			.slice(0, 5).map(e => e.tagName + "." + e.className + "#" + e.id)`)
+		t.Errorf("the account page overflows a 390 px screen sideways: %v", wide)
+	}
+	screenshot(t, ctx, "account-certificates-narrow")
+}
