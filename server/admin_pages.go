@@ -255,7 +255,8 @@ func inviteView(issuer string, inv account.Invite, reset bool) *adminInviteView 
 
 // methodNames names the authentication methods of a session (RFC 8176 values).
 func methodNames(amr []string) string {
-	names := map[string]string{"pwd": "password", "otp": "authenticator code", "hwk": "passkey", "rec": "recovery code"}
+	names := map[string]string{"pwd": "password", "otp": "authenticator code", "hwk": "passkey", "rec": "recovery code",
+		"swk": "device certificate", "mfa": "two factors"}
 	out := make([]string, 0, len(amr))
 	for _, m := range amr {
 		if n, ok := names[m]; ok {
