@@ -85,10 +85,10 @@ func (s *Server) routes(d Deps) error {
 		IPLimit:  &login.RateLimiter{KV: d.Ephemeral, Limit: cfg.IPRateLimit, Now: d.Now},
 		Verifier: verifier, Ceremonies: ceremonies,
 		Keys: d.Keys, Box: d.Box, Sessions: loginSessions,
-		Devices: &DeviceManager{Store: d.Durable, TTL: cfg.DeviceTTL, Secure: cfg.Secure(), Now: d.Now},
+		Devices:   &DeviceManager{Store: d.Durable, TTL: cfg.DeviceTTL, Secure: cfg.Secure(), Now: d.Now},
 		CertLogin: &CertLogin{Certs: d.ClientCerts, Bindings: d.Durable},
-		Audit:   auditor,
-		Metrics: s.Metrics, Log: d.Logger, Now: d.Now,
+		Audit:     auditor,
+		Metrics:   s.Metrics, Log: d.Logger, Now: d.Now,
 	}
 	sessionAPI := &SessionHandler{Sessions: loginSessions, Audit: loginTx.Audit}
 	forwardAuth := &VerifyHandler{Issuer: issuer, Sessions: loginSessions, Metrics: s.Metrics, Log: d.Logger}
