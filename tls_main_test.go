@@ -56,25 +56,9 @@ func TestRunServesTLS(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(srvCA.Cert)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := client.Get("https://localhost:" + port + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK || resp.TLS == nil || resp.Header.Get("Strict-Transport-Security") == "" {
-				t.Fatalf("healthz over TLS: %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
-			}
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("run ended before serving: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no TLS answer: %v\n%s", err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	resp := waitHealthy(t, client, "https://localhost:"+port, done, &out)
+	if resp.TLS == nil || resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Fatalf("healthz over TLS: HSTS %q", resp.Header.Get("Strict-Transport-Security"))
 	}
 	if err := healthcheck(ctx, env); err != nil {
 		t.Errorf("healthcheck over TLS: %v", err)

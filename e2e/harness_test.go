@@ -680,3 +680,16 @@ func virtualCredentials(t *testing.T, ctx context.Context, id webauthn.Authentic
 	}
 	return res.Credentials
 }
+
+// requireNoSidewaysScroll fails the test when the page is wider than the
+// viewport: wide tables scroll inside their own box (.table-wrap), the
+// page itself does not. It names the first elements that stick out.
+func requireNoSidewaysScroll(t *testing.T, ctx context.Context, what string) {
+	t.Helper()
+	if eval[bool](t, ctx, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
+		wide := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("body *"))
+			.filter(e => !(e.parentElement && e.parentElement.closest(".table-wrap")) && e.getBoundingClientRect().right > window.innerWidth + 1)
+			.slice(0, 5).map(e => e.tagName + "." + e.className + "#" + e.id)`)
+		t.Errorf("%s overflows a %d px screen sideways: %v", what, eval[int](t, ctx, `window.innerWidth`), wide)
+	}
+}

@@ -117,16 +117,7 @@ func (e *mtlsProxyEnv) enroll(t *testing.T, username string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := "/api/v1/enroll/" + strings.TrimPrefix(u.Path, "/enroll/")
-	c := e.client(t, nil)
-	c.must("POST", api+"/password", map[string]string{"password": e.password}, 204, nil)
-	c.must("POST", api+"/phrase", map[string]string{"phrase": "copper kettle at dawn"}, 204, nil)
-	var setup struct {
-		Secret string `json:"secret"`
-	}
-	c.must("POST", api+"/totp", nil, 200, &setup)
-	c.must("POST", api+"/totp/confirm", map[string]string{"code": apiLoginTOTP(t, setup.Secret, time.Now())}, 204, nil)
-	c.must("POST", api+"/complete", nil, 200, nil)
+	apiEnroll(t, e.client(t, nil), strings.TrimPrefix(u.Path, "/enroll/"), e.password)
 }
 
 type mtlsBegin struct {

@@ -46,23 +46,6 @@ func mtlsRun(t *testing.T, name string, args ...string) {
 	}
 }
 
-// mtlsEnroll enrolls username with a password, a phrase and TOTP through
-// the enrollment API over the server's TLS.
-func mtlsEnroll(t *testing.T, s *Server, username, password string) {
-	t.Helper()
-	api := "/api/v1/enroll/" + inviteToken(t, s, s.AdminInvite(t, username, "", false))
-	c := newAPILoginClient(t, s.URL())
-	c.hc.Transport = s.HTTPClient(0).Transport
-	c.must("POST", api+"/password", map[string]string{"password": password}, 204, nil)
-	c.must("POST", api+"/phrase", map[string]string{"phrase": "copper kettle at dawn"}, 204, nil)
-	var setup struct {
-		Secret string `json:"secret"`
-	}
-	c.must("POST", api+"/totp", nil, 200, &setup)
-	c.must("POST", api+"/totp/confirm", map[string]string{"code": apiLoginTOTP(t, setup.Secret, time.Now())}, 204, nil)
-	c.must("POST", api+"/complete", nil, 200, nil)
-}
-
 // TestBrowserSignInWithClientCertificate serves HTTPS from the binary with
 // client certificates of a test CA, gives headless Chromium a bound
 // certificate through an NSS database under its HOME and the
@@ -106,7 +89,9 @@ func TestBrowserSignInWithClientCertificate(t *testing.T) {
 		},
 	})
 	const password = "plum orchard under seven moons"
-	mtlsEnroll(t, s, "alice", password)
+	c := newAPILoginClient(t, s.URL())
+	c.hc.Transport = s.HTTPClient(0).Transport
+	apiEnroll(t, c, inviteToken(t, s, s.AdminInvite(t, "alice", "", false)), password)
 	var bound struct{ Fingerprint string }
 	if err := json.Unmarshal([]byte(s.Command(t, "admin", "cert", "add", "--username", "alice", "--cert", filepath.Join(dir, "alice.pem"))), &bound); err != nil {
 		t.Fatal(err)
@@ -149,9 +134,7 @@ func TestBrowserSignInWithClientCertificate(t *testing.T) {
 	}
 	screenshot(t, ctx, "certificate-recognized")
 	do(t, ctx, "narrow screen", chromedp.EmulateViewport(390, 844))
-	if eval[bool](t, ctx, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
-		t.Error("the login page overflows a 390 px screen sideways")
-	}
+	requireNoSidewaysScroll(t, ctx, "the login page")
 	screenshot(t, ctx, "certificate-recognized-narrow")
 	do(t, ctx, "wide screen", chromedp.EmulateViewport(1280, 900))
 
@@ -171,11 +154,6 @@ func TestBrowserSignInWithClientCertificate(t *testing.T) {
 	do(t, ctx, "scroll", chromedp.ScrollIntoView(chromedp.ID("certificates")))
 	screenshot(t, ctx, "account-certificates")
 	do(t, ctx, "narrow screen", chromedp.EmulateViewport(390, 844), chromedp.ScrollIntoView(chromedp.ID("certificates")))
-	if eval[bool](t, ctx, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
-		wide := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("body *"))
-			.filter(e => !(e.parentElement && e.parentElement.closest(".table-wrap")) && e.getBoundingClientRect().right > window.innerWidth + 1)
-			.slice(0, 5).map(e => e.tagName + "." + e.className + "#" + e.id)`)
-		t.Errorf("the account page overflows a 390 px screen sideways: %v", wide)
-	}
+	requireNoSidewaysScroll(t, ctx, "the account page")
 	screenshot(t, ctx, "account-certificates-narrow")
 }
