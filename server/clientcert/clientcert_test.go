@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -260,5 +262,58 @@ func TestFromRequestDirectTLS(t *testing.T) {
 	}
 	if got := get(nil, sfBinary(good.Cert.Raw)); got != "" {
 		t.Errorf("a header from an untrusted client counted: %q", got)
+	}
+}
+
+// TestVerifiedCacheFollowsReloadAndExpiry checks that a certificate
+// remembered as verified stops counting when a reload revokes it and when
+// its validity ends.
+func TestVerifiedCacheFollowsReloadAndExpiry(t *testing.T) {
+	dir := t.TempDir()
+	ca := certtest.NewCA(t, "Test CA")
+	good := ca.Client(t, "alice", func(c *x509.Certificate) { c.NotAfter = time.Now().Add(2 * time.Hour) })
+	caFile, crlFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca.crl")
+	write := func(name string, data []byte) {
+		if err := os.WriteFile(name, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(caFile, certtest.PEM(ca.Cert))
+	write(crlFile, ca.CRL(t, false))
+	clock := time.Now()
+	src, err := clientcert.NewSource(clientcert.Options{CAFile: caFile, CRLFile: crlFile,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := func() error {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = "10.0.0.1:4000"
+		r.Header.Set(clientcert.HeaderCert, sfBinary(good.Cert.Raw))
+		_, err := src.FromRequest(r)
+		return err
+	}
+	for range 2 {
+		if err := req(); err != nil {
+			t.Fatalf("valid certificate: %v", err)
+		}
+	}
+	write(crlFile, ca.CRL(t, false, good.Cert))
+	if err := src.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if err := req(); !errors.Is(err, clientcert.ErrRevoked) {
+		t.Fatalf("after a reload that revokes it: %v", err)
+	}
+	write(crlFile, ca.CRL(t, false))
+	if err := src.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if err := req(); err != nil {
+		t.Fatalf("after the revocation is lifted: %v", err)
+	}
+	clock = good.Cert.NotAfter.Add(time.Second)
+	if err := req(); err == nil {
+		t.Fatal("a remembered certificate counted past its notAfter")
 	}
 }

@@ -1,6 +1,7 @@
 package clientcert
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -17,6 +19,7 @@ import (
 // material can be replaced while requests are served (Reload).
 type Source struct {
 	trust   atomic.Pointer[Trust]
+	cache   verified
 	caFile  string
 	crlFile string
 	proxies []netip.Prefix
@@ -121,12 +124,22 @@ func (s *Source) FromRequest(r *http.Request) (Cert, error) {
 	if t == nil {
 		return Cert{}, ErrNone
 	}
+	now := s.now()
 	var leaf *x509.Certificate
 	var chain []*x509.Certificate
+	var key [sha256.Size]byte
 	via := "tls"
 	switch {
 	case r.TLS != nil && len(r.TLS.PeerCertificates) > 0:
 		leaf, chain = r.TLS.PeerCertificates[0], r.TLS.PeerCertificates[1:]
+		h := sha256.New()
+		for _, c := range r.TLS.PeerCertificates {
+			h.Write(c.Raw)
+		}
+		h.Sum(key[:0])
+		if c, ok := s.cache.get(key, t, now); ok {
+			return c, nil
+		}
 	case len(r.Header.Values(HeaderCert)) == 0:
 		return Cert{}, ErrNone
 	case !s.trustedPeer(r):
@@ -134,16 +147,71 @@ func (s *Source) FromRequest(r *http.Request) (Cert, error) {
 		return Cert{}, ErrNone
 	default:
 		via = "header"
+		h := sha256.New()
+		for _, name := range []string{HeaderCert, HeaderChain} {
+			for _, v := range r.Header.Values(name) {
+				h.Write([]byte(name + ":" + v + "\n"))
+			}
+		}
+		h.Sum(key[:0])
+		if c, ok := s.cache.get(key, t, now); ok {
+			return c, nil
+		}
 		var err error
 		if leaf, chain, _, err = ParseHeaders(r.Header); err != nil {
 			return Cert{}, s.refuse(r, via, nil, err)
 		}
 	}
-	c, err := t.Verify(leaf, chain, s.now())
+	c, err := t.Verify(leaf, chain, now)
 	if err != nil {
 		return Cert{}, s.refuse(r, via, leaf, err)
 	}
+	s.cache.put(key, t, c, now)
 	return c, nil
+}
+
+// verified remembers the certificates (by the SHA-256 of what the request
+// presented) that verified against a Trust, for a minute at most and never
+// past their notAfter, so that a session bound to a certificate does not
+// pay a signature check on every request. New trust material (a reload)
+// starts over: an entry counts only for the Trust it was checked against.
+type verified struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]verifiedEntry
+}
+
+type verifiedEntry struct {
+	cert  Cert
+	trust *Trust
+	until time.Time
+}
+
+const (
+	verifiedTTL = time.Minute
+	verifiedMax = 4096
+)
+
+func (v *verified) get(key [sha256.Size]byte, t *Trust, now time.Time) (Cert, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e, ok := v.m[key]
+	if !ok || e.trust != t || !now.Before(e.until) {
+		return Cert{}, false
+	}
+	return e.cert, true
+}
+
+func (v *verified) put(key [sha256.Size]byte, t *Trust, c Cert, now time.Time) {
+	until := now.Add(verifiedTTL)
+	if c.NotAfter.Before(until) {
+		until = c.NotAfter
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil || len(v.m) >= verifiedMax {
+		v.m = make(map[[sha256.Size]byte]verifiedEntry)
+	}
+	v.m[key] = verifiedEntry{cert: c, trust: t, until: until}
 }
 
 func (s *Source) refuse(r *http.Request, via string, leaf *x509.Certificate, err error) error {

@@ -18,7 +18,7 @@ import (
 
 type files struct{ cert, key, ca string }
 
-func writeFiles(t *testing.T, dir string, ca *certtest.CA, leaf certtest.Leaf, clientCA *certtest.CA) files {
+func writeFiles(t testing.TB, dir string, ca *certtest.CA, leaf certtest.Leaf, clientCA *certtest.CA) files {
 	t.Helper()
 	f := files{filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "clients.pem")}
 	for name, data := range map[string][]byte{
@@ -33,7 +33,7 @@ func writeFiles(t *testing.T, dir string, ca *certtest.CA, leaf certtest.Leaf, c
 
 // serve runs a TLS listener with s's configuration that completes
 // handshakes and closes.
-func serve(t *testing.T, s *tlsserve.Server) string {
+func serve(t testing.TB, s *tlsserve.Server) string {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", s.Config())
 	if err != nil {
