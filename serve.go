@@ -176,7 +176,7 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger) (server.Deps
 	}
 	return server.Deps{
 		Config: cfg, Durable: durable, Ephemeral: ephemeral, Keys: ring,
-		Box: box, Hasher: hasher, ClientCerts: clients, Logger: log,
+		Box: box, Hasher: hasher, ClientCerts: clients, Log: log,
 	}, closeAll, nil
 }
 

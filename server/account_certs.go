@@ -8,20 +8,12 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"mutualauth/server/account"
 	"mutualauth/server/clientcert"
 	"mutualauth/store"
 )
 
-// Audit actions of client certificates on the account page; actor and
-// subject are the user.
-const (
-	AuditAccountCertAdd    = "account.cert_add"
-	AuditAccountCertRemove = "account.cert_remove"
-)
-
 // certView is a bound client certificate as the account page and the
-// admin center show it.
+// admin center show it; Current marks the one the request presents.
 type certView struct {
 	Fingerprint string     `json:"fingerprint"`
 	Subject     string     `json:"subject"`
@@ -31,7 +23,7 @@ type certView struct {
 	NotAfter    time.Time  `json:"not_after"`
 	CreatedAt   time.Time  `json:"created_at"`
 	LastUsedAt  *time.Time `json:"last_used_at"`
-	Current     bool       `json:"current"` // presented by this request
+	Current     bool       `json:"current"`
 }
 
 func viewCert(b store.ClientCert, current string) certView {
@@ -47,9 +39,9 @@ func viewCert(b store.ClientCert, current string) certView {
 	return v
 }
 
-// listCerts lists the user's bound certificates, marking the one with
-// the fingerprint current.
-func listCerts(ctx context.Context, st store.ClientCerts, userID, current string) ([]certView, error) {
+// loadCerts lists the user's bound certificates, marking the one with the
+// fingerprint current.
+func loadCerts(ctx context.Context, st store.ClientCerts, userID, current string) ([]certView, error) {
 	all, err := st.ListClientCerts(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -61,92 +53,46 @@ func listCerts(ctx context.Context, st store.ClientCerts, userID, current string
 	return out, nil
 }
 
-// certsView is the client certificate part of the account view.
-type certsView struct {
+// presentedCert is the verified client certificate of the request, or nil.
+func presentedCert(src *clientcert.Source, r *http.Request) *clientcert.Cert {
+	c, err := src.FromRequest(r)
+	if err != nil {
+		return nil
+	}
+	return &c
+}
+
+// certOffer is what the account page offers about client certificates.
+type certOffer struct {
 	// Enabled: the server accepts client certificates at all.
-	Enabled bool       `json:"enabled"`
-	List    []certView `json:"list"`
+	Enabled bool `json:"enabled"`
 	// Presented is the valid certificate this request presents when it is
 	// bound to nobody yet: the one "Add this device's certificate" binds.
 	Presented *certView `json:"presented"`
 }
 
-func (h *AccountHandler) certsView(c echo.Context, userID string) (certsView, error) {
-	v := certsView{Enabled: h.Certs != nil, List: []certView{}}
-	if h.Certs == nil {
-		return v, nil
+func (h *AccountHandler) certOffer(c echo.Context) (certOffer, error) {
+	o := certOffer{Enabled: h.Certs != nil}
+	p := presentedCert(h.Certs, c.Request())
+	if p == nil {
+		return o, nil
 	}
-	ctx := c.Request().Context()
-	presented, perr := h.Certs.FromRequest(c.Request())
-	var err error
-	if v.List, err = listCerts(ctx, h.Store, userID, presented.Fingerprint); err != nil {
-		return v, err
+	_, err := h.Durable.GetClientCert(c.Request().Context(), p.Fingerprint)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		v := viewCert(store.ClientCert{Fingerprint: p.Fingerprint, Subject: p.Subject, Issuer: p.Issuer,
+			Serial: p.Serial, NotBefore: p.NotBefore, NotAfter: p.NotAfter}, "")
+		o.Presented = &v
+	case err != nil:
+		return o, err
 	}
-	if perr == nil {
-		_, err := h.Store.GetClientCert(ctx, presented.Fingerprint)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			p := viewCert(store.ClientCert{Fingerprint: presented.Fingerprint, Subject: presented.Subject,
-				Issuer: presented.Issuer, Serial: presented.Serial, NotBefore: presented.NotBefore, NotAfter: presented.NotAfter}, "")
-			v.Presented = &p
-		case err != nil:
-			return v, err
-		}
-	}
-	return v, nil
+	return o, nil
 }
 
-func errNoClientCert() *Problem {
-	return NewProblem(http.StatusUnprocessableEntity, "no_client_certificate",
-		"This connection presents no valid client certificate of the accepted CAs, so there is none to add.")
-}
-
-func errCertBound() *Problem {
-	return NewProblem(http.StatusConflict, "certificate_bound", "This certificate is bound already.")
-}
-
-// addCurrentCert binds the certificate the current connection presents to
-// the signed-in user, after re-authentication.
-func (h *AccountHandler) addCurrentCert(c echo.Context, s store.Session) (certView, error) {
-	var out certView
-	err := h.act(c, s, AuditAccountCertAdd, true, func(ctx context.Context, u store.User) (string, error) {
-		if h.Certs == nil {
-			return "client certificates are off", errNoClientCert()
-		}
-		cert, err := h.Certs.FromRequest(c.Request())
-		if err != nil {
-			return "no valid certificate presented", errNoClientCert()
-		}
-		b, err := account.BindClientCert(ctx, h.Store, h.Now(), u.ID, cert)
-		if errors.Is(err, account.ErrCertificateBound) {
-			return "fingerprint " + cert.Fingerprint + ": bound already", errCertBound()
-		}
-		if err != nil {
-			return "", err
-		}
-		out = viewCert(b, cert.Fingerprint)
-		return "fingerprint " + b.Fingerprint, nil
-	})
-	return out, err
-}
-
-// removeCert unbinds one of the user's certificates, after
-// re-authentication like the removal of any factor.
-func (h *AccountHandler) removeCert(c echo.Context, s store.Session, raw string) error {
-	fp, ok := clientcert.NormalizeFingerprint(raw)
-	if !ok {
-		return errNotFound()
-	}
-	return h.act(c, s, AuditAccountCertRemove, true, func(ctx context.Context, u store.User) (string, error) {
-		err := h.Store.DeleteClientCert(ctx, u.ID, fp)
-		if errors.Is(err, store.ErrNotFound) {
-			return "unknown certificate", errNotFound()
-		}
-		if err != nil {
-			return "", err
-		}
-		return "fingerprint " + fp, nil
-	})
+// certificatesView answers GET /api/v1/account/certificates.
+type certificatesView struct {
+	certOffer
+	List []certView `json:"list"`
 }
 
 // Certificates serves GET /api/v1/account/certificates.
@@ -155,8 +101,17 @@ func (h *AccountHandler) Certificates(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := h.certsView(c, s.UserID)
-	if err != nil {
+	var v certificatesView
+	if v.certOffer, err = h.certOffer(c); err != nil {
+		return err
+	}
+	current := ""
+	if v.Enabled {
+		if p := presentedCert(h.Certs, c.Request()); p != nil {
+			current = p.Fingerprint
+		}
+	}
+	if v.List, err = loadCerts(c.Request().Context(), h.Durable, s.UserID, current); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, v)
@@ -169,11 +124,11 @@ func (h *AccountHandler) AddCertificate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := h.addCurrentCert(c, s)
+	b, err := h.Self.AddClientCert(c.Request().Context(), s, presentedCert(h.Certs, c.Request()))
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, v)
+	return c.JSON(http.StatusCreated, viewCert(b, b.Fingerprint))
 }
 
 // RemoveCertificate serves DELETE /api/v1/account/certificates/:fingerprint.
@@ -182,7 +137,7 @@ func (h *AccountHandler) RemoveCertificate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.removeCert(c, s, c.Param("fingerprint")); err != nil {
+	if err := h.Self.RemoveClientCert(c.Request().Context(), s, c.Param("fingerprint")); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -194,7 +149,7 @@ func (h *AccountHandler) FormAddCertificate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = h.addCurrentCert(c, s)
+	_, err = h.Self.AddClientCert(c.Request().Context(), s, presentedCert(h.Certs, c.Request()))
 	return h.back(c, s, err, "This device's certificate was added: it now signs you in with your password alone.", "certificates", true)
 }
 
@@ -204,6 +159,6 @@ func (h *AccountHandler) FormRemoveCertificate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = h.removeCert(c, s, c.Param("fingerprint"))
+	err = h.Self.RemoveClientCert(c.Request().Context(), s, c.Param("fingerprint"))
 	return h.back(c, s, err, "The certificate was removed: it no longer signs you in.", "certificates", false)
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"mutualauth/server/audit"
 	"mutualauth/server/clientcert"
 	"mutualauth/server/clientcert/certtest"
 	"mutualauth/store"
@@ -58,7 +59,7 @@ func TestAccountCertificates(t *testing.T) {
 		t.Fatalf("list after add: %s", r.body)
 	}
 	added := 0
-	for _, e := range ce.audit(AuditAccountCertAdd, "success") {
+	for _, e := range ce.audit(audit.AccountCertAdd, "success") {
 		if strings.Contains(e.Detail, fp2) {
 			added++
 		}
@@ -131,7 +132,7 @@ func TestAdminCertificates(t *testing.T) {
 	}
 	requireProblem(t, "admin remove again", b.call("DELETE", base+"/"+fp, nil), 404, "not_found")
 	ce.beginUnrecognized("removed by an admin", ce.client(), bob, header(good)...)
-	if len(ce.audit(AuditAdminCertAdd, "success")) != 1 || len(ce.audit(AuditAdminCertRemove, "success")) != 1 {
+	if len(ce.audit(audit.AdminCertAdd, "success")) != 1 || len(ce.audit(audit.AdminCertRemove, "success")) != 1 {
 		t.Fatal("admin certificate changes not audited")
 	}
 }

@@ -102,7 +102,7 @@ func newTimingServerOn(tb testing.TB, tt *timingTLS) *timingServer {
 		tb.Fatal(err)
 	}
 	d := Deps{Config: cfg, Durable: durable, Ephemeral: ephemeral, Keys: ring, Box: box, Hasher: hasher,
-		Logger: slog.New(slog.DiscardHandler), Now: time.Now}
+		Log: slog.New(slog.DiscardHandler), Now: time.Now}
 	client := &http.Client{Timeout: 30 * time.Second}
 	if tt != nil {
 		d.ClientCerts = tt.certs

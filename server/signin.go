@@ -83,12 +83,6 @@ type stepResponse struct {
 	ClientCertificate bool `json:"client_certificate,omitempty"`
 }
 
-type userInfo struct {
-	ID          string `json:"id"`
-	Username    string `json:"username"`
-	DisplayName string `json:"display_name"`
-}
-
 // completion answers the step that completes a login.
 type completion struct {
 	Done        bool      `json:"done"`
@@ -221,7 +215,7 @@ func (h *SignInHandler) Begin(c echo.Context) error {
 		if cert.OK {
 			result = "success"
 		}
-		h.record(ctx, tx, "login.cert", result, cert.auditDetail())
+		h.record(ctx, tx, audit.LoginCert, result, cert.auditDetail())
 	}
 	var subject *store.User
 	if known {
@@ -325,7 +319,7 @@ type checker func(ctx context.Context, tx login.Transaction, u *store.User, req 
 // completion.
 func (h *SignInHandler) factor(c echo.Context, step login.Step, check checker) error {
 	name := string(step)
-	action := "login." + name
+	action := audit.LoginPrefix + name
 	if err := h.limit(c, "step", name); err != nil {
 		return err
 	}
@@ -455,7 +449,7 @@ func (h *SignInHandler) complete(c echo.Context, tx login.Transaction, u *store.
 	if tx.Cert != "" {
 		detail += ", certificate fingerprint " + tx.Cert
 	}
-	h.record(ctx, tx, "login.complete", "success", detail)
+	h.record(ctx, tx, audit.LoginComplete, "success", detail)
 	h.count("complete", "success")
 	return c.JSON(http.StatusOK, out)
 }
@@ -617,7 +611,7 @@ func (h *SignInHandler) record(ctx context.Context, tx login.Transaction, action
 		subject = tx.Username
 	}
 	actor := ""
-	if result == "success" && action == "login.complete" {
+	if result == "success" && action == audit.LoginComplete {
 		actor = tx.UserID
 	}
 	if tx.ID != "" {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"mutualauth/server/audit"
 	"mutualauth/server/clientcert"
 	"mutualauth/store"
 )
@@ -53,4 +54,101 @@ func BindClientCert(ctx context.Context, st store.ClientCerts, now time.Time, us
 		return store.ClientCert{}, fmt.Errorf("bind client certificate: %w", err)
 	}
 	return b, nil
+}
+
+// Refusals of the client certificate operations.
+var (
+	errNoClientCert = &Error{Kind: Invalid, Code: "no_client_certificate",
+		Detail: "This connection presents no valid client certificate of the accepted CAs, so there is none to add."}
+	errCertBound = &Error{Kind: Conflict, Code: "certificate_bound", Detail: "This certificate is bound already.",
+		Err: ErrCertificateBound}
+	errNotACert = &Error{Kind: Invalid, Code: "invalid_certificate",
+		Detail: "This is not an X.509 certificate in PEM or DER form.", Err: ErrInvalidCertificate}
+	errCertRefused = &Error{Kind: Invalid, Code: "invalid_certificate",
+		Detail: "This certificate does not verify against the accepted CAs (expired, revoked, another CA's, or not for TLS clients).",
+		Err:    ErrInvalidCertificate}
+	errNoCert = &Error{Kind: NotFound, Code: "not_found", Detail: "There is no such certificate."}
+)
+
+// bind binds c to the user: errCertBound when it is bound already.
+func bind(ctx context.Context, st store.ClientCerts, now time.Time, userID string, c clientcert.Cert) (store.ClientCert, error) {
+	b, err := BindClientCert(ctx, st, now, userID, c)
+	if errors.Is(err, ErrCertificateBound) {
+		return store.ClientCert{}, errCertBound
+	}
+	return b, err
+}
+
+// unbind removes the user's certificate with this fingerprint (any
+// spelling NormalizeFingerprint takes): errNoCert when there is none.
+func unbind(ctx context.Context, st store.ClientCerts, userID, fingerprint string) (string, error) {
+	fp, ok := clientcert.NormalizeFingerprint(fingerprint)
+	if !ok {
+		return "", errNoCert
+	}
+	err := st.DeleteClientCert(ctx, userID, fp)
+	if errors.Is(err, store.ErrNotFound) {
+		return fp, errNoCert
+	}
+	return fp, err
+}
+
+// AddClientCert binds the certificate the session's current connection
+// presents (verified by the caller; nil: none was) to the session's user,
+// after re-authentication.
+func (a *Self) AddClientCert(ctx context.Context, s store.Session, presented *clientcert.Cert) (store.ClientCert, error) {
+	var out store.ClientCert
+	err := a.act(ctx, s, audit.AccountCertAdd, true, func(u store.User) (string, error) {
+		if presented == nil {
+			return "no valid certificate presented", errNoClientCert
+		}
+		var err error
+		out, err = bind(ctx, a.Durable, a.Now(), u.ID, *presented)
+		return "fingerprint " + presented.Fingerprint, err
+	})
+	return out, err
+}
+
+// RemoveClientCert unbinds one of the user's certificates, after
+// re-authentication like the removal of any factor.
+func (a *Self) RemoveClientCert(ctx context.Context, s store.Session, fingerprint string) error {
+	return a.act(ctx, s, audit.AccountCertRemove, true, func(u store.User) (string, error) {
+		fp, err := unbind(ctx, a.Durable, u.ID, fingerprint)
+		return "fingerprint " + fp, err
+	})
+}
+
+// AddClientCert binds a certificate (PEM or DER) to the user. With client
+// CAs configured it must verify against them now.
+func (a *Admin) AddClientCert(ctx context.Context, actor, userID string, data []byte) (store.ClientCert, error) {
+	var out store.ClientCert
+	err := a.run(ctx, actor, audit.AdminCertAdd, userID, func(n *note) error {
+		if _, err := a.User(ctx, userID); err != nil {
+			return err
+		}
+		leaf, err := ParseCertificate(data)
+		if err != nil {
+			return errNotACert
+		}
+		desc := clientcert.Describe(leaf)
+		n.Detail = "fingerprint " + desc.Fingerprint
+		if a.Certs != nil {
+			if desc, err = a.Certs.Trust().Verify(leaf, nil, a.Now()); err != nil {
+				n.Detail += ": " + err.Error()
+				return errCertRefused
+			}
+		}
+		out, err = bind(ctx, a.Durable, a.Now(), userID, desc)
+		return err
+	})
+	return out, err
+}
+
+// RemoveClientCert unbinds one of the user's certificates.
+func (a *Admin) RemoveClientCert(ctx context.Context, actor, userID, fingerprint string) error {
+	return a.run(ctx, actor, audit.AdminCertRemove, userID, func(n *note) error {
+		fp, err := unbind(ctx, a.Durable, userID, fingerprint)
+		n.Detail = "fingerprint " + fp
+		return err
+	})
 }
