@@ -68,12 +68,15 @@ func TestAccountCertificates(t *testing.T) {
 		t.Fatalf("add audited %d times with the fingerprint", added)
 	}
 	// The added certificate signs alice in.
-	ce.certLogin(ce.client(), alice, header(second)...)
+	laptop := ce.client()
+	ce.certLogin(laptop, alice, header(second)...)
 
 	r = b.call("DELETE", "/api/v1/account/certificates/"+strings.ToUpper(fp2), nil)
 	if r.status != 204 {
 		t.Fatalf("remove: %d %s", r.status, r.body)
 	}
+	requireProblem(t, "session made with the removed certificate", laptop.call("GET", "/api/v1/session", nil, header(second)...), 401, "unauthenticated")
+	requireOK(t, "the session that removed it", b.call("GET", "/api/v1/session", nil))
 	requireProblem(t, "remove again", b.call("DELETE", "/api/v1/account/certificates/"+fp2, nil), 404, "not_found")
 	requireProblem(t, "remove another user's", b.call("DELETE", "/api/v1/account/certificates/"+clientcert.Fingerprint(bobs.Cert.Raw), nil), 404, "not_found")
 	requireProblem(t, "remove garbage", b.call("DELETE", "/api/v1/account/certificates/zz", nil), 404, "not_found")
@@ -125,12 +128,14 @@ func TestAdminCertificates(t *testing.T) {
 	if !strings.Contains(string(page.body), `data-certificate="`+fp+`"`) {
 		t.Fatal("admin page does not list the certificate")
 	}
-	ce.certLogin(ce.client(), bob, header(good)...)
+	bobs := ce.client()
+	ce.certLogin(bobs, bob, header(good)...)
 
 	if r := b.call("DELETE", base+"/"+fp, nil); r.status != 204 {
 		t.Fatalf("admin remove: %d %s", r.status, r.body)
 	}
 	requireProblem(t, "admin remove again", b.call("DELETE", base+"/"+fp, nil), 404, "not_found")
+	requireProblem(t, "bob's session made with the removed certificate", bobs.call("GET", "/api/v1/session", nil), 401, "unauthenticated")
 	ce.beginUnrecognized("removed by an admin", ce.client(), bob, header(good)...)
 	if len(ce.audit(audit.AdminCertAdd, "success")) != 1 || len(ce.audit(audit.AdminCertRemove, "success")) != 1 {
 		t.Fatal("admin certificate changes not audited")

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"mutualauth/server/audit"
@@ -80,17 +81,37 @@ func bind(ctx context.Context, st store.ClientCerts, now time.Time, userID strin
 }
 
 // unbind removes the user's certificate with this fingerprint (any
-// spelling NormalizeFingerprint takes): errNoCert when there is none.
-func unbind(ctx context.Context, st store.ClientCerts, userID, fingerprint string) (string, error) {
+// spelling NormalizeFingerprint takes), errNoCert when there is none, and
+// ends the sessions made with it but keep (a token hash; "": none): the
+// device it stood for is no longer trusted. It returns the fingerprint and
+// how many sessions ended.
+func unbind(ctx context.Context, st store.ClientCerts, sessions store.Sessions, userID, fingerprint, keep string) (string, int, error) {
 	fp, ok := clientcert.NormalizeFingerprint(fingerprint)
 	if !ok {
-		return "", errNoCert
+		return "", 0, errNoCert
 	}
 	err := st.DeleteClientCert(ctx, userID, fp)
 	if errors.Is(err, store.ErrNotFound) {
-		return fp, errNoCert
+		return fp, 0, errNoCert
 	}
-	return fp, err
+	if err != nil {
+		return fp, 0, err
+	}
+	all, err := sessions.ListSessions(ctx, userID)
+	if err != nil {
+		return fp, 0, err
+	}
+	ended := 0
+	for _, s := range all {
+		if s.ClientCert != fp || s.TokenHash == keep {
+			continue
+		}
+		if err := sessions.DeleteSession(ctx, s.TokenHash); err != nil {
+			return fp, ended, err
+		}
+		ended++
+	}
+	return fp, ended, nil
 }
 
 // AddClientCert binds the certificate the session's current connection
@@ -109,12 +130,13 @@ func (a *Self) AddClientCert(ctx context.Context, s store.Session, presented *cl
 	return out, err
 }
 
-// RemoveClientCert unbinds one of the user's certificates, after
-// re-authentication like the removal of any factor.
+// RemoveClientCert unbinds one of the user's certificates and ends the
+// other sessions made with it (this one goes on), after re-authentication
+// like the removal of any factor.
 func (a *Self) RemoveClientCert(ctx context.Context, s store.Session, fingerprint string) error {
 	return a.act(ctx, s, audit.AccountCertRemove, true, func(u store.User) (string, error) {
-		fp, err := unbind(ctx, a.Durable, u.ID, fingerprint)
-		return "fingerprint " + fp, err
+		fp, ended, err := unbind(ctx, a.Durable, a.Sessions, u.ID, fingerprint, s.TokenHash)
+		return "fingerprint " + fp + "; sessions made with it ended: " + strconv.Itoa(ended), err
 	})
 }
 
@@ -144,11 +166,12 @@ func (a *Admin) AddClientCert(ctx context.Context, actor, userID string, data []
 	return out, err
 }
 
-// RemoveClientCert unbinds one of the user's certificates.
+// RemoveClientCert unbinds one of the user's certificates and ends the
+// sessions made with it.
 func (a *Admin) RemoveClientCert(ctx context.Context, actor, userID, fingerprint string) error {
 	return a.run(ctx, actor, audit.AdminCertRemove, userID, func(n *note) error {
-		fp, err := unbind(ctx, a.Durable, userID, fingerprint)
-		n.Detail = "fingerprint " + fp
+		fp, ended, err := unbind(ctx, a.Durable, a.Sessions, userID, fingerprint, "")
+		n.Detail = "fingerprint " + fp + "; sessions made with it ended: " + strconv.Itoa(ended)
 		return err
 	})
 }
