@@ -31,16 +31,16 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5"
 
+	"mutualauth/internal/testenv"
 	"mutualauth/store/redis/redistest"
 )
 
 // Environment variables the harness reads (see the package comment).
 const (
 	envChrome      = "MUTUALAUTH_E2E_CHROME"
-	envRequire     = "MUTUALAUTH_E2E_REQUIRE"
 	envScreenshots = "MUTUALAUTH_E2E_SCREENSHOTS"
 	envTestRedis   = redistest.EnvURL
-	envTestPG      = "MUTUALAUTH_TEST_POSTGRES_URL"
+	envTestPG      = testenv.EnvPostgresURL
 )
 
 const (
@@ -170,11 +170,7 @@ func startServer(t *testing.T, opts ServerOptions) *Server {
 	case os.Getenv(envTestRedis) != "":
 		redisURL = redistest.URL(t)
 	default:
-		var err error
-		if own, err = redistest.Start(); err != nil {
-			t.Fatalf("start a redis-server for the server: %v", err)
-		}
-		t.Cleanup(func() { _ = own.Close() })
+		own = redistest.StartT(t)
 		redisURL = own.URL()
 	}
 
@@ -417,14 +413,11 @@ func (b *logBuffer) String() string {
 }
 
 // postgresDatabase creates an empty database on the PostgreSQL server of
-// MUTUALAUTH_TEST_POSTGRES_URL, drops it at cleanup, and returns its URL. It
-// skips the test when that variable is unset.
+// MUTUALAUTH_TEST_POSTGRES_URL, drops it at cleanup, and returns its URL.
+// When that variable is unset it skips the test (fails it in CI).
 func postgresDatabase(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv(envTestPG)
-	if base == "" {
-		t.Skip(envTestPG + " is unset; the PostgreSQL end-to-end tests need a server")
-	}
+	base := testenv.PostgresURL(t)
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		t.Fatalf("%s must be a postgres:// URL", envTestPG)
@@ -493,7 +486,8 @@ func getJSON(t *testing.T, url string, v any) {
 // context of its first tab, which expires after browserTimeout. When the test
 // has failed, cleanup saves a screenshot and prints the page's console before
 // it closes the browser. Without a browser the test skips, or fails when
-// CI=true or MUTUALAUTH_E2E_REQUIRE=1. In -short mode it skips.
+// CI=true or MUTUALAUTH_TEST_REQUIRE=1 (testenv.Missing). In -short mode it
+// skips. extra adds options to the browser's (HOME for an NSS database, say).
 func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if testing.Short() {
@@ -580,17 +574,8 @@ func chromeBinary(t *testing.T) string {
 			return found
 		}
 	}
-	msg := "no Chromium found: install chromium or set " + envChrome
-	if browserRequired() {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testenv.Missing(t, "Chromium", "apt-get install chromium, or set "+envChrome+" to a Chrome binary")
 	return ""
-}
-
-func browserRequired() bool {
-	ci, _ := strconv.ParseBool(os.Getenv("CI"))
-	return ci || os.Getenv(envRequire) == "1"
 }
 
 // screenshot saves a full-page PNG of the tab as
@@ -679,17 +664,4 @@ func virtualCredentials(t *testing.T, ctx context.Context, id webauthn.Authentic
 		t.Fatalf("WebAuthn.getCredentials: %v", err)
 	}
 	return res.Credentials
-}
-
-// requireNoSidewaysScroll fails the test when the page is wider than the
-// viewport: wide tables scroll inside their own box (.table-wrap), the
-// page itself does not. It names the first elements that stick out.
-func requireNoSidewaysScroll(t *testing.T, ctx context.Context, what string) {
-	t.Helper()
-	if eval[bool](t, ctx, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
-		wide := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("body *"))
-			.filter(e => !(e.parentElement && e.parentElement.closest(".table-wrap")) && e.getBoundingClientRect().right > window.innerWidth + 1)
-			.slice(0, 5).map(e => e.tagName + "." + e.className + "#" + e.id)`)
-		t.Errorf("%s overflows a %d px screen sideways: %v", what, eval[int](t, ctx, `window.innerWidth`), wide)
-	}
 }

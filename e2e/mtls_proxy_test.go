@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"mutualauth/internal/testenv"
 	"mutualauth/server/clientcert/certtest"
 )
 
@@ -42,7 +43,7 @@ func startMTLSProxyEnv(t *testing.T, bin string, args func(dir string) []string,
 		t.Skip("proxy tests do not run with -short")
 	}
 	if _, err := exec.LookPath(bin); err != nil {
-		t.Skip(bin + " not installed")
+		testenv.Missing(t, bin, "apt-get install "+bin)
 	}
 	dir := t.TempDir()
 	srvCA := certtest.NewCA(t, "Proxy Server CA")

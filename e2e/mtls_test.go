@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"mutualauth/internal/testenv"
 	"mutualauth/server/clientcert"
 	"mutualauth/server/clientcert/certtest"
 )
@@ -25,19 +26,6 @@ import (
 // policy in headless mode (no selection dialog); the test writes one for
 // its own server's origin alone and removes it afterwards.
 const chromiumPolicyDir = "/etc/chromium/policies/managed"
-
-// mtlsNeed skips (or, where the browser is required, fails) the test when
-// a tool it needs is missing.
-func mtlsNeed(t *testing.T, ok bool, what string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if browserRequired() {
-		t.Fatal(what)
-	}
-	t.Skip(what)
-}
 
 func mtlsRun(t *testing.T, name string, args ...string) {
 	t.Helper()
@@ -56,10 +44,13 @@ func TestBrowserSignInWithClientCertificate(t *testing.T) {
 		t.Skip("browser tests do not run with -short")
 	}
 	for _, tool := range []string{"certutil", "pk12util", "openssl"} {
-		_, err := exec.LookPath(tool)
-		mtlsNeed(t, err == nil, tool+" not found: install libnss3-tools and openssl for the client certificate test")
+		if _, err := exec.LookPath(tool); err != nil {
+			testenv.Missing(t, tool, "apt-get install libnss3-tools openssl")
+		}
 	}
-	mtlsNeed(t, os.MkdirAll(chromiumPolicyDir, 0o755) == nil, "cannot write Chromium policies in "+chromiumPolicyDir)
+	if err := os.MkdirAll(chromiumPolicyDir, 0o755); err != nil {
+		testenv.Missing(t, "a writable "+chromiumPolicyDir, "run as root (the test writes a Chromium policy there)")
+	}
 
 	dir := t.TempDir()
 	srvCA := certtest.NewCA(t, "E2E Server CA")
@@ -119,7 +110,7 @@ func TestBrowserSignInWithClientCertificate(t *testing.T) {
 	rule, _ := json.Marshal(map[string]any{"pattern": s.URL(), "filter": map[string]any{"ISSUER": map[string]string{"CN": clientCAName}}})
 	doc, _ := json.Marshal(map[string]any{"AutoSelectCertificateForUrls": []string{string(rule)}})
 	if err := os.WriteFile(policy, doc, 0o644); err != nil {
-		mtlsNeed(t, false, "cannot write a Chromium policy: "+err.Error())
+		testenv.Missing(t, "a writable "+chromiumPolicyDir, "run as root (the test writes a Chromium policy there)")
 	}
 	t.Cleanup(func() { _ = os.Remove(policy) })
 
@@ -134,7 +125,7 @@ func TestBrowserSignInWithClientCertificate(t *testing.T) {
 	}
 	screenshot(t, ctx, "certificate-recognized")
 	do(t, ctx, "narrow screen", chromedp.EmulateViewport(390, 844))
-	requireNoSidewaysScroll(t, ctx, "the login page")
+	checkNoSidewaysScroll(t, ctx, "the login page", 390)
 	screenshot(t, ctx, "certificate-recognized-narrow")
 	do(t, ctx, "wide screen", chromedp.EmulateViewport(1280, 900))
 
@@ -154,6 +145,6 @@ func TestBrowserSignInWithClientCertificate(t *testing.T) {
 	do(t, ctx, "scroll", chromedp.ScrollIntoView(chromedp.ID("certificates")))
 	screenshot(t, ctx, "account-certificates")
 	do(t, ctx, "narrow screen", chromedp.EmulateViewport(390, 844), chromedp.ScrollIntoView(chromedp.ID("certificates")))
-	requireNoSidewaysScroll(t, ctx, "the account page")
+	checkNoSidewaysScroll(t, ctx, "the account page", 390)
 	screenshot(t, ctx, "account-certificates-narrow")
 }

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"mutualauth/server/account"
 	"mutualauth/server/clientcert"
 	"mutualauth/server/config"
@@ -25,8 +23,6 @@ import (
 	"mutualauth/server/password"
 	"mutualauth/server/secretbox"
 	"mutualauth/store"
-	redisstore "mutualauth/store/redis"
-	"mutualauth/store/redis/redistest"
 	sqlstore "mutualauth/store/sql"
 )
 
@@ -79,12 +75,7 @@ func newTimingServerOn(tb testing.TB, tt *timingTLS) *timingServer {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { durable.Close() })
-	ropts, err := redis.ParseURL(redistest.URL(tb))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ephemeral := redisstore.NewFromClient(redis.NewClient(ropts), redistest.NewPrefix())
-	tb.Cleanup(func() { ephemeral.Close() })
+	ephemeral := testEphemeral(tb)
 	key, err := secretbox.LoadKey("", dir)
 	if err != nil {
 		tb.Fatal(err)
