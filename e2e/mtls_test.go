@@ -82,7 +82,7 @@ func TestBrowserSignInWithClientCertificate(t *testing.T) {
 	const password = "plum orchard under seven moons"
 	c := newAPILoginClient(t, s.URL())
 	c.hc.Transport = s.HTTPClient(0).Transport
-	apiEnroll(t, c, inviteToken(t, s, s.AdminInvite(t, "alice", "", false)), password)
+	apiEnroll(t, c, inviteToken(t, s, s.AdminInvite(t, "alice", "", true)), password)
 	var bound struct{ Fingerprint string }
 	if err := json.Unmarshal([]byte(s.Command(t, "admin", "cert", "add", "--username", "alice", "--cert", filepath.Join(dir, "alice.pem"))), &bound); err != nil {
 		t.Fatal(err)
@@ -147,4 +147,18 @@ func TestBrowserSignInWithClientCertificate(t *testing.T) {
 	do(t, ctx, "narrow screen", chromedp.EmulateViewport(390, 844), chromedp.ScrollIntoView(chromedp.ID("certificates")))
 	checkNoSidewaysScroll(t, ctx, "the account page", 390)
 	screenshot(t, ctx, "account-certificates-narrow")
+	do(t, ctx, "wide screen", chromedp.EmulateViewport(1280, 900))
+
+	// A certificate is a second factor for the admin center too; the
+	// admin's user page lists it.
+	id := loginJS[string](t, ctx, `const r = await fetch("/api/v1/session"); return (await r.json()).user.id;`)
+	do(t, ctx, "admin user page", chromedp.Navigate(s.URL()+"/admin/users/"+id), chromedp.WaitVisible(chromedp.ID("certificates")))
+	if row := eval[string](t, ctx, `(document.querySelector('#certificates tr[data-certificate="`+bound.Fingerprint+`"]') || {}).textContent || ""`); !strings.Contains(row, "CN=alice") {
+		t.Fatalf("admin page certificate row %q", row)
+	}
+	do(t, ctx, "scroll", chromedp.ScrollIntoView(chromedp.ID("certificates")))
+	screenshot(t, ctx, "admin-certificates")
+	do(t, ctx, "narrow screen", chromedp.EmulateViewport(390, 844), chromedp.ScrollIntoView(chromedp.ID("certificates")))
+	checkNoSidewaysScroll(t, ctx, "the admin user page", 390)
+	screenshot(t, ctx, "admin-certificates-narrow")
 }

@@ -121,9 +121,12 @@ type sessionView struct {
 // for people.
 func (s sessionView) Methods() string {
 	names := map[string]string{"pwd": "password", "otp": "authenticator code", "hwk": "passkey", "rec": "recovery code",
-		"swk": "device certificate", "mfa": "two factors"}
+		"swk": "device certificate"}
 	out := make([]string, 0, len(s.AMR))
 	for _, m := range s.AMR {
+		if m == "mfa" { // says that the others are two factors, no method of its own
+			continue
+		}
 		if n, ok := names[m]; ok {
 			out = append(out, n)
 		} else {
