@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/store"
 	"mutualauth/templates"
 	"mutualauth/web"
 )
@@ -71,8 +73,13 @@ type RootHandler struct {
 
 // Serve serves GET /.
 func (h *RootHandler) Serve(c echo.Context) error {
-	if _, err := h.Sessions.Current(c); err == nil {
+	_, err := h.Sessions.Current(c)
+	switch {
+	case err == nil:
 		return c.Redirect(http.StatusSeeOther, "/account")
+	case errors.Is(err, store.ErrUnavailable):
+		// Never a silent sign-out: the session may be fine.
+		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/login")
 }

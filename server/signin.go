@@ -558,7 +558,9 @@ func (h *SignInHandler) load(ctx context.Context, id string) (login.Transaction,
 // the client starts again, as an unrecognized device.
 func (h *SignInHandler) loadChecked(ctx context.Context, id string) (login.Transaction, error) {
 	tx, err := h.load(ctx, id)
-	if err != nil || !tx.Recognized {
+	if err != nil || !tx.Recognized || tx.DeviceSeal == nil {
+		// (A certificate-recognized login re-checks its certificate in
+		// factor, at each step too.)
 		return tx, err
 	}
 	still := false
