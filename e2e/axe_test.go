@@ -1,0 +1,161 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+
+	"mutualauth/internal/testenv"
+)
+
+// axeSource is axe-core's axe.min.js from e2e/node_modules (npm ci in e2e/,
+// which .ci/run does; package.json pins the version).
+var axeSource = sync.OnceValues(func() (string, error) {
+	_, file, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "node_modules", "axe-core", "axe.min.js"))
+	return string(b), err
+})
+
+// axeViolation is one failed axe rule with the elements that broke it.
+type axeViolation struct {
+	ID    string `json:"id"`
+	Help  string `json:"help"`
+	Nodes []struct {
+		Target []string `json:"target"`
+		HTML   string   `json:"html"`
+	} `json:"nodes"`
+}
+
+// checkAxe runs axe-core (WCAG 2.x A and AA rules and best practices) on
+// the page as it is and fails the test on any violation.
+func checkAxe(t *testing.T, ctx context.Context, what string) {
+	t.Helper()
+	src, err := axeSource()
+	if err != nil {
+		testenv.Missing(t, "axe-core", "run npm ci in e2e/ ("+err.Error()+")")
+		return
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](src)); err != nil {
+		t.Fatalf("%s: inject axe-core: %v", what, err)
+	}
+	type result struct {
+		Violations []axeViolation `json:"violations"`
+		Passes     int            `json:"passes"`
+	}
+	res, err := chromedp.Run(ctx, chromedp.Evaluate[result](`axe.run(document, {
+		runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]},
+		resultTypes: ["violations"]
+	}).then(r => ({violations: r.violations, passes: r.passes.length}))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("%s: axe.run: %v", what, err)
+	}
+	if res.Passes < 10 {
+		t.Fatalf("%s: axe-core checked only %d rules", what, res.Passes)
+	}
+	for _, v := range res.Violations {
+		var where []string
+		for _, n := range v.Nodes {
+			where = append(where, strings.Join(n.Target, " ")+" "+n.HTML)
+		}
+		t.Errorf("%s: axe %s (%s):\n  %s", what, v.ID, v.Help, strings.Join(where, "\n  "))
+	}
+}
+
+// colorScheme emulates prefers-color-scheme (dark or light).
+func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+		})
+		return err
+	})
+}
+
+// checkFitsPhone fails when anything on the page reaches past a 390 px
+// screen (nothing scrolls sideways, not even inside a table box) or when
+// one of the buttons is out of view horizontally.
+func checkFitsPhone(t *testing.T, ctx context.Context, what string) {
+	t.Helper()
+	wide := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("body *"))
+		.filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && (r.right > window.innerWidth + 1 || r.left < -1); })
+		.slice(0, 5).map(e => e.tagName + "." + e.className + "#" + e.id)`)
+	if len(wide) > 0 || eval[bool](t, ctx, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
+		t.Errorf("%s does not fit a 390 px screen: %v", what, wide)
+	}
+}
+
+// pageShot loads path, waits for sel, and for each color scheme and width
+// runs axe-core, checks the phone layout and takes a screenshot.
+func pageShot(t *testing.T, ctx context.Context, url, sel, name string) {
+	t.Helper()
+	for _, scheme := range []string{"light", "dark"} {
+		for _, width := range []int64{1280, 390} {
+			w := "desktop"
+			if width == 390 {
+				w = "phone"
+			}
+			do(t, ctx, name+" "+scheme+" "+w,
+				colorScheme(scheme),
+				chromedp.EmulateViewport(width, 844),
+				chromedp.Navigate(url),
+				chromedp.WaitVisible(chromedp.CSS(sel)),
+			)
+			if scheme == "dark" && !eval[bool](t, ctx, `(() => {
+				const m = getComputedStyle(document.body).backgroundColor.match(/\d+/g).map(Number);
+				return m[0] + m[1] + m[2] < 120; })()`) {
+				t.Errorf("%s: the dark scheme does not darken the page", name)
+			}
+			if width == 390 {
+				checkFitsPhone(t, ctx, name+" ("+scheme+")")
+			}
+			checkAxe(t, ctx, name+" ("+scheme+", "+w+")")
+			screenshot(t, ctx, name+"-"+scheme+"-"+w)
+		}
+	}
+	do(t, ctx, "back to light", colorScheme("light"), chromedp.EmulateViewport(1280, 900))
+}
+
+// TestPagesAccessibleOnPhonesAndInDarkMode opens the login, enrollment,
+// account and admin pages in light and dark mode at desktop width and at
+// 390 px: axe-core finds no violation, nothing reaches past a phone's
+// screen (tables become cards), and the dark scheme is dark.
+func TestPagesAccessibleOnPhonesAndInDarkMode(t *testing.T) {
+	s := startServer(t, ServerOptions{})
+	ctx := newBrowser(t)
+
+	stranger := newBrowser(t)
+	pageShot(t, stranger, s.URL()+"/login", "#username", "login")
+	pageShot(t, stranger, s.AdminInvite(t, "nina", "Nina Narrow", false), "#step-password", "enroll")
+
+	admin := adminEnrollOnPage(t, ctx, adminBootstrapURL(t, s), "admin")
+	adminPageSignIn(t, ctx, s, &admin, true)
+	// A second session and a user to list.
+	adminAPISignIn(t, s, &admin)
+	s.AdminInvite(t, "uma", "Uma User", false)
+
+	pageShot(t, ctx, s.URL()+"/account", "#signout", "account")
+	// On a phone the account page's buttons are in view.
+	do(t, ctx, "account on a phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.URL()+"/account"),
+		chromedp.WaitVisible(chromedp.ID("signout")))
+	if !eval[bool](t, ctx, `Array.from(document.querySelectorAll("#signout, #devices button, #sessions button"))
+		.every(b => { const r = b.getBoundingClientRect(); return r.left >= 0 && r.right <= window.innerWidth; })`) {
+		t.Error("a Sign out or Forget button of /account is out of view on a phone")
+	}
+	pageShot(t, ctx, s.URL()+"/admin", "#users", "admin-users")
+	pageShot(t, ctx, s.URL()+"/admin/users/"+admin.ID, "#sessions", "admin-user")
+	pageShot(t, ctx, s.URL()+"/admin/audit", "table.events", "admin-audit")
+	// Stacked: each cell of a phone's admin table says which column it is.
+	do(t, ctx, "audit on a phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.URL()+"/admin/audit"),
+		chromedp.WaitVisible(chromedp.CSS("table.events")))
+	if !eval[bool](t, ctx, `getComputedStyle(document.querySelector("table.events tbody tr")).display === "block" &&
+		getComputedStyle(document.querySelector("table.events td[data-label]"), "::before").content.includes("Time")`) {
+		t.Error("the audit table is not stacked as labelled cards on a phone")
+	}
+}
