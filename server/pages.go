@@ -13,6 +13,7 @@ import (
 
 	"mutualauth/store"
 	"mutualauth/templates"
+	"mutualauth/templates/i18n"
 	"mutualauth/web"
 )
 
@@ -23,15 +24,30 @@ type Renderer struct {
 }
 
 // Render implements echo.Renderer; data must be a templates.Page.
-func (r *Renderer) Render(w io.Writer, name string, data any, _ echo.Context) error {
+func (r *Renderer) Render(w io.Writer, name string, data any, c echo.Context) error {
 	p, _ := data.(templates.Page)
+	r.localize(c, &p)
 	return r.Set.Render(w, name, p)
+}
+
+// localize gives a page the request's language (i18n.Catalog.Match) and
+// path (for the language switch to come back to; without the query, so
+// that nothing a link put there is echoed into the page).
+func (r *Renderer) localize(c echo.Context, p *templates.Page) {
+	if c == nil {
+		return
+	}
+	p.Lang = r.Set.Catalog.Match(c.Request()).String()
+	p.Path = c.Request().URL.EscapedPath()
+	c.Response().Header().Add("Vary", "Accept-Language, Cookie")
 }
 
 // RenderProblem shows a problem as an HTML page.
 func (r *Renderer) RenderProblem(c echo.Context, p *Problem) error {
 	var buf bytes.Buffer
-	if err := r.Set.Render(&buf, "error", templates.Page{Title: p.Title, Body: p}); err != nil {
+	page := templates.Page{Title: p.Title, Body: p}
+	r.localize(c, &page)
+	if err := r.Set.Render(&buf, "error", page); err != nil {
 		return err
 	}
 	return c.HTMLBlob(p.Status, buf.Bytes())
@@ -93,4 +109,26 @@ func (StaticHandler) Favicon(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "public, max-age=86400")
 	return c.Blob(http.StatusOK, "image/svg+xml", b)
+}
+
+// LanguageHandler serves the language switch.
+type LanguageHandler struct {
+	Secure bool
+}
+
+// Switch serves GET /lang?to=de&back=/path: it keeps the choice in a
+// cookie for a year and goes back to the page (a path on this server
+// only).
+func (h LanguageHandler) Switch(c echo.Context) error {
+	tag, ok := i18n.Supported(c.QueryParam("to"))
+	if !ok {
+		return badRequest("to must name a supported language: en or de.")
+	}
+	back := c.QueryParam("back")
+	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") || strings.HasPrefix(back, "/\\") || strings.ContainsAny(back, "\r\n") {
+		back = "/"
+	}
+	c.SetCookie(&http.Cookie{Name: i18n.Cookie, Value: tag.String(), Path: "/", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, Secure: h.Secure, SameSite: http.SameSiteLaxMode})
+	return c.Redirect(http.StatusSeeOther, back)
 }

@@ -27,6 +27,7 @@ func (s *Server) routes(h *handlers, secure bool) {
 	e.GET("/static/:name", StaticHandler{}.Serve)
 	e.GET("/favicon.ico", StaticHandler{}.Favicon)
 	e.GET("/", h.root.Serve)
+	e.GET("/lang", h.language.Switch)
 	e.Any(verifyRoute, echo.WrapHandler(h.verify)) // reached directly by Server.ServeHTTP
 
 	api := e.Group("/api/v1", crossSiteGuard(h.issuer, nil, false))

@@ -24,6 +24,7 @@ type handlers struct {
 	clientOrigins *ClientOrigins
 
 	root       *RootHandler
+	language   LanguageHandler
 	health     *HealthHandler
 	identity   *IdentityHandler
 	enroll     *EnrollHandler
@@ -73,6 +74,7 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 
 	h := &handlers{issuer: issuer, sessions: sessions, clientOrigins: &ClientOrigins{Store: d.Durable, Now: d.Now}}
 	h.root = &RootHandler{Sessions: sessions}
+	h.language = LanguageHandler{Secure: cfg.Secure()}
 	if cfg.MetricsListen == "" {
 		h.metrics = metrics.Protected(cfg.MetricsToken)
 	}

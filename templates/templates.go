@@ -8,6 +8,10 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+
+	"golang.org/x/text/language/display"
+
+	"mutualauth/templates/i18n"
 )
 
 //go:embed *.html
@@ -21,6 +25,11 @@ type Page struct {
 	User    *PageUser         // the signed-in user, if any
 	Body    any               // the page's own data
 	Product string
+	// Lang is the page's language (BCP 47), set by the server from the
+	// request (i18n.Catalog.Match); empty is English. Path is the request's
+	// path, for the language switch to come back to.
+	Lang string
+	Path string
 }
 
 // PageUser is the signed-in user shown in the header.
@@ -30,14 +39,30 @@ type PageUser struct {
 	Admin       bool
 }
 
-// Set is the parsed pages.
+// Set is the parsed pages, once per language: each language's copy calls
+// its own printer from the one translation function, {{t "key" args...}}.
 type Set struct {
-	pages map[string]*template.Template
+	pages   map[string]map[string]*template.Template // language, page
+	Catalog *i18n.Catalog
 }
 
 var funcs = template.FuncMap{
 	"join":      strings.Join,
 	"dataAttrs": dataAttrs,
+	"langs":     langs,
+}
+
+// language is an entry of the language switch: its code and its own name.
+type language struct{ Code, Name string }
+
+// langs lists the languages for the switch, each named in itself
+// (CLDR's self names: "English", "Deutsch").
+func langs() []language {
+	out := make([]language, 0, len(i18n.Languages))
+	for _, tag := range i18n.Languages {
+		out = append(out, language{Code: tag.String(), Name: display.Self.Name(tag)})
+	}
+	return out
 }
 
 // dataAttrs renders a map as data- attributes. html/template refuses
@@ -72,8 +97,30 @@ func validAttrName(k string) bool {
 	return true
 }
 
-// Parse parses every page with the layout.
+// Parse parses every page with the layout, for every language.
 func Parse() (*Set, error) {
+	cat, err := i18n.Load()
+	if err != nil {
+		return nil, err
+	}
+	s := &Set{pages: map[string]map[string]*template.Template{}, Catalog: cat}
+	for _, tag := range i18n.Languages {
+		p := cat.Printer(tag)
+		fm := template.FuncMap{"t": p.T}
+		for k, v := range funcs {
+			fm[k] = v
+		}
+		pages, err := parsePages(fm)
+		if err != nil {
+			return nil, err
+		}
+		s.pages[tag.String()] = pages
+	}
+	return s, nil
+}
+
+// parsePages parses every page with the layout and the partials.
+func parsePages(fm template.FuncMap) (map[string]*template.Template, error) {
 	layout, err := files.ReadFile("layout.html")
 	if err != nil {
 		return nil, err
@@ -93,7 +140,7 @@ func Parse() (*Set, error) {
 			partials = append(partials, string(b))
 		}
 	}
-	s := &Set{pages: map[string]*template.Template{}}
+	pages := map[string]*template.Template{}
 	for _, name := range names {
 		if name == "layout.html" || strings.HasPrefix(name, "_") {
 			continue
@@ -102,7 +149,7 @@ func Parse() (*Set, error) {
 		if err != nil {
 			return nil, err
 		}
-		t, err := template.New("layout").Funcs(funcs).Parse(string(layout))
+		t, err := template.New("layout").Funcs(fm).Parse(string(layout))
 		if err != nil {
 			return nil, fmt.Errorf("layout: %w", err)
 		}
@@ -114,9 +161,9 @@ func Parse() (*Set, error) {
 		if _, err := t.New(name).Parse(string(body)); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		s.pages[strings.TrimSuffix(name, ".html")] = t
+		pages[strings.TrimSuffix(name, ".html")] = t
 	}
-	return s, nil
+	return pages, nil
 }
 
 // Product is the product's name as pages and authenticator apps show it.
@@ -124,7 +171,10 @@ const Product = "mutualauth"
 
 // Render writes page name with data.
 func (s *Set) Render(w io.Writer, name string, p Page) error {
-	t, ok := s.pages[name]
+	if _, ok := s.pages[p.Lang]; !ok {
+		p.Lang = i18n.Languages[0].String()
+	}
+	t, ok := s.pages[p.Lang][name]
 	if !ok {
 		return fmt.Errorf("templates: no page %q", name)
 	}

@@ -1,0 +1,111 @@
+package i18n
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+)
+
+// Every catalog has the same keys: a message missing from one fails here.
+func TestCatalogsHaveTheSameKeys(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	en := c.Keys(Languages[0])
+	if len(en) == 0 {
+		t.Fatal("the English catalog is empty")
+	}
+	for _, tag := range Languages[1:] {
+		for _, k := range en {
+			if !c.Has(tag, k) {
+				t.Errorf("%s lacks %q", tag, k)
+			}
+		}
+		for _, k := range c.Keys(tag) {
+			if !c.Has(Languages[0], k) {
+				t.Errorf("%s has %q, which English lacks", tag, k)
+			}
+		}
+	}
+}
+
+// Every key a template asks for ({{t "key" ...}}) is in every catalog.
+func TestTemplatesUseOnlyKnownKeys(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("../*.html")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("templates: %v", err)
+	}
+	use := regexp.MustCompile(`\{\{-?\s*t\s+"([^"]+)"`)
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range use.FindAllStringSubmatch(string(b), -1) {
+			n++
+			for _, tag := range Languages {
+				if !c.Has(tag, m[1]) {
+					t.Errorf("%s uses %q, which the %s catalog lacks", filepath.Base(f), m[1], tag)
+				}
+			}
+		}
+	}
+	if n < 50 {
+		t.Fatalf("only %d translated texts found in the templates", n)
+	}
+}
+
+func TestPluralsAndMissingKeys(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, de := c.Printer(Languages[0]), c.Printer(Languages[1])
+	if got := en.T("enroll.password-hint", 1); !regexp.MustCompile(`^At least 1 character\.`).MatchString(got) {
+		t.Errorf("English singular: %q", got)
+	}
+	if got := en.T("enroll.password-hint", 12); !regexp.MustCompile(`^At least 12 characters\.`).MatchString(got) {
+		t.Errorf("English plural: %q", got)
+	}
+	if got := de.T("enroll.password-hint", 12); !regexp.MustCompile(`^Mindestens 12 Zeichen\.`).MatchString(got) {
+		t.Errorf("German: %q", got)
+	}
+	if got := de.T("no.such.key"); got != "[no.such.key]" {
+		t.Errorf("a missing key gives %q", got)
+	}
+}
+
+func TestMatch(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ accept, cookie, want string }{
+		{"", "", "en"},
+		{"de-DE,de;q=0.9,en;q=0.8", "", "de"},
+		{"de-AT", "", "de"},
+		{"fr-FR, de;q=0.5", "", "de"},
+		{"fr-FR", "", "en"},
+		{"en-GB,en;q=0.9", "", "en"},
+		{"de", "en", "en"},
+		{"en", "de", "de"},
+		{"en", "xx-garbage", "en"},
+	} {
+		r, _ := http.NewRequest("GET", "/", nil)
+		r.Header.Set("Accept-Language", tc.accept)
+		if tc.cookie != "" {
+			r.AddCookie(&http.Cookie{Name: Cookie, Value: tc.cookie})
+		}
+		if got := c.Match(r).String(); got != tc.want {
+			t.Errorf("Accept-Language %q, cookie %q: %s, want %s", tc.accept, tc.cookie, got, tc.want)
+		}
+	}
+}
