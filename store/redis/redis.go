@@ -26,7 +26,7 @@ var errBadTTL = errors.New("redisstore: ttl must be positive")
 type Store struct {
 	c      redis.UniversalClient
 	prefix string
-	hints  touchHints
+	cache  *sessionCache // nil: no client-side cache
 
 	readerOnce sync.Once
 	readerCmd  redis.Cmdable
@@ -44,6 +44,13 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: bad Redis URL: %w", err)
 	}
+	return openConfig(ctx, cfg, DefaultPrefix)
+}
+
+// openConfig is [Open] with a parsed URL and a key prefix. It adds the
+// client-side cache of session records where cfg allows one and Redis
+// accepts it.
+func openConfig(ctx context.Context, cfg *config, prefix string) (*Store, error) {
 	c := cfg.newClient()
 	pingCtx, cancel := context.WithTimeout(ctx, openPingTimeout)
 	defer cancel()
@@ -51,8 +58,16 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		_ = c.Close()
 		return nil, fmt.Errorf("%w: redis at %s: %v", store.ErrUnavailable, cfg.describe(), err)
 	}
-	return NewFromClient(c, DefaultPrefix), nil
+	s := NewFromClient(c, prefix)
+	if cfg.cache {
+		s.cache = newSessionCache(ctx, cfg.simple)
+	}
+	return s, nil
 }
+
+// ClientCache reports whether session reads go through the client-side
+// cache (see the package comment for when they do).
+func (s *Store) ClientCache() bool { return s.cache != nil }
 
 // NewFromClient returns a store on c whose keys all start with prefix. The
 // prefix must not contain '{' or '}', which would break the hash tags. Close
@@ -92,8 +107,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return wrap("ping", s.c.Ping(ctx).Err())
 }
 
-// Close closes the client.
+// Close closes the clients.
 func (s *Store) Close() error {
+	if s.cache != nil {
+		_ = s.cache.close()
+	}
 	err := s.c.Close()
 	if errors.Is(err, redis.ErrClosed) {
 		return nil
