@@ -662,7 +662,7 @@ func printTable(w io.Writer, res *Results) {
 			val = fmt.Sprintf("%.1f %s", r.Value, r.Unit)
 		}
 		lat := func(v float64) string {
-			if v == 0 {
+			if v == 0 && r.Unit != "ms" {
 				return "—"
 			}
 			return fmt.Sprintf("%.2f ms", v)

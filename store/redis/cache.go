@@ -2,11 +2,15 @@ package redisstore
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"mutualauth/store"
 )
 
 // Client-side cache settings; the package comment says why.
@@ -42,7 +46,10 @@ const (
 // Everything else, writes included, goes through the store's plain client.
 type sessionCache struct {
 	c     *redis.Client
-	local *redis.LocalCache
+	local *watchedCache
+	// decoded holds the sessions decoded from the cache's entries, so that
+	// a hit does not parse the reply again. See decodedSessions.
+	decoded decodedSessions
 	// on is false while the health check fails: reads then bypass the
 	// cache and go to Redis, so they fail (503) as without a cache.
 	on    atomic.Bool
@@ -55,7 +62,7 @@ type sessionCache struct {
 // standalone client o, checks that Redis accepts RESP3 and tracking, and
 // starts the health check. It returns nil when Redis does not (the store
 // then runs without a cache).
-func newSessionCache(ctx context.Context, o *redis.Options) *sessionCache {
+func newSessionCache(ctx context.Context, o *redis.Options, sessionPrefix string) *sessionCache {
 	if o.DB != 0 || o.CredentialsProvider != nil || o.CredentialsProviderContext != nil || o.StreamingCredentialsProvider != nil {
 		return nil
 	}
@@ -64,9 +71,12 @@ func newSessionCache(ctx context.Context, o *redis.Options) *sessionCache {
 		DrainInterval: cacheDrain,
 		MaxStaleness:  cacheMaxStaleness,
 	})
+	sc := &sessionCache{done: make(chan struct{})}
+	sc.decoded.keyPrefix = sessionPrefix
+	sc.local = &watchedCache{LocalCache: local, decoded: &sc.decoded}
 	co := *o
 	co.Protocol = 3
-	co.ClientSideCache = local
+	co.ClientSideCache = sc.local
 	co.ClientSideCacheConfig = nil
 	c := redis.NewClient(&co)
 	pingCtx, cancel := context.WithTimeout(ctx, openPingTimeout)
@@ -76,7 +86,7 @@ func newSessionCache(ctx context.Context, o *redis.Options) *sessionCache {
 		return nil
 	}
 	mctx, stop := context.WithCancel(context.Background())
-	sc := &sessionCache{c: c, local: local, stop: stop, done: make(chan struct{})}
+	sc.c, sc.stop = c, stop
 	sc.on.Store(true)
 	go sc.watch(mctx)
 	return sc
@@ -134,7 +144,7 @@ type tombstones struct {
 // add records tokenHash as ended. When maxTombstones are live, the cache is
 // flushed instead of growing the set: an entry fetched before now is then
 // gone anyway.
-func (t *tombstones) add(tokenHash string, local *redis.LocalCache) {
+func (t *tombstones) add(tokenHash string, local redis.Cache) {
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -181,4 +191,111 @@ func (t *tombstones) prune() {
 		}
 	}
 	t.n.Store(int32(len(t.m)))
+}
+
+// watchedCache is go-redis's LocalCache, handed to the client as its Cache
+// so that every removal of entries reaches decoded first: a key's
+// invalidation drops that key's decoded session; a connection's eviction,
+// a flush or a corrupt entry drops them all.
+type watchedCache struct {
+	*redis.LocalCache
+	decoded *decodedSessions
+}
+
+func (c *watchedCache) DeleteByRedisKey(redisKey string) int {
+	c.decoded.drop(redisKey)
+	return c.LocalCache.DeleteByRedisKey(redisKey)
+}
+
+func (c *watchedCache) DeleteByCacheKey(cacheKey string) bool {
+	c.decoded.clear()
+	return c.LocalCache.DeleteByCacheKey(cacheKey)
+}
+
+func (c *watchedCache) EvictByConn(connID uint64) int {
+	c.decoded.clear()
+	return c.LocalCache.EvictByConn(connID)
+}
+
+func (c *watchedCache) Flush() int {
+	c.decoded.clear()
+	return c.LocalCache.Flush()
+}
+
+// decodedSessions maps session keys to the session decoded from a cache
+// read of that key. An entry is only added if no removal of cache entries
+// happened since before the read (gen), and is dropped with the cache
+// entry it came from; it is used for at most cacheMaxStaleness, the cache's
+// own bound.
+type decodedSessions struct {
+	keyPrefix string // of session keys: the store's prefix and "s:{"
+
+	mu  sync.RWMutex
+	gen uint64 // removals so far
+	m   map[string]decoded
+}
+
+type decoded struct {
+	sess store.Session
+	at   time.Time
+}
+
+// generation is read before a cache read whose result may be added.
+func (d *decodedSessions) generation() uint64 {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.gen
+}
+
+// get returns the session decoded for key, with its own copies of the
+// slices.
+func (d *decodedSessions) get(key string) (store.Session, bool) {
+	now := time.Now()
+	d.mu.RLock()
+	e, ok := d.m[key]
+	d.mu.RUnlock()
+	if !ok || now.Sub(e.at) >= cacheMaxStaleness || now.Before(e.at) {
+		return store.Session{}, false
+	}
+	s := e.sess
+	s.Groups, s.AMR = slices.Clone(s.Groups), slices.Clone(s.AMR)
+	return s, true
+}
+
+// put adds the session read for key when nothing was removed from the
+// cache since gen.
+func (d *decodedSessions) put(key string, gen uint64, sess store.Session) {
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.gen != gen {
+		return
+	}
+	if d.m == nil || len(d.m) >= cacheEntries {
+		d.m = make(map[string]decoded)
+	}
+	sess.Groups, sess.AMR = slices.Clone(sess.Groups), slices.Clone(sess.AMR)
+	d.m[key] = decoded{sess: sess, at: now}
+}
+
+// drop removes the entry of the key that nsKey names: go-redis puts a
+// namespace (database and user) before the key, so the session key is the
+// part from the last occurrence of keyPrefix on. A key it cannot place
+// clears everything.
+func (d *decodedSessions) drop(nsKey string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.gen++
+	if i := strings.LastIndex(nsKey, d.keyPrefix); i >= 0 && strings.HasSuffix(nsKey, "}") {
+		delete(d.m, nsKey[i:])
+	} else {
+		clear(d.m)
+	}
+}
+
+func (d *decodedSessions) clear() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.gen++
+	clear(d.m)
 }

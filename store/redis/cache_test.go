@@ -76,19 +76,19 @@ func touch(s *Store, hash string) error {
 	return err
 }
 
-// warm reads the session through s until a read is a cache hit.
+// warm reads the session through s until reads come from the cache: the
+// cache holds entries and the session decoded from one.
 func warm(t *testing.T, s *Store, hash string) {
 	t.Helper()
 	for range 50 {
-		before := s.cache.local.Stats().Hits
 		if err := touch(s, hash); err != nil {
 			t.Fatalf("touch: %v", err)
 		}
-		if s.cache.local.Stats().Hits > before {
+		if _, kept := s.cache.decoded.get(s.sessionKey(hash)); kept && s.cache.local.Len() > 0 {
 			return
 		}
 	}
-	t.Fatal("50 reads of a session, none from the cache")
+	t.Fatalf("50 reads of a session and it is not in the cache (%d entries)", s.cache.local.Len())
 }
 
 // lagUntilGone is how long after start reads of hash through s keep
@@ -300,5 +300,46 @@ func TestTombstonesBounded(t *testing.T) {
 	ts.prune()
 	if _, ok := ts.m["old"]; ok || int(ts.n.Load()) != len(ts.m) {
 		t.Errorf("prune kept a lapsed tombstone or miscounted: %d vs %d", ts.n.Load(), len(ts.m))
+	}
+}
+
+// TestDecodedSessions: a decoded session is kept only when no cache entry
+// was removed since before its read, goes with its key's invalidation (by
+// go-redis's namespaced key) or any wider removal, and is handed out as a
+// copy.
+func TestDecodedSessions(t *testing.T) {
+	d := &decodedSessions{keyPrefix: "p:s:{"}
+	key := "p:s:{abc}"
+	sess := store.Session{Username: "u", Groups: []string{"user"}, AMR: []string{"pwd"}}
+
+	gen := d.generation()
+	d.drop("0\x001:x\x00p:s:{other}")
+	d.put(key, gen, sess)
+	if _, ok := d.get(key); ok {
+		t.Fatal("kept a session read before a removal")
+	}
+	d.put(key, d.generation(), sess)
+	got, ok := d.get(key)
+	if !ok || got.Username != "u" {
+		t.Fatalf("get = %+v, %v", got, ok)
+	}
+	got.Groups[0] = "mutated"
+	if again, _ := d.get(key); again.Groups[0] != "user" {
+		t.Fatal("get handed out the kept slices")
+	}
+	// A username that contains the prefix does not hide the key.
+	d.drop("0\x0010:p:s:{evil}\x00" + key)
+	if _, ok := d.get(key); ok {
+		t.Fatal("kept after its key's invalidation")
+	}
+	for _, remove := range []func(){
+		func() { d.drop("not a session key") },
+		d.clear,
+	} {
+		d.put(key, d.generation(), sess)
+		remove()
+		if _, ok := d.get(key); ok {
+			t.Fatal("kept after a removal it cannot place")
+		}
 	}
 }

@@ -60,7 +60,7 @@ func openConfig(ctx context.Context, cfg *config, prefix string) (*Store, error)
 	}
 	s := NewFromClient(c, prefix)
 	if cfg.cache {
-		s.cache = newSessionCache(ctx, cfg.simple)
+		s.cache = newSessionCache(ctx, cfg.simple, prefix+"s:{")
 	}
 	return s, nil
 }

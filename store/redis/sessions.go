@@ -119,8 +119,12 @@ func (s *Store) TouchSession(ctx context.Context, tokenHash string, now time.Tim
 	}
 	key := s.sessionKey(tokenHash)
 	nowMs, idleMs, every := now.UnixMilli(), ms(idle), touchEvery(idle)
-	m, cached, err := s.read(ctx, tokenHash, key)
+	if sess, ok := s.decoded(tokenHash, key); ok && freshSession(sess, nowMs, idleMs, every) {
+		return sess, nil
+	}
+	m, cached, gen, err := s.read(ctx, tokenHash, key)
 	if err == nil && cached && len(m) != 0 && !fresh(m, nowMs, idleMs, every) {
+		cached = false
 		m, err = s.lookup(ctx, key)
 	}
 	if err != nil {
@@ -130,7 +134,11 @@ func (s *Store) TouchSession(ctx context.Context, tokenHash string, now time.Tim
 		return store.Session{}, store.ErrNotFound
 	}
 	if fresh(m, nowMs, idleMs, every) {
-		return decodeSession(tokenHash, m)
+		sess, err := decodeSession(tokenHash, m)
+		if err == nil && cached {
+			s.cache.decoded.put(key, gen, sess)
+		}
+		return sess, err
 	}
 	vals, err := touchScript.Run(ctx, s.c, []string{key}, nowMs, idleMs).StringSlice()
 	if err != nil {
@@ -153,21 +161,48 @@ var errCacheDown = errors.New("redis does not answer the client-side cache's hea
 // read returns the session hash at key and whether it came through the
 // client-side cache: from the cache while it is on (nothing for a session
 // this store ended), errCacheDown while it is off (Redis did not answer its
-// last health check: fail closed at once), else from Redis.
-func (s *Store) read(ctx context.Context, tokenHash, key string) (map[string]string, bool, error) {
+// last health check: fail closed at once), else from Redis. gen is the
+// generation of the cache's decoded sessions before the read.
+func (s *Store) read(ctx context.Context, tokenHash, key string) (m map[string]string, cached bool, gen uint64, err error) {
 	sc := s.cache
 	if sc == nil {
 		m, err := s.lookup(ctx, key)
-		return m, false, err
+		return m, false, 0, err
 	}
 	if !sc.on.Load() {
-		return nil, true, errCacheDown
+		return nil, true, 0, errCacheDown
 	}
-	m, err := sc.c.HGetAll(ctx, key).Result()
+	gen = sc.decoded.generation()
+	m, err = sc.c.HGetAll(ctx, key).Result()
 	if err != nil || sc.ended.has(tokenHash) {
-		return nil, true, err
+		return nil, true, gen, err
 	}
-	return m, true, nil
+	return m, true, gen, nil
+}
+
+// decoded returns the session decoded from a cache entry of key that is
+// still in the cache, while the cache is on and the session was not ended
+// here.
+func (s *Store) decoded(tokenHash, key string) (store.Session, bool) {
+	sc := s.cache
+	if sc == nil || !sc.on.Load() {
+		return store.Session{}, false
+	}
+	sess, ok := sc.decoded.get(key)
+	if !ok || sc.ended.has(tokenHash) {
+		return store.Session{}, false
+	}
+	return sess, true
+}
+
+// freshSession is fresh for a decoded session.
+func freshSession(sess store.Session, nowMs, idleMs, every int64) bool {
+	exp, idle, seen := sess.ExpiresAt.UnixMilli(), sess.IdleExpiresAt.UnixMilli(), sess.LastSeenAt.UnixMilli()
+	if sess.ExpiresAt.IsZero() || sess.IdleExpiresAt.IsZero() || sess.LastSeenAt.IsZero() || nowMs >= exp || nowMs >= idle {
+		return false
+	}
+	nidle := min(nowMs+idleMs, exp)
+	return abs(nowMs-seen) < every && abs(nidle-idle) < every
 }
 
 // fresh reports whether the stored session is valid at nowMs and its seen
