@@ -299,3 +299,18 @@ func (s *Server) signal(sig syscall.Signal) error {
 	}
 	return s.cmd.Process.Signal(sig)
 }
+
+// Kill ends the server with SIGKILL, as a crash would, and waits for it to
+// exit. Killing a stopped server does nothing.
+func (s *Server) Kill() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return nil
+	}
+	cmd, done := s.cmd, s.done
+	s.cmd, s.done = nil, nil
+	err := cmd.Process.Kill()
+	<-done
+	return err
+}
