@@ -5,40 +5,20 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/server/account"
+	"mutualauth/server/audit"
 	"mutualauth/server/keys"
 	"mutualauth/server/passkey"
-	"mutualauth/server/password"
 	"mutualauth/server/phrase"
-	"mutualauth/server/secretbox"
 	"mutualauth/server/token"
 	"mutualauth/store"
 	"mutualauth/templates"
-)
-
-// RecoveryCodeCount is the number of recovery codes handed out at enrollment.
-const RecoveryCodeCount = 10
-
-// MaxCredentialNameLength is the longest WebAuthn credential name kept, in
-// code points.
-const MaxCredentialNameLength = 64
-
-// Audit actions of the enrollment steps.
-const (
-	AuditEnrollPassword    = "enroll.password"
-	AuditEnrollPhrase      = "enroll.phrase"
-	AuditEnrollTOTP        = "enroll.totp"
-	AuditEnrollTOTPConfirm = "enroll.totp_confirm"
-	AuditEnrollWebAuthn    = "enroll.webauthn"
-	AuditEnrollComplete    = "enroll.complete"
 )
 
 // EnrollHandler serves enrollment from an invite link: the page and the JSON
@@ -46,15 +26,13 @@ const (
 // credential: it is checked on every request (token.Valid, then the stored
 // hash, unused and unexpired, for an existing user who is not disabled).
 type EnrollHandler struct {
-	Store   store.Durable
-	KV      store.KV // WebAuthn registration ceremonies
-	Box     *secretbox.Box
-	Hasher  *password.Hasher
-	Policy  password.Policy
-	RP      *passkey.RP // nil: passkeys are off (see routes.go)
-	Devices *DeviceManager
-	Audit   *Auditor
-	Keys    *keys.Ring
+	Durable store.Durable
+	// Rules are the checks new factors pass, shared with the account page.
+	Rules      *account.FactorRules
+	Ceremonies *passkey.Ceremonies
+	Devices    *DeviceManager
+	Audit      *audit.Auditor
+	Keys       *keys.Ring
 	// Issuer is the public origin; the JWKS is at Issuer/.well-known/jwks.json.
 	Issuer string
 	// TOTPIssuer names the service in authenticator apps (the otpauth URI's
@@ -76,19 +54,13 @@ func errInvalidToken() *Problem {
 		"This enrollment link is not valid: it is unknown, has already been used or has expired. Ask an administrator for a new one.")
 }
 
-// PhraseAD is the additional data the user's security phrase is sealed with.
-func PhraseAD(userID string) []byte { return []byte("phrase:" + userID) }
-
-// TOTPAD is the additional data the user's TOTP secrets (pending and
-// confirmed) are sealed with; the plaintext is the base32 secret.
-func TOTPAD(userID string) []byte { return []byte("totp:" + userID) }
-
-// ceremonyKey is where the WebAuthn registration ceremony of an invite waits.
-func ceremonyKey(tokenHash []byte) string { return "wa:enroll:" + hex.EncodeToString(tokenHash) }
-
 // load checks the invite token of the request. Every reason to refuse it is
 // the same 404 invalid_token; the user id is returned when it is known, for
 // the audit log.
+// ceremonyID keys the invite's WebAuthn registration ceremony: the hex
+// SHA-256 of its token.
+func (e enrollment) ceremonyID() string { return hex.EncodeToString(e.tokenHash) }
+
 func (h *EnrollHandler) load(c echo.Context) (enrollment, error) {
 	tok := c.Param("token")
 	if !token.Valid(tok) {
@@ -96,7 +68,7 @@ func (h *EnrollHandler) load(c echo.Context) (enrollment, error) {
 	}
 	ctx := c.Request().Context()
 	e := enrollment{token: tok, tokenHash: token.Hash(tok)}
-	inv, err := h.Store.GetInvite(ctx, e.tokenHash)
+	inv, err := h.Durable.GetInvite(ctx, e.tokenHash)
 	if errors.Is(err, store.ErrNotFound) {
 		return enrollment{}, errInvalidToken()
 	}
@@ -108,7 +80,7 @@ func (h *EnrollHandler) load(c echo.Context) (enrollment, error) {
 	if !inv.UsedAt.IsZero() || !h.Now().Before(inv.ExpiresAt) {
 		return e, errInvalidToken()
 	}
-	u, err := h.Store.GetUser(ctx, inv.UserID)
+	u, err := h.Durable.GetUser(ctx, inv.UserID)
 	if errors.Is(err, store.ErrNotFound) {
 		return e, errInvalidToken()
 	}
@@ -146,7 +118,7 @@ func (h *EnrollHandler) step(c echo.Context, action string, fn func(echo.Context
 }
 
 func (h *EnrollHandler) record(c echo.Context, userID, action, result, detail string) {
-	h.Audit.Record(c, store.AuditEvent{Actor: userID, Subject: userID, Action: action, Result: result, Detail: detail})
+	h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: userID, Subject: userID, Action: action, Result: result, Detail: detail})
 }
 
 // enrollDone says which factors are set.
@@ -158,7 +130,7 @@ type enrollDone struct {
 }
 
 func (h *EnrollHandler) done(ctx context.Context, u store.User) (enrollDone, error) {
-	creds, err := h.Store.ListCredentials(ctx, u.ID)
+	creds, err := h.Durable.ListCredentials(ctx, u.ID)
 	if err != nil {
 		return enrollDone{}, err
 	}
@@ -186,7 +158,7 @@ func (h *EnrollHandler) Status(c echo.Context) error {
 		Done              enrollDone `json:"done"`
 		ExpiresAt         time.Time  `json:"expires_at"`
 		WebAuthnAvailable bool       `json:"webauthn_available"`
-	}{e.user.Username, e.user.DisplayName, d, e.invite.ExpiresAt.UTC(), h.RP != nil})
+	}{e.user.Username, e.user.DisplayName, d, e.invite.ExpiresAt.UTC(), h.Ceremonies.Available()})
 }
 
 // Page serves GET /enroll/:token, the enrollment page. An invalid token
@@ -210,27 +182,13 @@ func (h *EnrollHandler) Page(c echo.Context) error {
 		Body: struct {
 			Username, DisplayName string
 			PasswordMinLen        int
-		}{e.user.Username, e.user.DisplayName, h.passwordMinLength()},
+		}{e.user.Username, e.user.DisplayName, h.Rules.PasswordMinLength()},
 	})
-}
-
-// rules are the checks new factors pass, shared with the account page.
-func (h *EnrollHandler) rules() factorRules {
-	return factorRules{Users: h.Store, Box: h.Box, Hasher: h.Hasher, Policy: h.Policy, Now: h.Now}
-}
-
-// passwordMinLength is the policy's effective minimum, for the page's hint.
-func (h *EnrollHandler) passwordMinLength() int {
-	n := h.Policy.MinLength
-	if n == 0 {
-		n = password.DefaultPolicy.MinLength
-	}
-	return max(n, 8)
 }
 
 // Password serves POST /api/v1/enroll/:token/password {"password"}.
 func (h *EnrollHandler) Password(c echo.Context) error {
-	return h.step(c, AuditEnrollPassword, h.setPassword)
+	return h.step(c, audit.EnrollPassword, h.setPassword)
 }
 
 func (h *EnrollHandler) setPassword(c echo.Context, e *enrollment) (string, error) {
@@ -241,11 +199,11 @@ func (h *EnrollHandler) setPassword(c echo.Context, e *enrollment) (string, erro
 		return "", err
 	}
 	u := e.user
-	hash, detail, err := h.rules().passwordHash(c.Request().Context(), u, req.Password)
+	hash, detail, err := h.Rules.PasswordHash(c.Request().Context(), u, req.Password)
 	if err != nil {
 		return detail, err
 	}
-	_, err = h.Store.UpdateUser(c.Request().Context(), u.ID, func(u *store.User) error {
+	_, err = h.Durable.UpdateUser(c.Request().Context(), u.ID, func(u *store.User) error {
 		u.PasswordHash = hash
 		return nil
 	})
@@ -257,7 +215,7 @@ func (h *EnrollHandler) setPassword(c echo.Context, e *enrollment) (string, erro
 
 // Phrase serves POST /api/v1/enroll/:token/phrase {"phrase"}.
 func (h *EnrollHandler) Phrase(c echo.Context) error {
-	return h.step(c, AuditEnrollPhrase, h.setPhrase)
+	return h.step(c, audit.EnrollPhrase, h.setPhrase)
 }
 
 func (h *EnrollHandler) setPhrase(c echo.Context, e *enrollment) (string, error) {
@@ -268,11 +226,11 @@ func (h *EnrollHandler) setPhrase(c echo.Context, e *enrollment) (string, error)
 		return "", err
 	}
 	u := e.user
-	sealed, detail, err := h.rules().sealPhrase(c.Request().Context(), u, req.Phrase)
+	sealed, detail, err := h.Rules.SealPhrase(c.Request().Context(), u, req.Phrase)
 	if err != nil {
 		return detail, err
 	}
-	_, err = h.Store.UpdateUser(c.Request().Context(), u.ID, func(u *store.User) error {
+	_, err = h.Durable.UpdateUser(c.Request().Context(), u.ID, func(u *store.User) error {
 		u.Phrase = sealed
 		return nil
 	})
@@ -297,11 +255,11 @@ func (h *EnrollHandler) PhraseSuggestion(c echo.Context) error {
 // TOTP serves POST /api/v1/enroll/:token/totp: a new secret, pending until
 // confirmed.
 func (h *EnrollHandler) TOTP(c echo.Context) error {
-	return h.step(c, AuditEnrollTOTP, h.startTOTP)
+	return h.step(c, audit.EnrollTOTP, h.startTOTP)
 }
 
 func (h *EnrollHandler) startTOTP(c echo.Context, e *enrollment) (string, error) {
-	enr, err := h.rules().startTOTP(c.Request().Context(), h.TOTPIssuer, e.user)
+	enr, err := h.Rules.StartTOTP(c.Request().Context(), h.TOTPIssuer, e.user)
 	if err != nil {
 		return "", err
 	}
@@ -314,7 +272,7 @@ func (h *EnrollHandler) startTOTP(c echo.Context, e *enrollment) (string, error)
 
 // TOTPConfirm serves POST /api/v1/enroll/:token/totp/confirm {"code"}.
 func (h *EnrollHandler) TOTPConfirm(c echo.Context) error {
-	return h.step(c, AuditEnrollTOTPConfirm, h.confirmTOTP)
+	return h.step(c, audit.EnrollTOTPConfirm, h.confirmTOTP)
 }
 
 func (h *EnrollHandler) confirmTOTP(c echo.Context, e *enrollment) (string, error) {
@@ -324,7 +282,7 @@ func (h *EnrollHandler) confirmTOTP(c echo.Context, e *enrollment) (string, erro
 	if err := bindJSON(c, &req); err != nil {
 		return "", err
 	}
-	if detail, err := h.rules().confirmTOTP(c.Request().Context(), e.user, req.Code); err != nil {
+	if detail, err := h.Rules.ConfirmTOTP(c.Request().Context(), e.user, req.Code); err != nil {
 		return detail, err
 	}
 	return "", c.NoContent(http.StatusNoContent)
@@ -336,23 +294,8 @@ func (h *EnrollHandler) WebAuthnOptions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if h.RP == nil {
-		return errWebAuthnUnavailable()
-	}
-	ctx := c.Request().Context()
-	creds, err := h.Store.ListCredentials(ctx, e.user.ID)
+	creation, err := h.Ceremonies.BeginRegistration(c.Request().Context(), passkey.ScopeEnrollment, e.ceremonyID(), e.user)
 	if err != nil {
-		return err
-	}
-	creation, ceremony, err := h.RP.BeginRegistration(passkey.User{Account: e.user, Credentials: creds})
-	if err != nil {
-		return err
-	}
-	b, err := passkey.MarshalCeremony(ceremony)
-	if err != nil {
-		return err
-	}
-	if err := h.KV.Put(ctx, ceremonyKey(e.tokenHash), b, passkey.CeremonyTTL); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, creation)
@@ -360,16 +303,7 @@ func (h *EnrollHandler) WebAuthnOptions(c echo.Context) error {
 
 // WebAuthn serves POST /api/v1/enroll/:token/webauthn {"credential", "name"?}.
 func (h *EnrollHandler) WebAuthn(c echo.Context) error {
-	return h.step(c, AuditEnrollWebAuthn, h.addCredential)
-}
-
-func errWebAuthnUnavailable() *Problem {
-	return NewProblem(http.StatusNotImplemented, "webauthn_unavailable",
-		"Passkeys are not available on this server: its public URL must use a domain name, not an IP address.")
-}
-
-func invalidCredential(detail string) *Problem {
-	return NewProblem(http.StatusUnprocessableEntity, "invalid_credential", detail)
+	return h.step(c, audit.EnrollWebAuthn, h.addCredential)
 }
 
 func (h *EnrollHandler) addCredential(c echo.Context, e *enrollment) (string, error) {
@@ -380,75 +314,16 @@ func (h *EnrollHandler) addCredential(c echo.Context, e *enrollment) (string, er
 	if err := bindJSON(c, &req); err != nil {
 		return "", err
 	}
-	if h.RP == nil {
-		return "passkeys are off", errWebAuthnUnavailable()
-	}
-	if len(req.Credential) == 0 || string(req.Credential) == "null" {
-		return "no credential", invalidCredential("The request has no credential.")
-	}
-	ctx := c.Request().Context()
-	raw, err := h.KV.Take(ctx, ceremonyKey(e.tokenHash))
-	if errors.Is(err, store.ErrNotFound) {
-		return "no ceremony", invalidCredential("The passkey request has expired or was already used. Try again.")
-	}
+	rec, err := h.Ceremonies.FinishRegistration(c.Request().Context(), passkey.ScopeEnrollment, e.ceremonyID(), e.user, req.Credential, req.Name)
 	if err != nil {
-		return "", err
-	}
-	ceremony, err := passkey.UnmarshalCeremony(raw)
-	if err != nil {
-		return "", fmt.Errorf("decode ceremony: %w", err)
-	}
-	u := e.user
-	creds, err := h.Store.ListCredentials(ctx, u.ID)
-	if err != nil {
-		return "", err
-	}
-	cred, err := h.RP.FinishRegistration(passkey.User{Account: u, Credentials: creds}, ceremony, req.Credential)
-	if errors.Is(err, passkey.ErrInvalid) {
-		p := invalidCredential("The passkey could not be verified. Try again.")
-		p.Cause = err
-		return "registration refused", p
-	}
-	if err != nil {
-		return "", err
-	}
-	now := h.Now()
-	rec := passkey.FromLibrary(u.ID, cred, credentialName(req.Name, now), now)
-	if err := h.Store.AddCredential(ctx, rec); err != nil {
-		if errors.Is(err, store.ErrAlreadyExists) {
-			return "credential already registered", invalidCredential("This passkey is already registered.")
-		}
-		return "", err
+		return account.RegistrationRefused(err)
 	}
 	return "credential " + rec.Name, c.NoContent(http.StatusNoContent)
 }
 
-// credentialName cleans a user-given credential name: control and format
-// characters dropped, trimmed, at most MaxCredentialNameLength code points;
-// "Passkey YYYY-MM-DD" when nothing is left.
-func credentialName(name string, now time.Time) string {
-	if !utf8.ValidString(name) {
-		name = ""
-	}
-	name = strings.Map(func(r rune) rune {
-		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
-			return -1
-		}
-		return r
-	}, name)
-	name = strings.TrimSpace(name)
-	if rs := []rune(name); len(rs) > MaxCredentialNameLength {
-		name = strings.TrimSpace(string(rs[:MaxCredentialNameLength]))
-	}
-	if name == "" {
-		return "Passkey " + now.UTC().Format(time.DateOnly)
-	}
-	return name
-}
-
 // Complete serves POST /api/v1/enroll/:token/complete.
 func (h *EnrollHandler) Complete(c echo.Context) error {
-	return h.step(c, AuditEnrollComplete, h.complete)
+	return h.step(c, audit.EnrollComplete, h.complete)
 }
 
 type enrollResult struct {
@@ -486,17 +361,17 @@ func (h *EnrollHandler) complete(c echo.Context, e *enrollment) (string, error) 
 	now := h.Now()
 	// The invite is spent first: of concurrent completions exactly one goes
 	// on, so no one else can replace the recovery codes this one shows.
-	if err := h.Store.UseInvite(ctx, e.tokenHash, now); err != nil {
+	if err := h.Durable.UseInvite(ctx, e.tokenHash, now); err != nil {
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 			return "invite already used", errInvalidToken()
 		}
 		return "", err
 	}
-	codes, hashes, err := newRecoveryCodes(RecoveryCodeCount)
+	codes, hashes, err := account.NewRecoveryCodes(account.RecoveryCodeCount)
 	if err != nil {
 		return "", err
 	}
-	if err := h.Store.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {
+	if err := h.Durable.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {
 		return "", err
 	}
 	deviceToken, err := h.Devices.Issue(c, u.ID, "")
@@ -505,7 +380,7 @@ func (h *EnrollHandler) complete(c echo.Context, e *enrollment) (string, error) 
 	}
 	// EnrolledAt comes last: if anything before failed, the user is still
 	// not enrolled and an administrator can send a new invite.
-	_, err = h.Store.UpdateUser(ctx, u.ID, func(u *store.User) error {
+	_, err = h.Durable.UpdateUser(ctx, u.ID, func(u *store.User) error {
 		u.EnrolledAt = now
 		u.TOTPPending = nil
 		return nil
@@ -525,26 +400,4 @@ func (h *EnrollHandler) complete(c echo.Context, e *enrollment) (string, error) 
 		DeviceToken:   deviceToken,
 		ServerKey:     serverKey{KID: h.Keys.ActiveKID(), JWKSURI: h.Issuer + "/.well-known/jwks.json"},
 	})
-}
-
-// newRecoveryCodes returns n distinct recovery codes and the hashes of their
-// normalized forms, which is all that is stored.
-func newRecoveryCodes(n int) ([]string, [][]byte, error) {
-	codes := make([]string, 0, n)
-	hashes := make([][]byte, 0, n)
-	seen := map[string]bool{}
-	for len(codes) < n {
-		code, err := token.RecoveryCode()
-		if err != nil {
-			return nil, nil, err
-		}
-		norm := token.NormalizeRecoveryCode(code)
-		if seen[norm] {
-			continue
-		}
-		seen[norm] = true
-		codes = append(codes, code)
-		hashes = append(hashes, token.Hash(norm))
-	}
-	return codes, hashes, nil
 }
