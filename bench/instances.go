@@ -147,7 +147,7 @@ func revocationLag(ctx context.Context, a *api, pl *pool, cookieName string, aHo
 		select {
 		case gone = <-firstGone:
 		case <-time.After(5 * time.Second):
-			fail(fmt.Errorf("B still answered 200 5 s after the logout"))
+			fail(fmt.Errorf("instance B still answered 200 5 s after the logout"))
 		}
 		lcA.close()
 		lcB.close()
