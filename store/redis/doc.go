@@ -75,9 +75,7 @@
 // idle − interval and idle after the session's last use (29 to 30 minutes
 // by default): never later than configured. A change of the idle timeout
 // makes the stored idle expiry differ by more than the interval, so the
-// next touch writes it. Without the cache the reads go through go-redis's
-// autopipeliner, which sends the reads of concurrent requests to Redis as
-// one pipeline.
+// next touch writes it. Without the cache each read is one HGETALL.
 //
 // # Client-side cache
 //

@@ -105,8 +105,7 @@ func touchEvery(idle time.Duration) int64 {
 }
 
 // TouchSession validates and extends the session. It reads the session
-// (from the client-side cache when there is one, else in one HGETALL,
-// autopipelined with those of concurrent calls) and checks it here; only
+// (from the client-side cache when there is one, else in one HGETALL) and checks it here; only
 // when the stored seen or idle field is touchEvery or more behind does
 // touchScript check and extend it atomically in Redis. A cached copy that
 // looks behind is read again from Redis first: it may predate a touch

@@ -169,7 +169,7 @@ func TestTouchWithinSlackExpiry(t *testing.T) {
 	}
 }
 
-// TestTouchWithinSlackRedisDown: the autopipelined lookup fails closed
+// TestTouchWithinSlackRedisDown: the lookup fails closed
 // (ErrUnavailable) while Redis is down and works again once it is back.
 func TestTouchWithinSlackRedisDown(t *testing.T) {
 	srv, err := redistest.Start()
