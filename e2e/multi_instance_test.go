@@ -197,20 +197,8 @@ func lbEnroll(t *testing.T, s *Server, base, username string) *lbAccount {
 		t.Fatalf("invite URL %q", u)
 	}
 	api := "/api/v1/enroll/" + strings.TrimPrefix(u.Path, "/enroll/")
-	c := newAPILoginClient(t, base)
 	a := &lbAccount{username: username, password: "plum orchard under seven moons"}
-	c.must("POST", api+"/password", map[string]string{"password": a.password}, 204, nil)
-	c.must("POST", api+"/phrase", map[string]string{"phrase": "copper kettle at dawn"}, 204, nil)
-	var setup struct {
-		Secret string `json:"secret"`
-	}
-	c.must("POST", api+"/totp", nil, 200, &setup)
-	c.must("POST", api+"/totp/confirm", map[string]string{"code": apiLoginTOTP(t, setup.Secret, time.Now())}, 204, nil)
-	var done struct {
-		RecoveryCodes []string `json:"recovery_codes"`
-	}
-	c.must("POST", api+"/complete", nil, 200, &done)
-	a.codes = done.RecoveryCodes
+	a.codes = enrollByAPI(t, newAPILoginClient(t, base), api, a.password)
 	return a
 }
 
