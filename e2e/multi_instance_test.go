@@ -353,11 +353,7 @@ func TestMultiInstanceBehindLoadBalancer(t *testing.T) {
 	}
 	nginx := nginxBinary(t)
 	pg := postgresDatabase(t)
-	rs, err := redistest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rs.Close() })
+	rs := redistest.StartT(t)
 	lbPort := freePort(t)
 	base := "http://localhost:" + strconv.Itoa(lbPort)
 	dataDir := t.TempDir() // the shared secretbox key; the data is in PostgreSQL

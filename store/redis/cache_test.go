@@ -26,11 +26,7 @@ type cacheRig struct {
 
 func newCacheRig(t *testing.T) *cacheRig {
 	t.Helper()
-	srv, err := redistest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := redistest.StartT(t)
 	prefix := redistest.NewPrefix()
 	open := func() *Store {
 		cfg, err := parseURL(srv.URL())

@@ -30,16 +30,8 @@ func TestSentinelFailoverUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("failover test")
 	}
-	primary, err := redistest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = primary.Close() })
-	replica, err := redistest.Start("--replicaof", "127.0.0.1", strconv.Itoa(portOf(t, primary)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = replica.Close() })
+	primary := redistest.StartT(t)
+	replica := redistest.StartT(t, "--replicaof", "127.0.0.1", strconv.Itoa(portOf(t, primary)))
 	waitReplicated(t, replica)
 	sentinel, err := redistest.StartSentinel("mymaster", primary,
 		"sentinel down-after-milliseconds mymaster 500",
