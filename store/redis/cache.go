@@ -46,6 +46,7 @@ const (
 // Everything else, writes included, goes through the store's plain client.
 type sessionCache struct {
 	c     *redis.Client
+	ping  *redis.Client // one connection of its own for the health check
 	local *watchedCache
 	// decoded holds the sessions decoded from the cache's entries, so that
 	// a hit does not parse the reply again. See decodedSessions.
@@ -85,14 +86,17 @@ func newSessionCache(ctx context.Context, o *redis.Options, sessionPrefix string
 		_ = c.Close()
 		return nil
 	}
+	po := *o
+	po.PoolSize, po.MinIdleConns, po.MaxIdleConns = 1, 0, 1
 	mctx, stop := context.WithCancel(context.Background())
-	sc.c, sc.stop = c, stop
+	sc.c, sc.ping, sc.stop = c, redis.NewClient(&po), stop
 	sc.on.Store(true)
 	go sc.watch(mctx)
 	return sc
 }
 
-// watch pings Redis every healthEvery. A failed ping flushes the cache and
+// watch pings Redis every healthEvery, on a client of its own so that a
+// busy pool cannot delay the PING. A failed ping flushes the cache and
 // turns it off; the first ping that succeeds after that flushes it again
 // (nothing fetched meanwhile is trusted) and turns it back on. A tracking
 // connection that breaks while Redis answers is go-redis's to handle: it
@@ -109,7 +113,7 @@ func (sc *sessionCache) watch(ctx context.Context) {
 		}
 		sc.ended.prune()
 		pctx, cancel := context.WithTimeout(ctx, healthTimeout)
-		err := sc.c.Ping(pctx).Err()
+		err := sc.ping.Ping(pctx).Err()
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -128,6 +132,7 @@ func (sc *sessionCache) watch(ctx context.Context) {
 func (sc *sessionCache) close() error {
 	sc.stop()
 	<-sc.done
+	_ = sc.ping.Close()
 	return sc.c.Close()
 }
 
