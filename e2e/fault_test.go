@@ -49,16 +49,17 @@ type faultAccount struct {
 // the enrollment API, as a client would.
 func faultEnroll(t *testing.T, s *Server, username string) *faultAccount {
 	t.Helper()
-	api := "/api/v1/enroll/" + inviteToken(t, s, s.AdminInvite(t, username, "", false))
 	a := &faultAccount{username: username, password: "plum orchard under seven moons"}
-	a.recovery = enrollByAPI(t, newAPILoginClient(t, s.URL()), api, a.password)
+	a.recovery = apiEnroll(t, newAPILoginClient(t, s.URL()), inviteToken(t, s, s.AdminInvite(t, username, "", false)), a.password)
 	return a
 }
 
-// enrollByAPI completes the enrollment at api (/api/v1/enroll/{token})
-// with password, a phrase and TOTP, and returns the recovery codes.
-func enrollByAPI(t *testing.T, c *apiLoginClient, api, password string) []string {
+// apiEnroll completes the enrollment of invite token tok through c with
+// this password, the phrase "copper kettle at dawn" and TOTP, and returns
+// the recovery codes.
+func apiEnroll(t *testing.T, c *apiLoginClient, tok, password string) []string {
 	t.Helper()
+	api := "/api/v1/enroll/" + tok
 	c.must("POST", api+"/password", map[string]string{"password": password}, 204, nil)
 	c.must("POST", api+"/phrase", map[string]string{"phrase": "copper kettle at dawn"}, 204, nil)
 	var setup struct {

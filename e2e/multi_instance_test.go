@@ -196,9 +196,8 @@ func lbEnroll(t *testing.T, s *Server, base, username string) *lbAccount {
 	if err != nil || !strings.HasPrefix(u.Path, "/enroll/") {
 		t.Fatalf("invite URL %q", u)
 	}
-	api := "/api/v1/enroll/" + strings.TrimPrefix(u.Path, "/enroll/")
 	a := &lbAccount{username: username, password: "plum orchard under seven moons"}
-	a.codes = enrollByAPI(t, newAPILoginClient(t, base), api, a.password)
+	a.codes = apiEnroll(t, newAPILoginClient(t, base), strings.TrimPrefix(u.Path, "/enroll/"), a.password)
 	return a
 }
 
