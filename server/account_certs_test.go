@@ -35,7 +35,7 @@ func TestAccountCertificates(t *testing.T) {
 	}
 	page := b.call("GET", "/account", nil, header(second)...)
 	requireOK(t, "page", page)
-	if !strings.Contains(string(page.body), "Add this device's certificate") || !strings.Contains(string(page.body), first.Cert.Subject.String()) {
+	if !strings.Contains(string(page.body), "Add this device&#39;s certificate") || !strings.Contains(string(page.body), first.Cert.Subject.String()) {
 		t.Fatalf("account page lacks the certificate section: %s", page.body)
 	}
 
