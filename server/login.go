@@ -860,6 +860,10 @@ func checkNonce(n string) error {
 type LoginPage struct {
 	Issuer  string
 	Clients store.Clients
+	// Apps names the app an OIDC hand-off return_to leads to; may be nil.
+	Apps interface {
+		AppName(ctx context.Context, returnTo string) string
+	}
 }
 
 // Serve renders the page.
@@ -868,10 +872,16 @@ func (p *LoginPage) Serve(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	data := map[string]string{"issuer": p.Issuer, "return-to": returnTo}
+	if p.Apps != nil {
+		if app := p.Apps.AppName(c.Request().Context(), returnTo); app != "" {
+			data["app"] = app
+		}
+	}
 	return render(c, "login", templates.Page{
 		Title:  "Sign in",
 		Script: "login.js",
-		Data:   map[string]string{"issuer": p.Issuer, "return-to": returnTo},
+		Data:   data,
 	})
 }
 

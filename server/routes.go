@@ -1,10 +1,14 @@
 package server
 
 import (
+	"context"
+	"net/http"
+
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"mutualauth/server/login"
+	"mutualauth/server/oidc"
 	"mutualauth/server/passkey"
 	"mutualauth/server/password"
 )
@@ -64,8 +68,8 @@ func (s *Server) routes(d Deps) error {
 	api.POST("/enroll/:token/complete", enroll.Complete)
 
 	// login and session routes (issue 4)
-	loginSessions := &SessionManager{Store: d.Ephemeral, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute,
-		Secure: cfg.Secure(), Now: d.Now}
+	loginSessions := &SessionManager{Store: sessionGrants{Sessions: d.Ephemeral, Grants: d.Durable, Now: d.Now},
+		Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute, Secure: cfg.Secure(), Now: d.Now}
 	loginTx := &LoginHandler{
 		Issuer: issuer, Users: d.Durable, Credentials: d.Durable, Recovery: d.Durable, Clients: d.Durable,
 		KV:       d.Ephemeral,
@@ -82,6 +86,32 @@ func (s *Server) routes(d Deps) error {
 	s.verify = forwardAuth
 	loginPage := &LoginPage{Issuer: issuer, Clients: d.Durable}
 	e.GET("/login", loginPage.Serve)
+
+	// OpenID Connect provider (server/oidc; docs/oidc.md)
+	provider, err := oidc.New(context.Background(), oidc.Config{
+		Issuer: issuer, Durable: d.Durable, KV: d.Ephemeral, Box: d.Box, IDTokenAlg: cfg.OIDCIDTokenAlg,
+		Sessions: oidcSessions{m: loginSessions}, ErrorPage: oidcErrorPage(e.Renderer.(*Renderer)),
+		Log: d.Logger, Now: d.Now,
+	})
+	if err != nil {
+		return err
+	}
+	oidcH := &OIDCHandler{Provider: provider, Sessions: loginSessions, Users: d.Durable, Now: d.Now}
+	loginPage.Apps = oidcH
+	e.GET(oidc.DiscoveryPath, oidcH.Serve)
+	oidcMethods := []string{http.MethodGet, http.MethodPost, http.MethodOptions}
+	e.Match(oidcMethods, oidc.AuthorizationPath, oidcH.Serve)
+	e.Match(oidcMethods, oidc.TokenPath, oidcH.Serve) // client authentication throttled in oidc.Storage
+	e.Match(oidcMethods, oidc.UserinfoPath, oidcH.Serve)
+	e.Match(oidcMethods, oidc.IntrospectionPath, oidcH.Serve)
+	e.Match(oidcMethods, oidc.RevocationPath, oidcH.Serve)
+	e.Match(oidcMethods, oidc.EndSessionPath, oidcH.Serve)
+	e.Match(oidcMethods, oidc.JWKSPath, oidcH.Serve)
+	e.Match(oidcMethods, oidc.DeviceAuthPath, oidcH.Serve)
+	e.GET(oidc.ContinuePath, oidcH.Continue)
+	devicePage := e.Group(oidc.DevicePath, crossSiteGuard(issuer, nil, false), requirePageSession(loginSessions))
+	devicePage.GET("", oidcH.Device)
+	devicePage.POST("", oidcH.DeviceSubmit)
 	// The login API alone may be called cross-origin, and only by registered
 	// widget clients' origins: CORS and the cross-site guard both ask
 	// clientOrigins (issue 6).
