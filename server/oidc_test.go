@@ -300,3 +300,5 @@ func TestOIDCCodeFlowIDToken(t *testing.T) {
 		t.Errorf("%d oidc.token audit events, want 1", n)
 	}
 }
+
+func hashHex(s string) string { return token.HashHex(s) }
