@@ -235,3 +235,33 @@ func (s sessionGrants) DeleteUserSessions(ctx context.Context, userID, keepToken
 	}
 	return n, nil
 }
+
+// logoutPage is the body of the oidc_logout template.
+type logoutPage struct {
+	App                   string
+	ClientID              string
+	PostLogoutRedirectURI string
+	State                 string
+	SignedIn              bool
+	Username              string
+}
+
+// Logout serves GET /oidc/logout: the confirmation of an RP-initiated
+// logout that came without id_token_hint. Its form posts the parameters
+// back to the end_session endpoint, which validates them again.
+func (h *OIDCHandler) Logout(c echo.Context) error {
+	p := logoutPage{ClientID: truncate(c.QueryParam("client_id"), 200),
+		PostLogoutRedirectURI: truncate(c.QueryParam("post_logout_redirect_uri"), 2000),
+		State:                 truncate(c.QueryParam("state"), 500)}
+	if p.ClientID != "" {
+		p.App = h.Provider.ClientName(c.Request().Context(), p.ClientID)
+	}
+	s, err := h.Sessions.Current(c)
+	if err != nil && !isUnauthenticated(err) {
+		return err
+	}
+	if err == nil {
+		p.SignedIn, p.Username = true, s.Username
+	}
+	return render(c, "oidc_logout", templates.Page{Title: "Sign out", Body: p})
+}

@@ -109,6 +109,7 @@ func (s *Server) routes(d Deps) error {
 	e.Match(oidcMethods, oidc.JWKSPath, oidcH.Serve)
 	e.Match(oidcMethods, oidc.DeviceAuthPath, oidcH.Serve)
 	e.GET(oidc.ContinuePath, oidcH.Continue)
+	e.GET(oidc.LogoutPath, oidcH.Logout)
 	devicePage := e.Group(oidc.DevicePath, crossSiteGuard(issuer, nil, false), requirePageSession(loginSessions))
 	devicePage.GET("", oidcH.Device)
 	devicePage.POST("", oidcH.DeviceSubmit)

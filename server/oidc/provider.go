@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -74,6 +75,7 @@ type Provider struct {
 	issuer   string
 	sessions SessionEnder
 	page     ErrorPage
+	log      *slog.Logger
 	handler  http.Handler
 }
 
@@ -117,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		DeviceAuthorization: op.NewEndpoint(DeviceAuthPath),
 	}
 	p := &Provider{LegacyServer: op.NewLegacyServer(prov, endpoints), Storage: st, op: prov,
-		issuer: cfg.Issuer, sessions: cfg.Sessions, page: cfg.ErrorPage}
+		issuer: cfg.Issuer, sessions: cfg.Sessions, page: cfg.ErrorPage, log: cfg.Log}
 	// Browsers may call the token, userinfo and other JSON endpoints from
 	// any origin (SPAs), but never with cookies.
 	corsOpts := &cors.Options{
@@ -126,7 +128,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		AllowedHeaders:  []string{"Authorization", "Content-Type"},
 	}
 	p.handler = op.RegisterServer(p, endpoints,
-		op.WithHTTPMiddleware(op.NewIssuerInterceptor(prov.IssuerFromRequest).Handler, p.authorizationResponses),
+		op.WithHTTPMiddleware(op.NewIssuerInterceptor(prov.IssuerFromRequest).Handler, p.responses),
 		op.WithServerCORSOptions(corsOpts))
 	return p, nil
 }
@@ -259,13 +261,31 @@ func (p *Provider) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequ
 	return nil, op.NewStatusError(&oidc.Error{ErrorType: "invalid_token", Description: "The access token is not valid."}, http.StatusUnauthorized)
 }
 
+// LogoutPath is the page that asks the user to confirm a logout that came
+// without a valid id_token_hint from another site (served by package
+// server; it posts the same parameters back to the end_session endpoint).
+const LogoutPath = "/oidc/logout"
+
 // EndSession is RP-Initiated Logout 1.0 §2-3: op validates id_token_hint,
-// client_id and the post-logout redirect URI (registered ones only); we end
-// the browser's login session and clear its cookie.
+// client_id and the post-logout redirect URI (registered ones only). With a
+// valid id_token_hint, or when the user confirmed on our own page (a
+// same-origin request), the browser's login session ends and its cookie is
+// cleared; otherwise the user is asked first (§2: the OP SHOULD ask), so
+// that another site cannot sign the user out by itself.
 func (p *Provider) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRequest]) (*op.Redirect, error) {
 	req, err := op.ValidateEndSessionRequest(ctx, r.Data, p.op)
 	if err != nil {
 		return nil, err
+	}
+	if req.IDTokenHintClaims == nil && !p.sameOrigin(r.Header) {
+		q := url.Values{}
+		for k, v := range map[string]string{"client_id": req.ClientID, "post_logout_redirect_uri": r.Data.PostLogoutRedirectURI,
+			"state": r.Data.State} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		return op.NewRedirect(LogoutPath + "?" + q.Encode()), nil
 	}
 	red := op.NewRedirect(req.RedirectURI)
 	if p.sessions != nil {
@@ -284,34 +304,53 @@ func (p *Provider) EndSession(ctx context.Context, r *op.Request[oidc.EndSession
 	return red, nil
 }
 
-// ---- authorization responses ------------------------------------------------
+// sameOrigin reports a request from our own pages (Fetch Metadata, or the
+// Origin header where a browser sends no Sec-Fetch-Site).
+func (p *Provider) sameOrigin(h http.Header) bool {
+	if site := h.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin"
+	}
+	return h.Get("Origin") == p.issuer
+}
 
-// authorizationResponses post-processes what the authorization endpoint
-// writes: a redirect to the client gets iss (RFC 9207 §2), and an error it
-// must not redirect is shown as a page. Its only other redirect goes to our
-// hand-off (ContinuePath), which is left alone.
-func (p *Provider) authorizationResponses(next http.Handler) http.Handler {
+// ---- responses -------------------------------------------------------------
+
+// responses post-processes what the provider writes. A redirect from the
+// authorization endpoint to the client gets iss (RFC 9207 §2); its only
+// other redirect goes to our hand-off (ContinuePath) and is left alone. An
+// authorization error that must not be redirected is shown as a page. A
+// server error never shows its internal detail (op copies it into
+// error_description) and is 503 when a store is unreachable.
+func (p *Provider) responses(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != AuthorizationPath {
-			next.ServeHTTP(w, WithRequestHeader(r, w.Header()))
-			return
-		}
-		aw := &authorizeWriter{ResponseWriter: w, issuer: p.issuer}
-		next.ServeHTTP(aw, r)
-		if aw.failed == 0 {
+		r = WithRequestHeader(r, w.Header())
+		cw := &captureWriter{ResponseWriter: w, issuer: p.issuer, authorize: r.URL.Path == AuthorizationPath}
+		next.ServeHTTP(cw, r)
+		if cw.held == 0 {
 			return
 		}
 		var e oidc.Error
-		_ = json.Unmarshal(aw.body.Bytes(), &e)
-		if e.ErrorType == "" {
-			e.ErrorType = oidc.InvalidRequest
+		_ = json.Unmarshal(cw.body.Bytes(), &e)
+		status, code, desc := cw.held, string(e.ErrorType), e.Description
+		if code == "" {
+			code = string(oidc.InvalidRequest)
 		}
-		w.Header().Del("Content-Type")
-		if p.page != nil {
-			p.page(w, r, aw.failed, string(e.ErrorType), e.Description)
+		if status >= 500 {
+			p.log.Error("oidc request failed", "path", r.URL.Path, "status", status, "err", desc)
+			status, code, desc = http.StatusInternalServerError, string(oidc.ServerError), "Something went wrong on the server."
+			if strings.Contains(e.Description, store.ErrUnavailable.Error()) {
+				status, code, desc = http.StatusServiceUnavailable, "temporarily_unavailable", "A store is unreachable. Try again soon."
+			}
+		}
+		w.Header().Del("Content-Length")
+		if cw.authorize && p.page != nil {
+			w.Header().Del("Content-Type")
+			p.page(w, r, status, code, desc)
 			return
 		}
-		http.Error(w, e.Description, aw.failed)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
 	})
 }
 
@@ -323,28 +362,30 @@ func WithRequestHeader(r *http.Request, h http.Header) *http.Request {
 	return r.WithContext(WithRequest(r.Context(), ri.ip, h))
 }
 
-type authorizeWriter struct {
+// captureWriter holds back the responses that responses rewrites.
+type captureWriter struct {
 	http.ResponseWriter
-	issuer string
-	failed int
-	body   bytes.Buffer
+	issuer    string
+	authorize bool
+	held      int
+	body      bytes.Buffer
 }
 
-func (w *authorizeWriter) WriteHeader(code int) {
+func (w *captureWriter) WriteHeader(code int) {
 	switch {
-	case code == http.StatusFound || code == http.StatusSeeOther:
+	case w.authorize && (code == http.StatusFound || code == http.StatusSeeOther):
 		if loc := w.Header().Get("Location"); !hasPrefixPath(loc, ContinuePath) {
 			w.Header().Set("Location", withIss(loc, w.issuer))
 		}
-	case code >= 400:
-		w.failed = code
+	case code >= 500 || (w.authorize && code >= 400):
+		w.held = code
 		return
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *authorizeWriter) Write(b []byte) (int, error) {
-	if w.failed != 0 {
+func (w *captureWriter) Write(b []byte) (int, error) {
+	if w.held != 0 {
 		return w.body.Write(b)
 	}
 	return w.ResponseWriter.Write(b)

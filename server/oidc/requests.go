@@ -68,13 +68,13 @@ func (a *AuthRequest) PromptNone() bool { return slices.Contains(a.Prompt, oidc.
 // after the request was made, max_age for one at most that many seconds
 // old (the library turns prompt=login into max_age=0).
 func (a *AuthRequest) Satisfied(authTime, now time.Time) bool {
-	if slices.Contains(a.Prompt, oidc.PromptLogin) && authTime.Before(a.CreatedAt.Truncate(time.Second)) {
+	if slices.Contains(a.Prompt, oidc.PromptLogin) && authTime.Before(a.CreatedAt) {
 		return false
 	}
 	if a.MaxAge != nil && *a.MaxAge > 0 && now.Sub(authTime) > time.Duration(*a.MaxAge)*time.Second {
 		return false
 	}
-	if a.MaxAge != nil && *a.MaxAge == 0 && authTime.Before(a.CreatedAt.Truncate(time.Second)) {
+	if a.MaxAge != nil && *a.MaxAge == 0 && authTime.Before(a.CreatedAt) {
 		return false
 	}
 	return true
