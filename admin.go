@@ -21,7 +21,8 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 		return adminInvite(ctx, args[1:], getenv, stdout)
 	case "client":
 		if len(args) < 2 || args[1] != "create" {
-			return errors.New("usage: mutualauth admin client create --name NAME --origin ORIGIN [--origin ORIGIN...]")
+			return errors.New("usage: mutualauth admin client create --name NAME [--origin ORIGIN...] [--redirect-uri URI...] " +
+				"[--post-logout-redirect-uri URI...] [--public]")
 		}
 		return adminClientCreate(ctx, args[2:], getenv, stdout)
 	default:
@@ -35,6 +36,7 @@ func adminInvite(ctx context.Context, args []string, getenv func(string) string,
 	username := fs.String("username", "", "the user's login name (required)")
 	display := fs.String("display-name", "", "the name shown to people")
 	isAdmin := fs.Bool("admin", false, "give the user the admin role")
+	email := fs.String("email", "", "the user's email address (optional; OIDC apps see it as verified)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,7 +53,7 @@ func adminInvite(ctx context.Context, args []string, getenv func(string) string,
 	}
 	defer st.Close()
 	inv, err := account.IssueInvite(ctx, st, time.Now(), account.InviteRequest{
-		Username: *username, DisplayName: *display, Admin: *isAdmin, CreatedBy: "cli", TTL: cfg.InviteTTL,
+		Username: *username, DisplayName: *display, Admin: *isAdmin, Email: *email, CreatedBy: "cli", TTL: cfg.InviteTTL,
 	})
 	if err != nil {
 		return fmt.Errorf("admin invite: %w", err)
@@ -69,8 +71,11 @@ func adminClientCreate(ctx context.Context, args []string, getenv func(string) s
 	fs := flag.NewFlagSet("admin client create", flag.ContinueOnError)
 	getenv = configFlags(fs, getenv)
 	name := fs.String("name", "", "the client's name (required)")
-	var origins stringList
-	fs.Var(&origins, "origin", "an origin allowed to embed the widget, scheme://host[:port] (repeatable, at least one)")
+	var origins, redirects, logouts stringList
+	fs.Var(&origins, "origin", "an origin allowed to embed the widget, scheme://host[:port] (repeatable)")
+	fs.Var(&redirects, "redirect-uri", "an OpenID Connect redirect URI, matched exactly (repeatable)")
+	fs.Var(&logouts, "post-logout-redirect-uri", "where RP-initiated logout may return to (repeatable)")
+	public := fs.Bool("public", false, "a public client (native or browser app): no secret, PKCE required")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,9 +88,14 @@ func adminClientCreate(ctx context.Context, args []string, getenv func(string) s
 		return err
 	}
 	defer st.Close()
-	nc, err := account.CreateClient(ctx, st, time.Now(), *name, origins)
+	nc, err := account.RegisterClient(ctx, st, time.Now(), account.ClientSpec{Name: *name, Origins: origins,
+		RedirectURIs: redirects, PostLogoutRedirectURIs: logouts, Public: *public})
 	if err != nil {
 		return fmt.Errorf("admin client create: %w", err)
 	}
-	return json.NewEncoder(stdout).Encode(map[string]string{"client_id": nc.Client.ID, "client_secret": nc.Secret})
+	out := map[string]string{"client_id": nc.Client.ID}
+	if nc.Secret != "" {
+		out["client_secret"] = nc.Secret
+	}
+	return json.NewEncoder(stdout).Encode(out)
 }

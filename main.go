@@ -27,8 +27,10 @@ func main() {
 
 const usage = `usage:
   mutualauth [serve] [flags]          run the server
-  mutualauth admin invite --username NAME [--display-name TEXT] [--admin]
-  mutualauth admin client create --name NAME --origin ORIGIN [--origin ORIGIN...]
+  mutualauth admin invite --username NAME [--display-name TEXT] [--admin] [--email ADDR]
+  mutualauth admin client create --name NAME [--origin ORIGIN...] [--redirect-uri URI...]
+                                 [--post-logout-redirect-uri URI...] [--public]
+                                      (at least one origin or redirect URI)
   mutualauth healthcheck              exit 0 when the local server answers /healthz
 
 Configuration comes from MUTUALAUTH_* environment variables (see README.md);

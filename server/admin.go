@@ -25,6 +25,7 @@ const (
 	AuditAdminUserDisable      = "admin.user.disable"
 	AuditAdminUserEnable       = "admin.user.enable"
 	AuditAdminUserUnlock       = "admin.user.unlock"
+	AuditAdminUserEmail        = "admin.user.email"
 	AuditAdminUserReset        = "admin.user.reset"
 	AuditAdminSessionRevoke    = "admin.session.revoke"
 	AuditAdminDeviceDelete     = "admin.device.delete"
@@ -95,11 +96,12 @@ type adminUser struct {
 	Enrolled    bool      `json:"enrolled"`
 	EnrolledAt  time.Time `json:"enrolled_at,omitzero"`
 	CreatedAt   time.Time `json:"created_at"`
+	Email       string    `json:"email"`
 }
 
 func userView(u store.User) adminUser {
 	return adminUser{
-		ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: string(u.Role),
+		ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: string(u.Role), Email: u.Email,
 		Disabled: u.Disabled, Locked: u.Locked, Enrolled: !u.EnrolledAt.IsZero(),
 		EnrolledAt: u.EnrolledAt.UTC(), CreatedAt: u.CreatedAt.UTC(),
 	}
@@ -174,15 +176,20 @@ type adminEvent struct {
 }
 
 type adminClient struct {
-	ID        string    `json:"client_id"`
-	Name      string    `json:"name"`
-	Origins   []string  `json:"origins"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID                     string    `json:"client_id"`
+	Name                   string    `json:"name"`
+	Origins                []string  `json:"origins"`
+	RedirectURIs           []string  `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
+	Public                 bool      `json:"public"`
+	CreatedAt              time.Time `json:"created_at"`
+	UpdatedAt              time.Time `json:"updated_at"`
 }
 
 func clientView(c store.Client) adminClient {
-	return adminClient{ID: c.ID, Name: c.Name, Origins: nonNil(c.Origins), CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()}
+	return adminClient{ID: c.ID, Name: c.Name, Origins: nonNil(c.Origins), RedirectURIs: nonNil(c.RedirectURIs),
+		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), Public: c.Public,
+		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()}
 }
 
 // ---- audit ---------------------------------------------------------------
@@ -240,6 +247,11 @@ type adminInviteRequest struct {
 	Username    string `json:"username"`
 	DisplayName string `json:"display_name"`
 	Admin       bool   `json:"admin"`
+	Email       string `json:"email"`
+}
+
+func errInvalidEmail() *Problem {
+	return unprocessable("invalid_email", "An email address is one plain address like name@example.org, at most 254 characters.")
 }
 
 // invite creates the user if needed and a fresh invite for them (the same
@@ -258,6 +270,9 @@ func (h *AdminHandler) invite(c echo.Context, req adminInviteRequest) (account.I
 			return unprocessable("invalid_display_name",
 				"A display name is at most 128 characters, without control characters.")
 		}
+		if _, err := account.CleanEmail(req.Email); err != nil {
+			return errInvalidEmail()
+		}
 		ctx := c.Request().Context()
 		if u, err := h.Store.GetUserByUsername(ctx, username); err == nil {
 			n.Action, n.Subject = AuditAdminUserInvite, u.ID
@@ -268,7 +283,8 @@ func (h *AdminHandler) invite(c echo.Context, req adminInviteRequest) (account.I
 			return err
 		}
 		inv, err = account.IssueInvite(ctx, h.Store, h.Now(), account.InviteRequest{
-			Username: username, DisplayName: req.DisplayName, Admin: req.Admin, CreatedBy: actorID(c), TTL: h.InviteTTL,
+			Username: username, DisplayName: req.DisplayName, Admin: req.Admin, Email: req.Email,
+			CreatedBy: actorID(c), TTL: h.InviteTTL,
 		})
 		if errors.Is(err, account.ErrAlreadyEnrolled) {
 			return errAlreadyEnrolled()
@@ -287,6 +303,34 @@ func (h *AdminHandler) invite(c echo.Context, req adminInviteRequest) (account.I
 		return nil
 	})
 	return inv, err
+}
+
+// setEmail sets (or, with "", clears) the user's email address. An
+// address an admin sets counts as verified (email_verified in OIDC).
+func (h *AdminHandler) setEmail(c echo.Context, id, email string) (store.User, error) {
+	var u store.User
+	err := h.run(c, AuditAdminUserEmail, id, func(n *auditNote) error {
+		clean, err := account.CleanEmail(email)
+		if err != nil {
+			return errInvalidEmail()
+		}
+		u, err = h.Store.UpdateUser(c.Request().Context(), id, func(u *store.User) error {
+			u.Email = clean
+			return nil
+		})
+		if errors.Is(err, store.ErrNotFound) {
+			return errNoUser()
+		}
+		if err != nil {
+			return err
+		}
+		n.Detail = u.Username + "; email " + clean
+		if clean == "" {
+			n.Detail = u.Username + "; email cleared"
+		}
+		return nil
+	})
+	return u, err
 }
 
 // getUser returns the user or 404 not_found.
@@ -730,28 +774,44 @@ func cleanClientName(s string) (string, error) {
 	return name, nil
 }
 
-// cleanOrigins normalizes and deduplicates 1 to 20 origins.
-func cleanOrigins(origins []string) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	for _, o := range origins {
-		if strings.TrimSpace(o) == "" {
-			continue
-		}
-		n, err := account.NormalizeOrigin(o)
-		if err != nil {
-			return nil, unprocessable("invalid_origin",
-				"Each origin must be scheme://host[:port] with http or https, without a path: "+strconv.Quote(truncate(o, 100))+" is not.")
-		}
-		if !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
+// cleanClientSpec applies account.CleanClientSpec and answers 422 with the
+// field at fault.
+func cleanClientSpec(spec account.ClientSpec) (account.ClientSpec, error) {
+	name, err := cleanClientName(spec.Name)
+	if err != nil {
+		return spec, err
 	}
-	if len(out) == 0 || len(out) > maxClientOrigins {
-		return nil, unprocessable("invalid_origin", "A client needs 1 to 20 allowed origins.")
+	spec.Name = name
+	out, err := account.CleanClientSpec(spec)
+	switch {
+	case errors.Is(err, account.ErrInvalidOrigin):
+		return spec, unprocessable("invalid_origin",
+			"Each origin must be scheme://host[:port] with http or https, without a path or wildcard.")
+	case errors.Is(err, account.ErrInvalidRedirectURI):
+		return spec, unprocessable("invalid_redirect_uri",
+			"Each redirect URI must be an absolute http(s) URI (or a native app's reverse-domain scheme), without fragment or wildcard.")
+	case err != nil:
+		return spec, unprocessable("invalid_origin",
+			"A client needs 1 to 20 allowed origins (widget), or 1 to 20 redirect URIs (OpenID Connect), or both.")
 	}
 	return out, nil
+}
+
+func clientDetail(c store.Client) string {
+	d := "client " + c.Name
+	if len(c.Origins) > 0 {
+		d += "; origins " + strings.Join(c.Origins, " ")
+	}
+	if len(c.RedirectURIs) > 0 {
+		d += "; redirect URIs " + strings.Join(c.RedirectURIs, " ")
+	}
+	if len(c.PostLogoutRedirectURIs) > 0 {
+		d += "; post-logout URIs " + strings.Join(c.PostLogoutRedirectURIs, " ")
+	}
+	if c.Public {
+		d += "; public"
+	}
+	return d
 }
 
 func (h *AdminHandler) listClients(ctx context.Context) ([]adminClient, error) {
@@ -766,25 +826,21 @@ func (h *AdminHandler) listClients(ctx context.Context) ([]adminClient, error) {
 	return out, nil
 }
 
-// createClient registers a widget client; the secret is returned once.
-func (h *AdminHandler) createClient(c echo.Context, name string, origins []string) (account.NewClient, error) {
+// createClient registers a client; the secret is returned once.
+func (h *AdminHandler) createClient(c echo.Context, spec account.ClientSpec) (account.NewClient, error) {
 	var nc account.NewClient
 	err := h.run(c, AuditAdminClientCreate, "", func(n *auditNote) error {
-		clean, err := cleanClientName(name)
+		clean, err := cleanClientSpec(spec)
 		if err != nil {
+			n.Detail = "client " + truncate(spec.Name, 100)
 			return err
 		}
-		n.Detail = "client " + clean
-		list, err := cleanOrigins(origins)
-		if err != nil {
-			return err
-		}
-		nc, err = account.CreateClient(c.Request().Context(), h.Store, h.Now(), clean, list)
+		nc, err = account.RegisterClient(c.Request().Context(), h.Store, h.Now(), clean)
 		if err != nil {
 			return err
 		}
 		n.Subject = nc.Client.ID
-		n.Detail += "; origins " + strings.Join(list, " ")
+		n.Detail = clientDetail(nc.Client)
 		return nil
 	})
 	return nc, err
@@ -808,6 +864,9 @@ func (h *AdminHandler) rotateClient(c echo.Context, id string) (string, error) {
 			return err
 		}
 		n.Detail = "client " + cl.Name
+		if cl.Public {
+			return unprocessable("public_client", "A public client has no secret to rotate.")
+		}
 		if secret, err = token.New(); err != nil {
 			return err
 		}
@@ -822,9 +881,22 @@ func (h *AdminHandler) rotateClient(c echo.Context, id string) (string, error) {
 	return secret, err
 }
 
-// updateClient renames the client and/or replaces its origins (nil: keep).
-func (h *AdminHandler) updateClient(c echo.Context, id string, name *string, origins []string) (store.Client, error) {
-	var cl store.Client
+// clientUpdate holds the fields an update replaces (nil: keep).
+type clientUpdate struct {
+	Name                   *string
+	Origins                *[]string
+	RedirectURIs           *[]string
+	PostLogoutRedirectURIs *[]string
+	Public                 *bool
+}
+
+// updateClient replaces the given fields. A client made public loses its
+// secret; one made confidential gets one, returned once.
+func (h *AdminHandler) updateClient(c echo.Context, id string, upd clientUpdate) (store.Client, string, error) {
+	var (
+		cl     store.Client
+		secret string
+	)
 	err := h.run(c, AuditAdminClientUpdate, id, func(n *auditNote) error {
 		ctx := c.Request().Context()
 		var err error
@@ -832,18 +904,35 @@ func (h *AdminHandler) updateClient(c echo.Context, id string, name *string, ori
 			return err
 		}
 		n.Detail = "client " + cl.Name
-		if name != nil {
-			if cl.Name, err = cleanClientName(*name); err != nil {
+		spec := account.ClientSpec{Name: cl.Name, Origins: cl.Origins, RedirectURIs: cl.RedirectURIs,
+			PostLogoutRedirectURIs: cl.PostLogoutRedirectURIs, Public: cl.Public}
+		for dst, src := range map[*[]string]*[]string{&spec.Origins: upd.Origins, &spec.RedirectURIs: upd.RedirectURIs,
+			&spec.PostLogoutRedirectURIs: upd.PostLogoutRedirectURIs} {
+			if src != nil {
+				*dst = *src
+			}
+		}
+		if upd.Name != nil {
+			spec.Name = *upd.Name
+		}
+		if upd.Public != nil {
+			spec.Public = *upd.Public
+		}
+		if spec, err = cleanClientSpec(spec); err != nil {
+			return err
+		}
+		cl.Name, cl.Origins, cl.RedirectURIs, cl.PostLogoutRedirectURIs = spec.Name, spec.Origins, spec.RedirectURIs, spec.PostLogoutRedirectURIs
+		switch {
+		case spec.Public && !cl.Public:
+			cl.SecretHash = nil
+		case !spec.Public && cl.Public:
+			if secret, err = token.New(); err != nil {
 				return err
 			}
-			n.Detail += "; name " + cl.Name
+			cl.SecretHash = token.Hash(secret)
 		}
-		if origins != nil {
-			if cl.Origins, err = cleanOrigins(origins); err != nil {
-				return err
-			}
-			n.Detail += "; origins " + strings.Join(cl.Origins, " ")
-		}
+		cl.Public = spec.Public
+		n.Detail = clientDetail(cl)
 		cl.UpdatedAt = h.Now()
 		err = h.Store.UpdateClient(ctx, cl)
 		if errors.Is(err, store.ErrNotFound) {
@@ -851,7 +940,7 @@ func (h *AdminHandler) updateClient(c echo.Context, id string, name *string, ori
 		}
 		return err
 	})
-	return cl, err
+	return cl, secret, err
 }
 
 func (h *AdminHandler) deleteClient(c echo.Context, id string) error {
@@ -935,6 +1024,24 @@ func (h *AdminHandler) CreateUser(c echo.Context) error {
 		"expires_at": inv.ExpiresAt.UTC(),
 		"created":    inv.Created,
 	})
+}
+
+// UpdateUser serves PATCH /api/v1/admin/users/:id {"email"}: "" clears.
+func (h *AdminHandler) UpdateUser(c echo.Context) error {
+	var req struct {
+		Email *string `json:"email"`
+	}
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Email == nil {
+		return unprocessable("invalid_request", "Give the field to change: email.")
+	}
+	u, err := h.setEmail(c, c.Param("id"), *req.Email)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"user": userView(u)})
 }
 
 // GetUser serves GET /api/v1/admin/users/:id.
@@ -1036,22 +1143,29 @@ func (h *AdminHandler) ListClients(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"clients": list})
 }
 
-// CreateClient serves POST /api/v1/admin/clients {"name", "origins"}.
+// CreateClient serves POST /api/v1/admin/clients {"name", "origins",
+// "redirect_uris", "post_logout_redirect_uris", "public"}.
 func (h *AdminHandler) CreateClient(c echo.Context) error {
 	var req struct {
-		Name    string   `json:"name"`
-		Origins []string `json:"origins"`
+		Name                   string   `json:"name"`
+		Origins                []string `json:"origins"`
+		RedirectURIs           []string `json:"redirect_uris"`
+		PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+		Public                 bool     `json:"public"`
 	}
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	nc, err := h.createClient(c, req.Name, req.Origins)
+	nc, err := h.createClient(c, account.ClientSpec{Name: req.Name, Origins: req.Origins, RedirectURIs: req.RedirectURIs,
+		PostLogoutRedirectURIs: req.PostLogoutRedirectURIs, Public: req.Public})
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, map[string]any{
-		"client_id": nc.Client.ID, "client_secret": nc.Secret, "client": clientView(nc.Client),
-	})
+	out := map[string]any{"client_id": nc.Client.ID, "client": clientView(nc.Client)}
+	if nc.Secret != "" {
+		out["client_secret"] = nc.Secret
+	}
+	return c.JSON(http.StatusCreated, out)
 }
 
 // RotateClient serves POST /api/v1/admin/clients/:id/rotate.
@@ -1063,24 +1177,30 @@ func (h *AdminHandler) RotateClient(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"client_id": c.Param("id"), "client_secret": secret})
 }
 
-// UpdateClient serves PATCH /api/v1/admin/clients/:id {"name"?, "origins"?}.
+// UpdateClient serves PATCH /api/v1/admin/clients/:id {"name"?,
+// "origins"?, "redirect_uris"?, "post_logout_redirect_uris"?, "public"?}.
+// Making a public client confidential returns its new secret, once.
 func (h *AdminHandler) UpdateClient(c echo.Context) error {
 	var req struct {
-		Name    *string   `json:"name"`
-		Origins *[]string `json:"origins"`
+		Name                   *string   `json:"name"`
+		Origins                *[]string `json:"origins"`
+		RedirectURIs           *[]string `json:"redirect_uris"`
+		PostLogoutRedirectURIs *[]string `json:"post_logout_redirect_uris"`
+		Public                 *bool     `json:"public"`
 	}
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	var origins []string
-	if req.Origins != nil {
-		origins = nonNil(*req.Origins)
-	}
-	cl, err := h.updateClient(c, c.Param("id"), req.Name, origins)
+	cl, secret, err := h.updateClient(c, c.Param("id"), clientUpdate{Name: req.Name, Origins: req.Origins,
+		RedirectURIs: req.RedirectURIs, PostLogoutRedirectURIs: req.PostLogoutRedirectURIs, Public: req.Public})
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"client": clientView(cl)})
+	out := map[string]any{"client": clientView(cl)}
+	if secret != "" {
+		out["client_secret"] = secret
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 // DeleteClient serves DELETE /api/v1/admin/clients/:id.
