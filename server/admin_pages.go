@@ -51,7 +51,7 @@ type adminBadge struct{ Text, Class string }
 
 type adminUserRow struct {
 	ID, Username, DisplayName, URL, Created, Email string
-	Badges                                  []adminBadge
+	Badges                                         []adminBadge
 }
 
 type adminInviteView struct {
