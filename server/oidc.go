@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"mutualauth/server/factor"
 	"mutualauth/server/oidc"
 	"mutualauth/store"
 	"mutualauth/templates"
@@ -28,12 +29,9 @@ type OIDCHandler struct {
 	Now      func() time.Time
 }
 
-// Serve passes a request to the provider, with the client IP and the
-// response header in its context.
+// Serve passes a request to the provider.
 func (h *OIDCHandler) Serve(c echo.Context) error {
-	r := c.Request()
-	r = r.WithContext(oidc.WithRequest(r.Context(), c.RealIP(), c.Response().Header()))
-	h.Provider.ServeHTTP(c.Response(), r)
+	h.Provider.ServeHTTP(c.Response(), c.Request())
 	return nil
 }
 
@@ -62,7 +60,7 @@ func (h *OIDCHandler) Continue(c echo.Context) error {
 		return err
 	}
 	if err == nil && ar.Satisfied(s.AuthTime, h.Now()) {
-		if u, uerr := h.Users.GetUser(ctx, s.UserID); uerr == nil && usable(u) {
+		if u, uerr := h.Users.GetUser(ctx, s.UserID); uerr == nil && factor.Unusable(&u) == "" {
 			to, err := h.Provider.Complete(ctx, ar.ID, oidc.Login{UserID: s.UserID, SessionID: s.ID, AMR: s.AMR, AuthTime: s.AuthTime})
 			if err != nil {
 				return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"mutualauth/server/audit"
 	"mutualauth/store"
 )
 
@@ -144,7 +145,7 @@ func (s *Storage) AnswerDevice(ctx context.Context, userCode string, approve boo
 	if approve {
 		result = "approved"
 	}
-	s.audit(ctx, store.AuditEvent{Actor: l.UserID, Subject: l.UserID, Action: "oidc.device", Result: result,
+	s.audit(ctx, store.AuditEvent{Actor: l.UserID, Subject: l.UserID, Action: audit.OIDCDevice, Result: result,
 		Detail: "client " + d.ClientID + ", scopes " + strings.Join(d.Scopes, " ")})
 	return nil
 }

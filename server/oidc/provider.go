@@ -19,6 +19,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 
+	"mutualauth/server/audit"
 	"mutualauth/server/login"
 	"mutualauth/server/secretbox"
 	"mutualauth/store"
@@ -62,6 +63,7 @@ type Config struct {
 	IDTokenAlg string // RS256 when empty
 	Sessions   SessionEnder
 	ErrorPage  ErrorPage
+	Audit      *audit.Auditor
 	Log        *slog.Logger
 	Now        func() time.Time
 }
@@ -86,7 +88,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		return nil, fmt.Errorf("oidc: signing keys: %w", err)
 	}
 	st := &Storage{Durable: cfg.Durable, KV: cfg.KV, Keys: keys,
-		ClientThrottle: &login.Throttle{KV: cfg.KV, Now: cfg.Now}, Log: cfg.Log, Now: cfg.Now}
+		ClientThrottle: &login.Throttle{KV: cfg.KV, Now: cfg.Now}, Audit: cfg.Audit, Now: cfg.Now}
 	opCfg := &op.Config{
 		CodeMethodS256:           true,
 		AuthMethodPost:           true,
@@ -251,7 +253,7 @@ func (p *Provider) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequ
 	if err == nil {
 		return resp, nil
 	}
-	if h := infoOf(ctx).header; h != nil {
+	if h := responseHeader(ctx); h != nil {
 		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	}
 	var oe *oidc.Error
@@ -297,7 +299,7 @@ func (p *Provider) EndSession(ctx context.Context, r *op.Request[oidc.EndSession
 			red.Header[k] = v
 		}
 		if ok {
-			p.Storage.audit(ctx, store.AuditEvent{Actor: userID, Subject: userID, Action: "oidc.logout", Result: "success",
+			p.Storage.audit(ctx, store.AuditEvent{Actor: userID, Subject: userID, Action: audit.OIDCLogout, Result: "success",
 				Detail: "client " + req.ClientID})
 		}
 	}
@@ -323,7 +325,7 @@ func (p *Provider) sameOrigin(h http.Header) bool {
 // error_description) and is 503 when a store is unreachable.
 func (p *Provider) responses(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = WithRequestHeader(r, w.Header())
+		r = r.WithContext(withResponseHeader(r.Context(), w.Header()))
 		cw := &captureWriter{ResponseWriter: w, issuer: p.issuer, authorize: r.URL.Path == AuthorizationPath}
 		next.ServeHTTP(cw, r)
 		if cw.held == 0 {
@@ -352,14 +354,6 @@ func (p *Provider) responses(next http.Handler) http.Handler {
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
 	})
-}
-
-// WithRequestHeader keeps the response header in the request context for
-// storage methods that set one (Retry-After, WWW-Authenticate), keeping an
-// IP set earlier.
-func WithRequestHeader(r *http.Request, h http.Header) *http.Request {
-	ri := infoOf(r.Context())
-	return r.WithContext(WithRequest(r.Context(), ri.ip, h))
 }
 
 // captureWriter holds back the responses that responses rewrites.
@@ -439,7 +433,7 @@ func (p *Provider) Complete(ctx context.Context, id string, l Login) (string, er
 	if err != nil {
 		return "", err
 	}
-	p.Storage.audit(ctx, store.AuditEvent{Actor: l.UserID, Subject: l.UserID, Action: "oidc.authorize", Result: "success",
+	p.Storage.audit(ctx, store.AuditEvent{Actor: l.UserID, Subject: l.UserID, Action: audit.OIDCAuthorize, Result: "success",
 		Detail: "client " + ar.ClientID + ", scopes " + fmt.Sprint(ar.Scopes) + ", session " + l.SessionID})
 	return withIss(u, p.issuer), nil
 }

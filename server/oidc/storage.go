@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,6 +15,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"mutualauth/server/account"
+	"mutualauth/server/audit"
+	"mutualauth/server/factor"
 	"mutualauth/server/login"
 	"mutualauth/server/token"
 	"mutualauth/store"
@@ -65,7 +66,7 @@ type Storage struct {
 	// ClientThrottle counts failed client authentications per client and
 	// per IP (login.Throttle's schedule: 5 free, then 30 s doubling to 1 h).
 	ClientThrottle *login.Throttle
-	Log            *slog.Logger
+	Audit          *audit.Auditor
 	Now            func() time.Time
 }
 
@@ -81,13 +82,7 @@ func errInvalidGrant(reason string) error {
 	return oidc.ErrInvalidGrant().WithDescription("The grant is not valid: %s.", reason)
 }
 
-func (s *Storage) audit(ctx context.Context, e store.AuditEvent) {
-	e.Time = s.Now()
-	e.IP = infoOf(ctx).ip
-	if err := s.Durable.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
-		s.Log.Error("audit write failed", "action", e.Action, "result", e.Result, "err", err)
-	}
-}
+func (s *Storage) audit(ctx context.Context, e store.AuditEvent) { s.Audit.Record(ctx, e) }
 
 func putJSON(ctx context.Context, kv store.KV, key string, v any, ttl time.Duration) error {
 	b, err := json.Marshal(v)
@@ -213,7 +208,7 @@ func (s *Storage) codeReplayed(ctx context.Context, code string) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	s.audit(ctx, store.AuditEvent{Subject: g.UserID, Action: "oidc.token", Result: "code_reuse",
+	s.audit(ctx, store.AuditEvent{Subject: g.UserID, Action: audit.OIDCToken, Result: "code_reuse",
 		Detail: "client " + g.ClientID + ", grant " + string(grantID) + " revoked"})
 	return errInvalidGrant("the code was used already; what it issued is revoked")
 }
@@ -269,8 +264,8 @@ func (s *Storage) checkGrant(ctx context.Context, g store.OIDCGrant) error {
 	if err != nil {
 		return err
 	}
-	if u.Disabled || u.Locked || u.EnrolledAt.IsZero() {
-		return errInvalidGrant("the account cannot sign in")
+	if reason := factor.Unusable(&u); reason != "" {
+		return errInvalidGrant(reason)
 	}
 	return nil
 }
@@ -306,7 +301,7 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	s.audit(ctx, store.AuditEvent{Subject: g.UserID, Action: "oidc.token", Result: "success",
+	s.audit(ctx, store.AuditEvent{Subject: g.UserID, Action: audit.OIDCToken, Result: "success",
 		Detail: "client " + g.ClientID + ", grant " + g.ID + ", " + grantKind(req)})
 	return id, exp, nil
 }
@@ -316,9 +311,9 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 // atomically first, and a token spent already (a reuse: two holders of one
 // token) revokes the whole grant (RFC 9700 §4.14.2).
 func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, currentRefreshToken string) (string, string, time.Time, error) {
-	action := "oidc.token"
+	action := audit.OIDCToken
 	if currentRefreshToken != "" {
-		action = "oidc.refresh"
+		action = audit.OIDCRefresh
 		err := s.Durable.UseOIDCRefreshToken(ctx, token.Hash(currentRefreshToken), s.Now())
 		if errors.Is(err, store.ErrConflict) {
 			if rr, ok := req.(*refreshRequest); ok {
@@ -358,7 +353,7 @@ func (s *Storage) refreshReused(ctx context.Context, g store.OIDCGrant) error {
 	if err := s.Durable.RevokeOIDCGrant(ctx, g.ID, s.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	s.audit(ctx, store.AuditEvent{Subject: g.UserID, Action: "oidc.refresh", Result: "refresh_reuse",
+	s.audit(ctx, store.AuditEvent{Subject: g.UserID, Action: audit.OIDCRefresh, Result: "refresh_reuse",
 		Detail: "client " + g.ClientID + ", grant " + g.ID + " revoked"})
 	return errInvalidGrant("the refresh token was used already; its grant is revoked")
 }
@@ -420,7 +415,7 @@ func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, _ string, clientID
 		if err := s.Durable.RevokeOIDCGrant(ctx, g.ID, s.Now()); err != nil {
 			return oidc.ErrServerError().WithParent(err)
 		}
-		s.audit(ctx, store.AuditEvent{Subject: g.UserID, Action: "oidc.revoke", Result: "success",
+		s.audit(ctx, store.AuditEvent{Subject: g.UserID, Action: audit.OIDCRevoke, Result: "success",
 			Detail: "client " + clientID + ", grant " + g.ID + " (refresh token)"})
 		return nil
 	}
@@ -437,7 +432,7 @@ func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, _ string, clientID
 	if err := s.KV.Delete(ctx, accessTokenKey(tokenOrID)); err != nil {
 		return oidc.ErrServerError().WithParent(err)
 	}
-	s.audit(ctx, store.AuditEvent{Subject: at.UserID, Action: "oidc.revoke", Result: "success",
+	s.audit(ctx, store.AuditEvent{Subject: at.UserID, Action: audit.OIDCRevoke, Result: "success",
 		Detail: "client " + clientID + ", grant " + at.GrantID + " (access token)"})
 	return nil
 }
@@ -502,8 +497,7 @@ var dummySecretHash = token.Hash("")
 // client and per IP; over the limit the answer is 429 with Retry-After
 // before the secret is looked at.
 func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
-	ri := infoOf(ctx)
-	keys := []string{"oidc-client:" + token.HashHex(id), "oidc-client-ip:" + ri.ip}
+	keys := []string{"oidc-client:" + token.HashHex(id), "oidc-client-ip:" + audit.ClientIP(ctx)}
 	for _, k := range keys {
 		if err := s.ClientThrottle.Check(ctx, k); err != nil {
 			var te *login.ThrottledError
@@ -530,16 +524,16 @@ func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string
 			return err
 		}
 	}
-	s.audit(ctx, store.AuditEvent{Action: "oidc.client_auth", Result: "invalid_client", Detail: "client " + truncate(id, 64)})
+	s.audit(ctx, store.AuditEvent{Action: audit.OIDCClientAuth, Result: "invalid_client", Detail: "client " + truncate(id, 64)})
 	return op.NewStatusError(oidc.ErrInvalidClient().WithDescription("The client credentials are not valid."), http.StatusUnauthorized)
 }
 
 func (s *Storage) throttled(ctx context.Context, id string, wait time.Duration) error {
 	secs := int((wait + time.Second - 1) / time.Second)
-	if h := infoOf(ctx).header; h != nil {
+	if h := responseHeader(ctx); h != nil {
 		h.Set("Retry-After", strconv.Itoa(secs))
 	}
-	s.audit(ctx, store.AuditEvent{Action: "oidc.client_auth", Result: "throttled", Detail: "client " + truncate(id, 64)})
+	s.audit(ctx, store.AuditEvent{Action: audit.OIDCClientAuth, Result: "throttled", Detail: "client " + truncate(id, 64)})
 	return op.NewStatusError(&oidc.Error{ErrorType: "too_many_requests",
 		Description: "Too many failed client authentications. Retry after " + strconv.Itoa(secs) + " s."}, http.StatusTooManyRequests)
 }
