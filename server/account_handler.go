@@ -488,7 +488,7 @@ func (h *AccountHandler) revokeSession(c echo.Context, s store.Session, id strin
 		if i < 0 {
 			return "unknown session", errNotFound()
 		}
-		if err := h.Sessions.Store.DeleteSession(ctx, all[i].TokenHash); err != nil {
+		if err := h.Sessions.Revoke(ctx, all[i]); err != nil {
 			return "", err
 		}
 		if all[i].TokenHash == s.TokenHash {

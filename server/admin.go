@@ -553,7 +553,7 @@ func (h *AdminHandler) revokeSession(c echo.Context, userID, sessionID string) e
 			if s.ID != sessionID || s.UserID != userID {
 				continue
 			}
-			if err := h.Sessions.Store.DeleteSession(ctx, s.TokenHash); err != nil {
+			if err := h.Sessions.Revoke(ctx, s); err != nil {
 				return err
 			}
 			if me, _ := sessionOf(c); me.TokenHash == s.TokenHash {

@@ -364,7 +364,7 @@ func TestOIDCDisableResetAndSessionRevocationRevokeGrants(t *testing.T) {
 	ab := e.client()
 	ab.login(admin, "", "otp")
 
-	for _, action := range []string{"disable", "reset", "revoke-sessions"} {
+	for _, action := range []string{"disable", "reset", "revoke-sessions", "admin-revoke-session"} {
 		b, m := e.signedIn("u-" + action)
 		rp := e.newRP("App", nil)
 		tok, _ := rp.offlineTokens(b)
@@ -373,6 +373,19 @@ func TestOIDCDisableResetAndSessionRevocationRevokeGrants(t *testing.T) {
 			r := ab.call("POST", "/api/v1/admin/users/"+m.User.ID+"/"+action, nil)
 			if r.status != 200 {
 				t.Fatalf("%s: %d %s", action, r.status, r.body)
+			}
+		case "admin-revoke-session":
+			var list []struct {
+				ID string `json:"id"`
+			}
+			lr := b.call("GET", "/api/v1/sessions", nil)
+			lr.decode(t, &list)
+			if len(list) != 1 {
+				t.Fatalf("sessions: %s", lr.body)
+			}
+			r := ab.call("DELETE", "/api/v1/admin/users/"+m.User.ID+"/sessions/"+list[0].ID, nil)
+			if r.status != 200 && r.status != 204 {
+				t.Fatalf("admin revoke session: %d %s", r.status, r.body)
 			}
 		case "revoke-sessions":
 			r := b.call("POST", "/api/v1/account/sessions/revoke-others", nil)

@@ -81,7 +81,7 @@ func (s *Server) routes(d Deps) error {
 
 	// login and session routes (issue 4)
 	loginSessions := &SessionManager{Store: sessionGrants{Sessions: d.Ephemeral, Grants: d.Durable, Now: d.Now},
-		Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute, Secure: cfg.Secure(), Now: d.Now}
+		Grants: d.Durable, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute, Secure: cfg.Secure(), Now: d.Now}
 	loginTx := &SignInHandler{
 		Issuer: issuer, Users: d.Durable, Credentials: d.Durable, Clients: d.Durable,
 		KV:       d.Ephemeral,
