@@ -9,8 +9,11 @@ import (
 	"io"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"mutualauth/server/account"
 	"mutualauth/server/config"
+	"mutualauth/server/oidc"
 )
 
 // admin runs the `admin` subcommands against the configured database; they
@@ -25,6 +28,11 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 				"[--post-logout-redirect-uri URI...] [--public]")
 		}
 		return adminClientCreate(ctx, args[2:], getenv, stdout)
+	case "oidc-key":
+		if len(args) < 2 || (args[1] != "rotate" && args[1] != "retire") {
+			return errors.New("usage: mutualauth admin oidc-key rotate|retire [--alg RS256|ES256]")
+		}
+		return adminOIDCKey(ctx, args[1], args[2:], getenv, stdout)
 	default:
 		return fmt.Errorf("unknown admin command %q\n%s", args[0], usage)
 	}
@@ -98,4 +106,56 @@ func adminClientCreate(ctx context.Context, args []string, getenv func(string) s
 		out["client_secret"] = nc.Secret
 	}
 	return json.NewEncoder(stdout).Encode(out)
+}
+
+// adminOIDCKey rotates the ID-token signing key of one algorithm (the old
+// key stays published, so ID tokens it signed still verify) or retires the
+// keys older than the live one. Running servers pick the change up within
+// a minute.
+func adminOIDCKey(ctx context.Context, op string, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("admin oidc-key "+op, flag.ContinueOnError)
+	getenv = configFlags(fs, getenv)
+	alg := fs.String("alg", "RS256", "the algorithm: RS256 or ES256")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *alg != "RS256" && *alg != "ES256" {
+		return errors.New("admin oidc-key: --alg must be RS256 or ES256")
+	}
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	box, err := openBox(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := openDurable(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ring := &oidc.KeyRing{Store: st, Box: box, Alg: jose.SignatureAlgorithm(*alg), Now: time.Now}
+	if err := ring.Load(ctx); err != nil {
+		return fmt.Errorf("admin oidc-key: %w", err)
+	}
+	if op == "rotate" {
+		err = ring.Rotate(ctx, jose.SignatureAlgorithm(*alg))
+	} else {
+		err = ring.Retire(ctx, jose.SignatureAlgorithm(*alg))
+	}
+	if err != nil {
+		return fmt.Errorf("admin oidc-key %s: %w", op, err)
+	}
+	keys, err := ring.KeySet(ctx)
+	if err != nil {
+		return err
+	}
+	var kids []string
+	for _, k := range keys {
+		if string(k.Algorithm()) == *alg {
+			kids = append(kids, k.ID())
+		}
+	}
+	return json.NewEncoder(stdout).Encode(map[string]any{"alg": *alg, "published": kids})
 }

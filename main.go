@@ -31,6 +31,8 @@ const usage = `usage:
   mutualauth admin client create --name NAME [--origin ORIGIN...] [--redirect-uri URI...]
                                  [--post-logout-redirect-uri URI...] [--public]
                                       (at least one origin or redirect URI)
+  mutualauth admin oidc-key rotate|retire [--alg RS256|ES256]
+                                      new ID-token key (the old one stays published) / unpublish old ones
   mutualauth healthcheck              exit 0 when the local server answers /healthz
 
 Configuration comes from MUTUALAUTH_* environment variables (see README.md);

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	sqlstore "mutualauth/store/sql"
 	"net"
 	"net/http"
@@ -158,6 +159,35 @@ func TestAdminOIDCClientAndEmail(t *testing.T) {
 		if c.Name == "Grafana" && (c.Public || len(c.PostLogoutRedirectURIs) != 1) {
 			t.Errorf("client stored as %+v", c)
 		}
+	}
+}
+
+func TestAdminOIDCKeyRotateAndRetire(t *testing.T) {
+	dir := t.TempDir()
+	env := envOf(map[string]string{"MUTUALAUTH_DATA_DIR": dir})
+	published := func(args ...string) []string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := run(context.Background(), append([]string{"mutualauth", "admin", "oidc-key"}, args...), env, &out); err != nil {
+			t.Fatal(err)
+		}
+		var r struct {
+			Published []string `json:"published"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("%q: %v", out.String(), err)
+		}
+		return r.Published
+	}
+	if got := published("rotate"); len(got) != 2 {
+		t.Fatalf("after the first rotation %v, want the new and the old key", got)
+	}
+	first := published("rotate", "--alg", "ES256")
+	if len(first) != 2 {
+		t.Fatalf("ES256 after rotation %v", first)
+	}
+	if got := published("retire"); len(got) != 1 {
+		t.Fatalf("after retire %v, want the live key only", got)
 	}
 }
 

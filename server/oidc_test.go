@@ -16,6 +16,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"mutualauth/server/account"
+	"mutualauth/server/config"
+	"mutualauth/server/oidc"
 	"mutualauth/server/token"
 	"mutualauth/store"
 )
@@ -302,3 +304,37 @@ func TestOIDCCodeFlowIDToken(t *testing.T) {
 }
 
 func hashHex(s string) string { return token.HashHex(s) }
+
+func TestOIDCES256IDTokensAndKeyRotation(t *testing.T) {
+	e := newLoginEnv(t, map[string]string{config.EnvOIDCIDTokenAlg: "ES256"})
+	b, _ := e.signedIn("eli")
+	rp := e.newRP("App", nil)
+	a := newAuthorization()
+	tok, err := rp.exchange(rp.code(b, a), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp.verify(tok, a)
+	hdr, _ := base64.RawURLEncoding.DecodeString(strings.SplitN(tok.Extra("id_token").(string), ".", 2)[0])
+	if !strings.Contains(string(hdr), `"ES256"`) {
+		t.Fatalf("ID token header %s, want ES256", hdr)
+	}
+	// A rotation publishes the new key next to the old one.
+	ring := &oidc.KeyRing{Store: e.Deps.Durable, Box: e.Deps.Box, Alg: "ES256", Now: e.clk.Now}
+	if err := ring.Rotate(context.Background(), "ES256"); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := ring.KeySet(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := 0
+	for _, k := range keys {
+		if k.Algorithm() == "ES256" {
+			es++
+		}
+	}
+	if es != 2 {
+		t.Fatalf("%d ES256 keys published after a rotation, want 2", es)
+	}
+}
