@@ -14,6 +14,7 @@ import (
 	"mutualauth/server/account"
 	"mutualauth/server/config"
 	"mutualauth/server/oidc"
+	"mutualauth/store"
 )
 
 // admin runs the `admin` subcommands against the configured database; they
@@ -51,11 +52,7 @@ func adminInvite(ctx context.Context, args []string, getenv func(string) string,
 	if *username == "" {
 		return errors.New("admin invite: --username is required")
 	}
-	cfg, err := config.FromEnv(getenv)
-	if err != nil {
-		return err
-	}
-	st, err := openDurable(ctx, cfg)
+	cfg, st, err := adminStore(ctx, getenv)
 	if err != nil {
 		return err
 	}
@@ -87,11 +84,7 @@ func adminClientCreate(ctx context.Context, args []string, getenv func(string) s
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.FromEnv(getenv)
-	if err != nil {
-		return err
-	}
-	st, err := openDurable(ctx, cfg)
+	_, st, err := adminStore(ctx, getenv)
 	if err != nil {
 		return err
 	}
@@ -122,19 +115,15 @@ func adminOIDCKey(ctx context.Context, op string, args []string, getenv func(str
 	if *alg != "RS256" && *alg != "ES256" {
 		return errors.New("admin oidc-key: --alg must be RS256 or ES256")
 	}
-	cfg, err := config.FromEnv(getenv)
-	if err != nil {
-		return err
-	}
-	box, err := openBox(cfg)
-	if err != nil {
-		return err
-	}
-	st, err := openDurable(ctx, cfg)
+	cfg, st, err := adminStore(ctx, getenv)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	box, err := openBox(cfg)
+	if err != nil {
+		return err
+	}
 	ring := &oidc.KeyRing{Store: st, Box: box, Alg: jose.SignatureAlgorithm(*alg), Now: time.Now}
 	if err := ring.Load(ctx); err != nil {
 		return fmt.Errorf("admin oidc-key: %w", err)
@@ -158,4 +147,15 @@ func adminOIDCKey(ctx context.Context, op string, args []string, getenv func(str
 		}
 	}
 	return json.NewEncoder(stdout).Encode(map[string]any{"alg": *alg, "published": kids})
+}
+
+// adminStore reads the configuration and opens the database for an admin
+// command.
+func adminStore(ctx context.Context, getenv func(string) string) (config.Config, store.Durable, error) {
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	st, err := openDurable(ctx, cfg)
+	return cfg, st, err
 }

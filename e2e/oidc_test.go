@@ -177,13 +177,7 @@ func TestOIDCCodeFlowThroughTheLoginPage(t *testing.T) {
 			t.Fatalf("the login page names %q, want Grafana", app)
 		}
 		screenshot(t, ctx, "login-names-the-app")
-		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
-			t.Fatal(err)
-		}
-		screenshot(t, ctx, "login-names-the-app-phone")
-		if _, err := chromedp.Call(ctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{}); err != nil {
-			t.Fatal(err)
-		}
+		oidcPhoneScreenshot(t, ctx, "login-names-the-app-phone")
 		loginType(t, ctx, "username", "alice")
 		loginWaitFor(t, ctx, "password", "stop")
 		loginType(t, ctx, "password", loginPassword)
@@ -270,13 +264,7 @@ func oidcDeviceFlow(t *testing.T, ctx context.Context, s *Server) {
 		t.Fatalf("the verification page names %q, want the app", app)
 	}
 	screenshot(t, ctx, "device-confirm")
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
-		t.Fatal(err)
-	}
-	screenshot(t, ctx, "device-confirm-phone")
-	if _, err := chromedp.Call(ctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{}); err != nil {
-		t.Fatal(err)
-	}
+	oidcPhoneScreenshot(t, ctx, "device-confirm-phone")
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("device-approve")), chromedp.WaitVisible(chromedp.ID("device-done"))); err != nil {
 		t.Fatalf("approve: %v", err)
 	}
@@ -324,5 +312,18 @@ func oidcLogout(t *testing.T, ctx context.Context, s *Server, a *oidcApp) {
 	status := loginJS[int](t, ctx, `return (await fetch("/api/v1/session", {credentials: "same-origin"})).status;`)
 	if status != http.StatusUnauthorized {
 		t.Fatalf("session after logout: %d, want 401", status)
+	}
+}
+
+// oidcPhoneScreenshot takes a screenshot at a 390 px phone width, then
+// goes back to the desktop width.
+func oidcPhoneScreenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, name)
+	if _, err := chromedp.Call(ctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -45,7 +45,6 @@ const (
 	adminAuditMaxLimit     = 500
 	adminMaxQueryLength    = 200
 	maxClientNameLength    = 100
-	maxClientOrigins       = 20
 )
 
 // AdminHandler holds the admin operations and serves them as the admin
