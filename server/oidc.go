@@ -81,22 +81,23 @@ func (h *OIDCHandler) Continue(c echo.Context) error {
 	return c.Redirect(http.StatusFound, "/login?return_to="+url.QueryEscape(back))
 }
 
-// AppName names the app a login page's return_to leads to, when it is an
-// authorization request's hand-off ("" otherwise).
-func (h *OIDCHandler) AppName(ctx context.Context, returnTo string) string {
+// Handoff names the app a login page's return_to leads to, when it is an
+// authorization request's hand-off, and passes on the request's
+// login_hint (OpenID Connect Core 1.0 §3.1.2.1) to fill in the username.
+func (h *OIDCHandler) Handoff(ctx context.Context, returnTo string) (string, string) {
 	rest, ok := strings.CutPrefix(returnTo, oidc.ContinuePath+"?")
 	if !ok {
-		return ""
+		return "", ""
 	}
 	q, err := url.ParseQuery(rest)
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	ar, err := h.Provider.AuthRequest(ctx, q.Get("id"))
 	if err != nil {
-		return ""
+		return "", ""
 	}
-	return h.Provider.ClientName(ctx, ar.ClientID)
+	return h.Provider.ClientName(ctx, ar.ClientID), truncate(ar.LoginHint, 64)
 }
 
 // devicePage is the body of the oidc_device template.

@@ -64,9 +64,9 @@ func TestOIDCLoginHandOffNamesTheAppAndSSO(t *testing.T) {
 	m := e.enroll("jo")
 	b := e.client()
 	rp := e.newRP("Grafana", nil)
-	a := newAuthorization()
+	a := newAuthorization(oauth2.SetAuthURLParam("login_hint", "jo"))
 	// Without a session the browser lands on the hosted login page, which
-	// names the app asking.
+	// names the app asking and fills in login_hint.
 	u, resp := b.browse(t, rp.oauth.AuthCodeURL(a.state, a.opts...), rpRedirect)
 	if u != nil || resp.Request.URL.Path != "/login" {
 		t.Fatalf("no session: ended at %v %v", u, resp.Request.URL)
@@ -74,6 +74,9 @@ func TestOIDCLoginHandOffNamesTheAppAndSSO(t *testing.T) {
 	_, body := b.page(t, "GET", resp.Request.URL.RequestURI(), nil)
 	if !strings.Contains(body, `id="login-app"`) || !strings.Contains(body, "Grafana") {
 		t.Fatal("the login page does not name the app")
+	}
+	if !strings.Contains(body, `value="jo"`) {
+		t.Error("the login page does not fill in login_hint")
 	}
 	returnTo := resp.Request.URL.Query().Get("return_to")
 	if !strings.HasPrefix(returnTo, "/oidc/continue?id=") {

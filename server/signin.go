@@ -626,9 +626,10 @@ func checkNonce(n string) error {
 type LoginPage struct {
 	Issuer  string
 	Clients store.Clients
-	// Apps names the app an OIDC hand-off return_to leads to; may be nil.
+	// Apps names the app an OIDC hand-off return_to leads to, and the
+	// login_hint it sent; may be nil.
 	Apps interface {
-		AppName(ctx context.Context, returnTo string) string
+		Handoff(ctx context.Context, returnTo string) (app, loginHint string)
 	}
 }
 
@@ -640,8 +641,8 @@ func (p *LoginPage) Serve(c echo.Context) error {
 	}
 	data := map[string]string{"issuer": p.Issuer, "return-to": returnTo}
 	if p.Apps != nil {
-		if app := p.Apps.AppName(c.Request().Context(), returnTo); app != "" {
-			data["app"] = app
+		if app, hint := p.Apps.Handoff(c.Request().Context(), returnTo); app != "" {
+			data["app"], data["login-hint"] = app, hint
 		}
 	}
 	return render(c, "login", templates.Page{
