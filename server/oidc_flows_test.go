@@ -413,3 +413,44 @@ func TestOIDCDisableResetAndSessionRevocationRevokeGrants(t *testing.T) {
 		}
 	}
 }
+
+// Bad parameters get the OAuth error at the redirect URI (with iss), or a
+// 4xx at the token endpoint; never a 500.
+func TestOIDCBadParameters(t *testing.T) {
+	e := newLoginEnv(t, nil)
+	b, _ := e.signedIn("ned")
+	rp := e.newRP("App", nil)
+	for name, opts := range map[string][]oauth2.AuthCodeOption{
+		"implicit":     {oauth2.SetAuthURLParam("response_type", "token")},
+		"hybrid":       {oauth2.SetAuthURLParam("response_type", "code id_token")},
+		"form_post":    {oauth2.SetAuthURLParam("response_mode", "form_post")},
+		"request obj":  {oauth2.SetAuthURLParam("request", "eyJhbGciOiJub25lIn0.e30.")},
+		"bad prompt":   {oauth2.SetAuthURLParam("prompt", "none login")},
+		"bad max_age":  {oauth2.SetAuthURLParam("max_age", "soon")},
+		"bad pkce alg": {oauth2.SetAuthURLParam("code_challenge", "x"), oauth2.SetAuthURLParam("code_challenge_method", "S512")},
+	} {
+		u, resp := b.browse(t, rp.oauth.AuthCodeURL("st", opts...), "https://app.example/")
+		switch {
+		case u != nil:
+			if u.Query().Get("error") == "" || u.Query().Get("code") != "" || u.Query().Get("iss") != e.URL {
+				t.Errorf("%s: redirected with %v", name, u.Query())
+			}
+		case resp.StatusCode < 400 || resp.StatusCode >= 500:
+			t.Errorf("%s: %d, want an OAuth error", name, resp.StatusCode)
+		}
+	}
+	token := rp.discovered("token_endpoint")
+	for name, form := range map[string]url.Values{
+		"password grant":    {"grant_type": {"password"}, "username": {"ned"}, "password": {"x"}},
+		"client credential": {"grant_type": {"client_credentials"}},
+		"jwt bearer":        {"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {"x.y.z"}},
+		"no grant":          {},
+		"garbage code":      {"grant_type": {"authorization_code"}, "code": {"%%%"}, "redirect_uri": {rpRedirect}},
+		"garbage refresh":   {"grant_type": {"refresh_token"}, "refresh_token": {"nope"}},
+	} {
+		status, _, out := rp.form(token, form)
+		if status < 400 || status >= 500 || out["error"] == nil {
+			t.Errorf("%s: %d %v", name, status, out)
+		}
+	}
+}
