@@ -53,7 +53,7 @@ func (h *OIDCHandler) Continue(c echo.Context) error {
 		return err
 	}
 	if ar.IsDone {
-		return NewProblem(http.StatusBadRequest, "unknown_request", "This sign-in request has been answered already.")
+		return errAnsweredRequest()
 	}
 	s, err := h.Sessions.Current(c)
 	if err != nil && !isUnauthenticated(err) {
@@ -62,6 +62,9 @@ func (h *OIDCHandler) Continue(c echo.Context) error {
 	if err == nil && ar.Satisfied(s.AuthTime, h.Now()) {
 		if u, uerr := h.Users.GetUser(ctx, s.UserID); uerr == nil && factor.Unusable(&u) == "" {
 			to, err := h.Provider.Complete(ctx, ar.ID, oidc.Login{UserID: s.UserID, SessionID: s.ID, AMR: s.AMR, AuthTime: s.AuthTime})
+			if errors.Is(err, oidc.ErrAnswered) || errors.Is(err, store.ErrNotFound) {
+				return errAnsweredRequest()
+			}
 			if err != nil {
 				return err
 			}
@@ -79,6 +82,10 @@ func (h *OIDCHandler) Continue(c echo.Context) error {
 	}
 	back := oidc.ContinuePath + "?id=" + url.QueryEscape(ar.ID)
 	return c.Redirect(http.StatusFound, "/login?return_to="+url.QueryEscape(back))
+}
+
+func errAnsweredRequest() *Problem {
+	return NewProblem(http.StatusBadRequest, "unknown_request", "This sign-in request has been answered already.")
 }
 
 // Handoff names the app a login page's return_to leads to, when it is an
@@ -167,7 +174,6 @@ func oidcErrorPage(r *Renderer) oidc.ErrorPage {
 			http.Error(w, p.Detail, status)
 			return
 		}
-		setSecurityHeaders(w.Header(), false)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(status)

@@ -414,13 +414,17 @@ func (p *Provider) ClientName(ctx context.Context, clientID string) string {
 	return c.Name
 }
 
+// ErrAnswered is returned for an authorization request that was answered
+// already (a second tab, a reload).
+var ErrAnswered = errors.New("oidc: the authorization request was answered already")
+
 // Complete answers an authorization request with the login l: it records
 // the login on the request and returns the redirect to the client with the
 // code, state and iss (OpenID Connect Core 1.0 §3.1.2.5, RFC 9207).
 func (p *Provider) Complete(ctx context.Context, id string, l Login) (string, error) {
 	ar, err := p.Storage.updateAuthRequest(ctx, id, func(ar *AuthRequest) error {
 		if ar.IsDone {
-			return oidc.ErrInvalidRequest().WithDescription("This sign-in request has been answered already.")
+			return ErrAnswered
 		}
 		ar.IsDone, ar.UserID, ar.SessionID, ar.AMR, ar.AuthTime = true, l.UserID, l.SessionID, l.AMR, l.AuthTime
 		return nil
