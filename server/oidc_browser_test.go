@@ -286,8 +286,8 @@ func TestOIDCClientAuthenticationThrottled(t *testing.T) {
 		return status, hdr
 	}
 	for i := range 5 {
-		if status, _ := try(); status != 401 {
-			t.Fatalf("failure %d: %d, want 401", i+1, status)
+		if status, hdr := try(); status != 401 || !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Basic") {
+			t.Fatalf("failure %d: %d %q, want 401 with a Basic challenge", i+1, status, hdr.Get("WWW-Authenticate"))
 		}
 	}
 	status, hdr := try()

@@ -525,6 +525,9 @@ func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string
 		}
 	}
 	s.audit(ctx, store.AuditEvent{Action: audit.OIDCClientAuth, Result: "invalid_client", Detail: "client " + truncate(id, 64)})
+	if h := responseHeader(ctx); h != nil {
+		h.Set("WWW-Authenticate", `Basic realm="mutualauth", charset="UTF-8"`) // RFC 6749 §5.2
+	}
 	return op.NewStatusError(oidc.ErrInvalidClient().WithDescription("The client credentials are not valid."), http.StatusUnauthorized)
 }
 
