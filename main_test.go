@@ -204,7 +204,9 @@ func TestBadInput(t *testing.T) {
 		{[]string{"mutualauth", "admin", "invite"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "--username"},
 		{[]string{"mutualauth", "admin", "invite", "--username", "a b"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "invalid username"},
 		{[]string{"mutualauth", "admin", "client", "create", "--name", "x", "--origin", "https://x.example/path"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "invalid origin"},
-		{[]string{"mutualauth", "admin", "client", "create", "--name", "x"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "at least one origin or redirect URI"},
+		// The command line applies the admin API's client name rules.
+		{[]string{"mutualauth", "admin", "client", "create", "--name", "shop\x1b[2J", "--origin", "https://x.example"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "without control characters"},
+		{[]string{"mutualauth", "admin", "client", "create", "--name", "x"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "redirect URIs"},
 		{[]string{"mutualauth", "admin", "client", "create", "--name", "x", "--redirect-uri", "https://x.example/cb#frag"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "invalid redirect URI"},
 		{[]string{"mutualauth", "admin", "client", "create", "--name", "x", "--redirect-uri", "https://*.x.example/cb"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "invalid redirect URI"},
 		{[]string{"mutualauth", "admin", "invite", "--username", "bob", "--email", "not an address"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "invalid email"},

@@ -15,7 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// The admin center (issue 5) in headless Chromium against the real binary:
+// The admin center in headless Chromium against the real binary:
 // the first-run admin enrolls from the link in the server log, signs in,
 // invites a user, sees that user's session and ends it, disables the user,
 // and reads each step in the audit log; widget clients are registered and
@@ -487,12 +487,7 @@ func TestAdminCenter(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("sessions")),
 	)
 	// Wide tables scroll inside their own box; the page itself does not.
-	if eval[bool](t, ctx, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
-		wide := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("body *"))
-			.filter(e => !(e.parentElement && e.parentElement.closest(".table-wrap")) && e.getBoundingClientRect().right > window.innerWidth + 1)
-			.slice(0, 5).map(e => e.tagName + "." + e.className + "#" + e.id)`)
-		t.Errorf("the user page overflows a 390 px screen sideways: %v", wide)
-	}
+	checkNoSidewaysScroll(t, ctx, "the user page", 390)
 	screenshot(t, ctx, "user-narrow-screen")
 	do(t, ctx, "wide screen", chromedp.EmulateViewport(1280, 900))
 

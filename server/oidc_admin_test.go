@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"mutualauth/server/audit"
 	"mutualauth/server/token"
 )
 
@@ -30,7 +31,7 @@ func TestAdminOIDCClientsAndEmail(t *testing.T) {
 		len(created.Client.Origins) != 0 || created.Client.Public {
 		t.Fatalf("created %s", r.body)
 	}
-	adminRequireAudited(t, e, AuditAdminClientCreate, "success", root.User.ID, created.ClientID)
+	adminRequireAudited(t, e, audit.AdminClientCreate, "success", root.User.ID, created.ClientID)
 
 	// A public client has no secret, and none to rotate.
 	var pub struct {
@@ -112,7 +113,7 @@ func TestAdminOIDCClientsAndEmail(t *testing.T) {
 	if e.user(inv.User.ID).Email != "ada@lovelace.example" {
 		t.Fatal("email not changed")
 	}
-	adminRequireAudited(t, e, AuditAdminUserEmail, "success", root.User.ID, inv.User.ID)
+	adminRequireAudited(t, e, audit.AdminUserEmail, "success", root.User.ID, inv.User.ID)
 	requireProblem(t, "bad email", admin.call("PATCH", "/api/v1/admin/users/"+inv.User.ID, map[string]any{"email": "Ada <ada@x.example>"}), 422, "invalid_email")
 	adminRequireStatus(t, "email from the page", admin.adminNoRedirects().adminForm("/admin/users/"+inv.User.ID+"/email", url.Values{"email": {""}}), 303)
 	if e.user(inv.User.ID).Email != "" {

@@ -21,7 +21,7 @@ import (
 // their SHA-256.
 type SessionManager struct {
 	Store store.Sessions
-	// Grants, when set, are the OIDC grants a revoked session takes along.
+	// Grants are the OIDC grants a revoked session takes along.
 	Grants   store.OIDC
 	Idle     time.Duration
 	Absolute time.Duration
@@ -127,14 +127,7 @@ func (m *SessionManager) End(c echo.Context) error {
 // Revoke ends a session on purpose (a user or an admin revoking it, not a
 // logout): the OIDC grants made in it are revoked with it.
 func (m *SessionManager) Revoke(ctx context.Context, s store.Session) error {
-	if err := m.Store.DeleteSession(ctx, s.TokenHash); err != nil {
-		return err
-	}
-	if m.Grants == nil {
-		return nil
-	}
-	_, err := m.Grants.RevokeSessionOIDCGrants(ctx, s.ID, m.Now())
-	return err
+	return account.RevokeSession(ctx, m.Store, m.Grants, s, m.Now())
 }
 
 func (m *SessionManager) clearCookie(c echo.Context) {

@@ -163,8 +163,16 @@ func IssueInvite(ctx context.Context, st store.Durable, now time.Time, req Invit
 // EnrollURL is the link an invitee opens.
 func EnrollURL(issuer, tok string) string { return issuer + "/enroll/" + tok }
 
-// ErrInvalidEmail is returned for an address that is not a plain
-// addr-spec.
+// truncate cuts s to at most n bytes, for details that quote user input.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// ErrInvalidEmail is matched by the error of an address that is not one
+// plain addr-spec.
 var ErrInvalidEmail = errors.New("invalid email address")
 
 // CleanEmail checks an optional email address: empty, or one bare
@@ -176,7 +184,8 @@ func CleanEmail(s string) (string, error) {
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" || len(s) > 254 || !strings.Contains(s, "@") {
-		return "", fmt.Errorf("%w: %q", ErrInvalidEmail, s)
+		return "", &Error{Kind: Invalid, Code: "invalid_email", Err: ErrInvalidEmail,
+			Detail: "An email address is one plain address like name@example.org, at most 254 characters."}
 	}
 	return s, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -40,32 +41,65 @@ func NormalizeOrigin(s string) (string, error) {
 	return scheme + "://" + host, nil
 }
 
-// NewClient is a client just created; Secret is shown once ("" for a
-// public client).
-type NewClient struct {
-	Client store.Client
-	Secret string
-}
-
-// ClientSpec is what a client is registered with. One client may be a
-// widget client (Origins) and an OpenID Connect client (RedirectURIs) at
-// once.
-type ClientSpec struct {
-	Name                   string
-	Origins                []string
-	RedirectURIs           []string
-	PostLogoutRedirectURIs []string
-	Public                 bool
-}
-
-// Limits of a client's lists.
+// Limits of a widget client.
 const (
-	MaxClientOrigins      = 20
-	MaxClientRedirectURIs = 20
+	MaxClientNameLength = 100
+	MaxClientOrigins    = 20
 )
 
-// ErrInvalidRedirectURI is returned for a redirect URI that is not an
-// absolute URI without fragment.
+// CleanClientName applies the rules of a client's name, the same from the
+// admin API, the admin pages and the command line: the display-name rules
+// (trimmed, no control characters), 1 to MaxClientNameLength characters.
+func CleanClientName(s string) (string, error) {
+	name, err := CleanDisplayName(s)
+	if err != nil || name == "" || utf8.RuneCountInString(name) > MaxClientNameLength {
+		return "", &Error{Kind: Invalid, Code: "invalid_name",
+			Detail: "A client needs a name of 1 to 100 characters, without control characters."}
+	}
+	return name, nil
+}
+
+// CleanOrigins normalizes (NormalizeOrigin) and deduplicates a client's
+// allowed origins, ignoring blank ones: 1 to MaxClientOrigins must remain.
+func CleanOrigins(origins []string) ([]string, error) {
+	out, err := cleanOriginList(origins)
+	if err == nil && len(out) == 0 {
+		err = &Error{Kind: Invalid, Code: "invalid_origin", Detail: "A client needs 1 to 20 allowed origins."}
+	}
+	return out, err
+}
+
+// cleanOriginList is CleanOrigins allowing none.
+func cleanOriginList(origins []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, o := range origins {
+		if strings.TrimSpace(o) == "" {
+			continue
+		}
+		n, err := NormalizeOrigin(o)
+		if err != nil {
+			return nil, &Error{Kind: Invalid, Code: "invalid_origin", Err: ErrInvalidOrigin,
+				Detail: "Each origin must be scheme://host[:port] with http or https, without a path: " +
+					strconv.Quote(truncate(o, 100)) + " is not."}
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	if len(out) > MaxClientOrigins {
+		return nil, &Error{Kind: Invalid, Code: "invalid_origin", Detail: "A client needs 1 to 20 allowed origins."}
+	}
+	return out, nil
+}
+
+// MaxClientRedirectURIs bounds a client's redirect URIs and post-logout
+// redirect URIs, each.
+const MaxClientRedirectURIs = 20
+
+// ErrInvalidRedirectURI is matched by the error of a redirect URI that is
+// not an absolute URI without fragment or wildcard.
 var ErrInvalidRedirectURI = errors.New("invalid redirect URI")
 
 // CheckRedirectURI checks a redirection endpoint as registered (RFC 6749
@@ -85,63 +119,80 @@ func CheckRedirectURI(s string) error {
 		}
 	}
 	if bad {
-		return fmt.Errorf("%w: %q must be an absolute http(s) URI (or a native app's reverse-domain scheme) without fragment or wildcard",
-			ErrInvalidRedirectURI, s)
+		return &Error{Kind: Invalid, Code: "invalid_redirect_uri", Err: ErrInvalidRedirectURI,
+			Detail: "Each redirect URI must be an absolute http(s) URI (or a native app's reverse-domain scheme), " +
+				"without fragment or wildcard: " + strconv.Quote(truncate(s, 100)) + " is not."}
 	}
 	return nil
 }
 
-// CleanClientSpec applies the registration rules: a name of 1 to 100
-// characters, normalized unique origins, valid unique redirect URIs, at
-// least one origin or redirect URI.
-func CleanClientSpec(spec ClientSpec) (ClientSpec, error) {
-	spec.Name = strings.TrimSpace(spec.Name)
-	if spec.Name == "" || !utf8.ValidString(spec.Name) || utf8.RuneCountInString(spec.Name) > 100 {
-		return spec, errors.New("a client needs a name of 1 to 100 characters")
-	}
-	var err error
-	if spec.Origins, err = uniq(spec.Origins, MaxClientOrigins, NormalizeOrigin); err != nil {
-		return spec, err
-	}
-	check := func(s string) (string, error) { s = strings.TrimSpace(s); return s, CheckRedirectURI(s) }
-	if spec.RedirectURIs, err = uniq(spec.RedirectURIs, MaxClientRedirectURIs, check); err != nil {
-		return spec, err
-	}
-	if spec.PostLogoutRedirectURIs, err = uniq(spec.PostLogoutRedirectURIs, MaxClientRedirectURIs, check); err != nil {
-		return spec, err
-	}
-	if len(spec.Origins) == 0 && len(spec.RedirectURIs) == 0 {
-		return spec, errors.New("a client needs at least one origin or redirect URI")
-	}
-	return spec, nil
-}
-
-func uniq(list []string, max int, clean func(string) (string, error)) ([]string, error) {
-	seen := map[string]bool{}
+func cleanRedirectURIs(list []string) ([]string, error) {
 	var out []string
+	seen := map[string]bool{}
 	for _, s := range list {
-		if strings.TrimSpace(s) == "" {
+		s = strings.TrimSpace(s)
+		if s == "" || seen[s] {
 			continue
 		}
-		n, err := clean(s)
-		if err != nil {
+		if err := CheckRedirectURI(s); err != nil {
 			return nil, err
 		}
-		if !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
+		seen[s] = true
+		out = append(out, s)
 	}
-	if len(out) > max {
-		return nil, fmt.Errorf("a client takes at most %d entries of each kind", max)
+	if len(out) > MaxClientRedirectURIs {
+		return nil, &Error{Kind: Invalid, Code: "invalid_redirect_uri", Detail: "A client takes at most 20 redirect URIs of each kind."}
 	}
 	return out, nil
 }
 
-// CreateClient registers a widget client with its allowed origins.
+// ClientSpec is what a client is registered with. One client may be a
+// widget client (Origins) and an OpenID Connect client (RedirectURIs) at
+// once.
+type ClientSpec struct {
+	Name                   string
+	Origins                []string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	Public                 bool // no secret; PKCE required (OIDC)
+}
+
+// CleanClientSpec applies the registration rules: CleanClientName, the
+// origins of CleanOrigins and redirect URIs of CheckRedirectURI, without
+// duplicates, at least one origin or redirect URI.
+func CleanClientSpec(spec ClientSpec) (ClientSpec, error) {
+	var err error
+	if spec.Name, err = CleanClientName(spec.Name); err != nil {
+		return spec, err
+	}
+	if spec.Origins, err = cleanOriginList(spec.Origins); err != nil {
+		return spec, err
+	}
+	if spec.RedirectURIs, err = cleanRedirectURIs(spec.RedirectURIs); err != nil {
+		return spec, err
+	}
+	if spec.PostLogoutRedirectURIs, err = cleanRedirectURIs(spec.PostLogoutRedirectURIs); err != nil {
+		return spec, err
+	}
+	if len(spec.Origins) == 0 && len(spec.RedirectURIs) == 0 {
+		return spec, &Error{Kind: Invalid, Code: "invalid_origin",
+			Detail: "A client needs 1 to 20 allowed origins (widget), or 1 to 20 redirect URIs (OpenID Connect), or both."}
+	}
+	return spec, nil
+}
+
+// NewClient is a client just created; Secret is shown once ("" for a
+// public client).
+type NewClient struct {
+	Client store.Client
+	Secret string
+}
+
+// CreateClient registers a widget client with its allowed origins, after
+// CleanClientName and CleanOrigins.
 func CreateClient(ctx context.Context, st store.Clients, now time.Time, name string, origins []string) (NewClient, error) {
-	if len(origins) == 0 {
-		return NewClient{}, errors.New("a client needs 1 to 20 allowed origins")
+	if _, err := CleanOrigins(origins); err != nil {
+		return NewClient{}, err
 	}
 	return RegisterClient(ctx, st, now, ClientSpec{Name: name, Origins: origins})
 }
