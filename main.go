@@ -33,6 +33,8 @@ const usage = `usage:
                                       (at least one origin or redirect URI)
   mutualauth admin oidc-key rotate|retire [--alg RS256|ES256]
                                       new ID-token key (the old one stays published) / unpublish old ones
+  mutualauth admin cert add --username NAME --cert FILE
+  mutualauth admin cert remove --fingerprint SHA256
   mutualauth healthcheck              exit 0 when the local server answers /healthz
 
 Configuration comes from MUTUALAUTH_* environment variables (see README.md);
