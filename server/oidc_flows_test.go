@@ -454,3 +454,33 @@ func TestOIDCBadParameters(t *testing.T) {
 		}
 	}
 }
+
+// Access tokens end after AccessTokenLifetime, a grant's refresh tokens
+// RefreshLifetime after the code exchange, however often they rotate.
+func TestOIDCTokenLifetimes(t *testing.T) {
+	e := newLoginEnv(t, nil)
+	b, _ := e.signedIn("ola")
+	rp := e.newRP("App", nil)
+	tok, _ := rp.offlineTokens(b)
+	e.clk.Advance(14 * time.Minute)
+	if s := rp.userinfoStatus(tok.AccessToken); s != 200 {
+		t.Fatalf("userinfo at 14 min: %d", s)
+	}
+	e.clk.Advance(2 * time.Minute)
+	if s := rp.userinfoStatus(tok.AccessToken); s != 401 {
+		t.Errorf("userinfo at 16 min: %d, want 401", s)
+	}
+	rt := tok.RefreshToken
+	for range 3 {
+		e.clk.Advance(9 * 24 * time.Hour)
+		next, err := rp.refresh(rt)
+		if err != nil {
+			t.Fatalf("refresh within 30 days: %v", err)
+		}
+		rt = next.RefreshToken
+	}
+	e.clk.Advance(4 * 24 * time.Hour) // 31 days after the exchange
+	if _, err := rp.refresh(rt); err == nil || tokenError(t, err) != "invalid_grant" {
+		t.Errorf("refresh after 31 days: %v, want invalid_grant", err)
+	}
+}
