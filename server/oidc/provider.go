@@ -88,7 +88,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		return nil, fmt.Errorf("oidc: signing keys: %w", err)
 	}
 	st := &Storage{Durable: cfg.Durable, KV: cfg.KV, Keys: keys,
-		ClientThrottle: &login.Throttle{KV: cfg.KV, Now: cfg.Now}, Audit: cfg.Audit, Now: cfg.Now}
+		ClientThrottle: &login.ClientAuth{Throttle: &login.Throttle{KV: cfg.KV, Now: cfg.Now}}, Audit: cfg.Audit, Now: cfg.Now}
 	opCfg := &op.Config{
 		CodeMethodS256:           true,
 		AuthMethodPost:           true,

@@ -65,7 +65,7 @@ type Storage struct {
 	Keys    *KeyRing
 	// ClientThrottle counts failed client authentications per client and
 	// per IP (login.Throttle's schedule: 5 free, then 30 s doubling to 1 h).
-	ClientThrottle *login.Throttle
+	ClientThrottle *login.ClientAuth
 	Audit          *audit.Auditor
 	Now            func() time.Time
 }
@@ -497,15 +497,13 @@ var dummySecretHash = token.Hash("")
 // client and per IP; over the limit the answer is 429 with Retry-After
 // before the secret is looked at.
 func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
-	keys := []string{"oidc-client:" + token.HashHex(id), "oidc-client-ip:" + audit.ClientIP(ctx)}
-	for _, k := range keys {
-		if err := s.ClientThrottle.Check(ctx, k); err != nil {
-			var te *login.ThrottledError
-			if errors.As(err, &te) {
-				return s.throttled(ctx, id, te.RetryAfter)
-			}
-			return err
+	ip := audit.ClientIP(ctx)
+	if err := s.ClientThrottle.Check(ctx, id, ip); err != nil {
+		var te *login.ThrottledError
+		if errors.As(err, &te) {
+			return s.throttled(ctx, id, te.RetryAfter)
 		}
+		return err
 	}
 	c, err := s.Durable.GetClient(ctx, id)
 	known := err == nil && !c.Public && c.SecretHash != nil
@@ -517,12 +515,10 @@ func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string
 		want = c.SecretHash
 	}
 	if token.Equal(token.Hash(secret), want) && known {
-		return s.ClientThrottle.Reset(ctx, keys[0])
+		return s.ClientThrottle.Succeeded(ctx, id)
 	}
-	for _, k := range keys {
-		if _, err := s.ClientThrottle.Reserve(ctx, k); err != nil && !errors.Is(err, login.ErrThrottled) {
-			return err
-		}
+	if err := s.ClientThrottle.Failed(ctx, id, ip); err != nil {
+		return err
 	}
 	s.audit(ctx, store.AuditEvent{Action: audit.OIDCClientAuth, Result: "invalid_client", Detail: "client " + truncate(id, 64)})
 	if h := responseHeader(ctx); h != nil {
