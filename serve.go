@@ -44,6 +44,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := newLogger(cfg, stdout)
+	// Libraries that log through slog's default (zitadel/oidc) log in the
+	// configured format and level too.
+	slog.SetDefault(log)
 
 	deps, closeAll, err := open(ctx, cfg, log)
 	if err != nil {
