@@ -9,8 +9,12 @@ import (
 	"io"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"mutualauth/server/account"
 	"mutualauth/server/config"
+	"mutualauth/server/oidc"
+	"mutualauth/store"
 )
 
 // admin runs the `admin` subcommands against the configured database; they
@@ -21,9 +25,15 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 		return adminInvite(ctx, args[1:], getenv, stdout)
 	case "client":
 		if len(args) < 2 || args[1] != "create" {
-			return errors.New("usage: mutualauth admin client create --name NAME --origin ORIGIN [--origin ORIGIN...]")
+			return errors.New("usage: mutualauth admin client create --name NAME [--origin ORIGIN...] [--redirect-uri URI...] " +
+				"[--post-logout-redirect-uri URI...] [--public]")
 		}
 		return adminClientCreate(ctx, args[2:], getenv, stdout)
+	case "oidc-key":
+		if len(args) < 2 || (args[1] != "rotate" && args[1] != "retire") {
+			return errors.New("usage: mutualauth admin oidc-key rotate|retire [--alg RS256|ES256]")
+		}
+		return adminOIDCKey(ctx, args[1], args[2:], getenv, stdout)
 	case "cert":
 		switch {
 		case len(args) >= 2 && args[1] == "add":
@@ -43,23 +53,20 @@ func adminInvite(ctx context.Context, args []string, getenv func(string) string,
 	username := fs.String("username", "", "the user's login name (required)")
 	display := fs.String("display-name", "", "the name shown to people")
 	isAdmin := fs.Bool("admin", false, "give the user the admin role")
+	email := fs.String("email", "", "the user's email address (optional; OIDC apps see it as verified)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *username == "" {
 		return errors.New("admin invite: --username is required")
 	}
-	cfg, err := config.FromEnv(getenv)
-	if err != nil {
-		return err
-	}
-	st, err := openDurable(ctx, cfg)
+	cfg, st, err := adminStore(ctx, getenv)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	inv, err := account.IssueInvite(ctx, st, time.Now(), account.InviteRequest{
-		Username: *username, DisplayName: *display, Admin: *isAdmin, CreatedBy: "cli", TTL: cfg.InviteTTL,
+		Username: *username, DisplayName: *display, Admin: *isAdmin, Email: *email, CreatedBy: "cli", TTL: cfg.InviteTTL,
 	})
 	if err != nil {
 		return fmt.Errorf("admin invite: %w", err)
@@ -77,23 +84,86 @@ func adminClientCreate(ctx context.Context, args []string, getenv func(string) s
 	fs := flag.NewFlagSet("admin client create", flag.ContinueOnError)
 	getenv = configFlags(fs, getenv)
 	name := fs.String("name", "", "the client's name (required)")
-	var origins stringList
-	fs.Var(&origins, "origin", "an origin allowed to embed the widget, scheme://host[:port] (repeatable, at least one)")
+	var origins, redirects, logouts stringList
+	fs.Var(&origins, "origin", "an origin allowed to embed the widget, scheme://host[:port] (repeatable)")
+	fs.Var(&redirects, "redirect-uri", "an OpenID Connect redirect URI, matched exactly (repeatable)")
+	fs.Var(&logouts, "post-logout-redirect-uri", "where RP-initiated logout may return to (repeatable)")
+	public := fs.Bool("public", false, "a public client (native or browser app): no secret, PKCE required")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.FromEnv(getenv)
-	if err != nil {
-		return err
-	}
-	st, err := openDurable(ctx, cfg)
+	_, st, err := adminStore(ctx, getenv)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	nc, err := account.CreateClient(ctx, st, time.Now(), *name, origins)
+	nc, err := account.RegisterClient(ctx, st, time.Now(), account.ClientSpec{Name: *name, Origins: origins,
+		RedirectURIs: redirects, PostLogoutRedirectURIs: logouts, Public: *public})
 	if err != nil {
 		return fmt.Errorf("admin client create: %w", err)
 	}
-	return json.NewEncoder(stdout).Encode(map[string]string{"client_id": nc.Client.ID, "client_secret": nc.Secret})
+	out := map[string]string{"client_id": nc.Client.ID}
+	if nc.Secret != "" {
+		out["client_secret"] = nc.Secret
+	}
+	return json.NewEncoder(stdout).Encode(out)
+}
+
+// adminOIDCKey rotates the ID-token signing key of one algorithm (the old
+// key stays published, so ID tokens it signed still verify) or retires the
+// keys older than the live one. Running servers pick the change up within
+// a minute.
+func adminOIDCKey(ctx context.Context, op string, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("admin oidc-key "+op, flag.ContinueOnError)
+	getenv = configFlags(fs, getenv)
+	alg := fs.String("alg", "RS256", "the algorithm: RS256 or ES256")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *alg != "RS256" && *alg != "ES256" {
+		return errors.New("admin oidc-key: --alg must be RS256 or ES256")
+	}
+	cfg, st, err := adminStore(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	box, err := openBox(cfg)
+	if err != nil {
+		return err
+	}
+	ring := &oidc.KeyRing{Store: st, Box: box, Alg: jose.SignatureAlgorithm(*alg), Now: time.Now}
+	if err := ring.Load(ctx); err != nil {
+		return fmt.Errorf("admin oidc-key: %w", err)
+	}
+	if op == "rotate" {
+		err = ring.Rotate(ctx, jose.SignatureAlgorithm(*alg))
+	} else {
+		err = ring.Retire(ctx, jose.SignatureAlgorithm(*alg))
+	}
+	if err != nil {
+		return fmt.Errorf("admin oidc-key %s: %w", op, err)
+	}
+	keys, err := ring.KeySet(ctx)
+	if err != nil {
+		return err
+	}
+	var kids []string
+	for _, k := range keys {
+		if string(k.Algorithm()) == *alg {
+			kids = append(kids, k.ID())
+		}
+	}
+	return json.NewEncoder(stdout).Encode(map[string]any{"alg": *alg, "published": kids})
+}
+
+// adminStore reads the configuration and opens the database for an admin
+// command.
+func adminStore(ctx context.Context, getenv func(string) string) (config.Config, store.Durable, error) {
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	st, err := openDurable(ctx, cfg)
+	return cfg, st, err
 }

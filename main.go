@@ -25,8 +25,12 @@ func main() {
 
 const usage = `usage:
   mutualauth [serve] [flags]          run the server
-  mutualauth admin invite --username NAME [--display-name TEXT] [--admin]
-  mutualauth admin client create --name NAME --origin ORIGIN [--origin ORIGIN...]
+  mutualauth admin invite --username NAME [--display-name TEXT] [--admin] [--email ADDR]
+  mutualauth admin client create --name NAME [--origin ORIGIN...] [--redirect-uri URI...]
+                                 [--post-logout-redirect-uri URI...] [--public]
+                                      (at least one origin or redirect URI)
+  mutualauth admin oidc-key rotate|retire [--alg RS256|ES256]
+                                      new ID-token key (the old one stays published) / unpublish old ones
   mutualauth admin cert add --username NAME --cert FILE
   mutualauth admin cert remove --fingerprint SHA256
   mutualauth healthcheck              exit 0 when the local server answers /healthz

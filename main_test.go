@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	sqlstore "mutualauth/store/sql"
 	"net"
 	"net/http"
 	"regexp"
@@ -119,6 +121,83 @@ func TestAdminInvitePrintsURL(t *testing.T) {
 	}
 }
 
+func TestAdminOIDCClientAndEmail(t *testing.T) {
+	dir := t.TempDir()
+	env := envOf(map[string]string{"MUTUALAUTH_DATA_DIR": dir, "MUTUALAUTH_PUBLIC_URL": "https://login.example"})
+	var out bytes.Buffer
+	args := []string{"mutualauth", "admin", "client", "create", "--name", "Grafana",
+		"--redirect-uri", "https://grafana.example/login/generic_oauth", "--post-logout-redirect-uri", "https://grafana.example/login"}
+	if err := run(context.Background(), args, env, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^\{"client_id":"mac_[0-9a-f]{32}","client_secret":"[A-Za-z0-9_-]{43}"\}\n$`).MatchString(out.String()) {
+		t.Fatalf("client output %q", out.String())
+	}
+	out.Reset()
+	args = []string{"mutualauth", "admin", "client", "create", "--name", "CLI", "--public", "--redirect-uri", "http://127.0.0.1/callback"}
+	if err := run(context.Background(), args, env, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^\{"client_id":"mac_[0-9a-f]{32}"\}\n$`).MatchString(out.String()) {
+		t.Fatalf("public client output %q (want no secret)", out.String())
+	}
+	out.Reset()
+	args = []string{"mutualauth", "admin", "invite", "--username", "ada", "--email", "ada@example.org"}
+	if err := run(context.Background(), args, env, &out); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlstore.Open(context.Background(), "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, err := st.GetUserByUsername(context.Background(), "ada")
+	if err != nil || u.Email != "ada@example.org" {
+		t.Fatalf("invited user: %+v %v", u, err)
+	}
+	clients, err := st.ListClients(context.Background())
+	if err != nil || len(clients) != 2 {
+		t.Fatalf("clients: %v %v", clients, err)
+	}
+	for _, c := range clients {
+		if c.Name == "CLI" && (!c.Public || c.SecretHash != nil || c.RedirectURIs[0] != "http://127.0.0.1/callback") {
+			t.Errorf("public client stored as %+v", c)
+		}
+		if c.Name == "Grafana" && (c.Public || len(c.PostLogoutRedirectURIs) != 1) {
+			t.Errorf("client stored as %+v", c)
+		}
+	}
+}
+
+func TestAdminOIDCKeyRotateAndRetire(t *testing.T) {
+	dir := t.TempDir()
+	env := envOf(map[string]string{"MUTUALAUTH_DATA_DIR": dir})
+	published := func(args ...string) []string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := run(context.Background(), append([]string{"mutualauth", "admin", "oidc-key"}, args...), env, &out); err != nil {
+			t.Fatal(err)
+		}
+		var r struct {
+			Published []string `json:"published"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("%q: %v", out.String(), err)
+		}
+		return r.Published
+	}
+	if got := published("rotate"); len(got) != 2 {
+		t.Fatalf("after the first rotation %v, want the new and the old key", got)
+	}
+	first := published("rotate", "--alg", "ES256")
+	if len(first) != 2 {
+		t.Fatalf("ES256 after rotation %v", first)
+	}
+	if got := published("retire"); len(got) != 1 {
+		t.Fatalf("after retire %v, want the live key only", got)
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
 	cases := []struct {
@@ -135,6 +214,10 @@ func TestBadInput(t *testing.T) {
 		{[]string{"mutualauth", "admin", "client", "create", "--name", "x", "--origin", "https://*.x.example"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "invalid origin"},
 		// The command line applies the admin API's client name rules.
 		{[]string{"mutualauth", "admin", "client", "create", "--name", "shop\x1b[2J", "--origin", "https://x.example"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "without control characters"},
+		{[]string{"mutualauth", "admin", "client", "create", "--name", "x"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "redirect URIs"},
+		{[]string{"mutualauth", "admin", "client", "create", "--name", "x", "--redirect-uri", "https://x.example/cb#frag"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "invalid redirect URI"},
+		{[]string{"mutualauth", "admin", "client", "create", "--name", "x", "--redirect-uri", "https://*.x.example/cb"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "invalid redirect URI"},
+		{[]string{"mutualauth", "admin", "invite", "--username", "bob", "--email", "not an address"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "invalid email"},
 		{[]string{"mutualauth", "frobnicate"}, nil, "unknown command"},
 	}
 	for _, c := range cases {

@@ -49,6 +49,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			config.EnvPublicURL+" and "+config.EnvListen+" together (or put a proxy in between)",
 			"public_url", cfg.Issuer(), "public_port", pub, "listen", cfg.Listen, "listen_port", lis)
 	}
+	// Libraries that log through slog's default (zitadel/oidc) log in the
+	// configured format and level too.
+	slog.SetDefault(log)
 
 	deps, closeAll, err := open(ctx, cfg, log)
 	if err != nil {

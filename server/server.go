@@ -61,9 +61,10 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.Renderer = &Renderer{Set: set}
+	renderer := &Renderer{Set: set}
+	e.Renderer = renderer
 	s := &Server{echo: e, Metrics: NewMetrics()}
-	h, err := wire(d, s.Metrics)
+	h, err := wire(d, s.Metrics, renderer)
 	if err != nil {
 		return nil, err
 	}

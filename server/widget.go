@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -385,14 +384,9 @@ func (h *WidgetHandler) refuseClient(c echo.Context, clientID, reason string) er
 // secrets cannot grow the audit table without bound.
 func (h *WidgetHandler) auditClientRefusal(c echo.Context, result, detail string) {
 	ctx := c.Request().Context()
-	write, n, err := h.ClientAuth.ShouldAudit(ctx)
-	if err != nil || !write {
-		return
+	if detail, write, err := h.ClientAuth.SampleAudit(ctx, detail); err == nil && write {
+		h.Audit.Record(ctx, store.AuditEvent{Action: audit.WidgetToken, Result: result, Detail: detail})
 	}
-	if n > 1 {
-		detail += "; refusal " + strconv.FormatInt(n, 10) + " of this minute"
-	}
-	h.Audit.Record(ctx, store.AuditEvent{Action: audit.WidgetToken, Result: result, Detail: detail})
 }
 
 func (h *WidgetHandler) refuseGrant(c echo.Context, clientID, userID, reason string) error {

@@ -16,6 +16,7 @@ type Durable interface {
 	Clients
 	Audit
 	SigningKeys
+	OIDC
 	// Ping reports ErrUnavailable when the database cannot be reached.
 	Ping(ctx context.Context) error
 	Close() error
@@ -107,7 +108,8 @@ type Clients interface {
 	CreateClient(ctx context.Context, c Client) error
 	GetClient(ctx context.Context, id string) (Client, error)
 	ListClients(ctx context.Context) ([]Client, error)
-	// UpdateClient writes Name, SecretHash, Origins and UpdatedAt.
+	// UpdateClient writes Name, SecretHash, Origins, RedirectURIs,
+	// PostLogoutRedirectURIs, Public and UpdatedAt.
 	UpdateClient(ctx context.Context, c Client) error
 	DeleteClient(ctx context.Context, id string) error
 }

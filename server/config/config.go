@@ -30,6 +30,8 @@ type Config struct {
 	PasswordMinLen  int
 	HashConcurrency int // argon2id hashes at once; 0 = number of CPUs
 
+	OIDCIDTokenAlg string // RS256 (default) or ES256: how ID tokens are signed
+
 	TrustedProxies []netip.Prefix // X-Forwarded-For and Client-Cert are believed only from these
 	LogLevel       string         // debug, info, warn, error
 	LogFormat      string         // text or json
@@ -107,6 +109,7 @@ const (
 	EnvMetricsListen   = "MUTUALAUTH_METRICS_LISTEN"
 	EnvMetricsToken    = "MUTUALAUTH_METRICS_TOKEN"
 	EnvDatabaseTimeout = "MUTUALAUTH_DATABASE_TIMEOUT"
+	EnvOIDCIDTokenAlg  = "MUTUALAUTH_OIDC_ID_TOKEN_ALG"
 	EnvTLSCertFile     = "MUTUALAUTH_TLS_CERT_FILE"
 	EnvTLSKeyFile      = "MUTUALAUTH_TLS_KEY_FILE"
 	EnvTLSClientCA     = "MUTUALAUTH_TLS_CLIENT_CA_FILE"
@@ -151,6 +154,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		MetricsListen:   strings.TrimSpace(getenv(EnvMetricsListen)),
 		MetricsToken:    strings.TrimSpace(getenv(EnvMetricsToken)),
 		DatabaseTimeout: p.duration(EnvDatabaseTimeout, DefaultDatabaseTimeout, 100*time.Millisecond, time.Minute),
+		OIDCIDTokenAlg:  strings.ToUpper(p.str(EnvOIDCIDTokenAlg, "RS256")),
 
 		TLSCertFile:      strings.TrimSpace(getenv(EnvTLSCertFile)),
 		TLSKeyFile:       strings.TrimSpace(getenv(EnvTLSKeyFile)),
@@ -191,6 +195,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	case "debug", "info", "warn", "error":
 	default:
 		p.fail(EnvLogLevel, "must be debug, info, warn or error")
+	}
+	switch c.OIDCIDTokenAlg {
+	case "RS256", "ES256":
+	default:
+		p.fail(EnvOIDCIDTokenAlg, "must be RS256 or ES256")
 	}
 	switch c.LogFormat {
 	case "text", "json":

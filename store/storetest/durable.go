@@ -66,6 +66,13 @@ func RunDurable(t *testing.T, newStore func(t *testing.T) store.Durable) {
 		{"SigningKeys", durSigningKeys},
 		{"SigningKeysConcurrent", durSigningKeysConcurrent},
 		{"DeleteUserCascades", durDeleteUserCascades},
+		{"UserEmail", durUserEmail},
+		{"OIDCClients", durOIDCClients},
+		{"OIDCGrants", durOIDCGrants},
+		{"OIDCRefreshTokens", durOIDCRefreshTokens},
+		{"OIDCRefreshTokensConcurrent", durOIDCRefreshTokensConcurrent},
+		{"OIDCKeys", durOIDCKeys},
+		{"OIDCKeysConcurrent", durOIDCKeysConcurrent},
 		{"TimeRoundTrip", durTimeRoundTrip},
 		{"Context", durContext},
 	}
