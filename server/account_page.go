@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"mutualauth/server/audit"
+	"mutualauth/server/login"
 	"mutualauth/server/phrase"
 	"mutualauth/store"
 	"mutualauth/templates"
@@ -32,6 +33,8 @@ type accountPage struct {
 	PhraseMax      int
 	ReauthMinutes  int
 	HasCredentials bool
+	// RecoverySession: this session began with a recovery code.
+	RecoverySession bool
 }
 
 func (h *AccountHandler) pageUser(s store.Session, u store.User) *templates.PageUser {
@@ -67,7 +70,8 @@ func (h *AccountHandler) Page(c echo.Context) error {
 		Body: accountPage{
 			Account: v, Flash: h.Flash.take(c), PasswordMinLen: h.Self.Rules.PasswordMinLength(),
 			PhraseMin: phrase.MinLength, PhraseMax: phrase.MaxLength, ReauthMinutes: int(ReauthTTL / time.Minute),
-			HasCredentials: len(v.Factors.Credentials) > 0,
+			HasCredentials:  len(v.Factors.Credentials) > 0,
+			RecoverySession: slices.Contains(s.AMR, login.MethodRecovery),
 		},
 	})
 }
@@ -261,5 +265,5 @@ func (h *AccountHandler) FormSignOut(c echo.Context) error {
 	}
 	h.Self.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: audit.SessionLogout,
 		Result: "success", Detail: "session " + s.ID})
-	return c.Redirect(http.StatusSeeOther, "/login")
+	return c.Redirect(http.StatusSeeOther, "/login?signed_out=1")
 }

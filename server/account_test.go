@@ -681,7 +681,7 @@ func TestAccountCrossSiteRefused(t *testing.T) {
 	requireOK(t, "b", b.call("GET", "/api/v1/session", nil))
 
 	r = a.acctForm("/account/signout", nil)
-	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/login" {
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/login?signed_out=1" {
 		t.Fatalf("sign-out: %d %q", r.status, r.header.Get("Location"))
 	}
 	requireProblem(t, "after sign-out", a.call("GET", "/api/v1/session", nil), 401, "unauthenticated")

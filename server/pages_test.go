@@ -85,3 +85,37 @@ func TestAccessibleNamesContainTheVisibleText(t *testing.T) {
 		}
 	}
 }
+
+func TestLoginPageNotices(t *testing.T) {
+	e := newLoginEnv(t, map[string]string{"MUTUALAUTH_SUPPORT_CONTACT": "help@example.org"})
+	m := e.enroll("lena")
+	page := func(b *loginClient, q string) string {
+		r := b.call("GET", "/login"+q, nil, "Accept", "text/html")
+		requireOK(t, "login page", r)
+		return string(r.body)
+	}
+	stranger := e.client()
+	if body := page(stranger, "?signed_out=1"); !strings.Contains(body, `id="notice-signed-out"`) || strings.Contains(body, "notice-signed-in") {
+		t.Error("no signed-out notice")
+	}
+	body := page(stranger, "")
+	if strings.Contains(body, "notice-signed-out") || !strings.Contains(body, `id="forgot"`) || !strings.Contains(body, "help@example.org") {
+		t.Error("the plain page: a notice, or no lost-password help with the contact")
+	}
+	// Signed in with a recovery code: the page says so and counts the codes.
+	b := e.client()
+	b.login(m, "", "rec")
+	body = page(b, "?signed_out=1")
+	if !strings.Contains(body, "You are already signed in as lena.") || strings.Contains(body, "notice-signed-out") ||
+		!strings.Contains(body, "you have 9 left") {
+		t.Errorf("signed-in notice missing: %s", body)
+	}
+	if acct := b.call("GET", "/account", nil, "Accept", "text/html"); !strings.Contains(string(acct.body), `id="recovery-notice"`) {
+		t.Error("the account page does not say the session began with a recovery code")
+	}
+	// Signing out from the account page leads to the notice.
+	r := b.adminNoRedirects().acctForm("/account/signout", nil)
+	if r.status != 303 || r.header.Get("Location") != "/login?signed_out=1" {
+		t.Fatalf("sign out: %d %q", r.status, r.header.Get("Location"))
+	}
+}

@@ -703,6 +703,12 @@ func checkNonce(n string) error {
 type LoginPage struct {
 	Issuer  string
 	Clients store.Clients
+	// Sessions and RecoveryCodes tell a visitor who is signed in already
+	// (and how many recovery codes are left after a recovery-code login).
+	Sessions      *SessionManager
+	RecoveryCodes store.RecoveryCodes
+	// SupportContact is whom to ask about a lost password (may be empty).
+	SupportContact string
 	// Apps names the app an OIDC hand-off return_to leads to, and the
 	// login_hint it sent; may be nil.
 	Apps interface {
@@ -722,11 +728,48 @@ func (p *LoginPage) Serve(c echo.Context) error {
 			data["app"], data["login-hint"] = app, hint
 		}
 	}
+	body, err := p.notices(c)
+	if err != nil {
+		return err
+	}
 	return render(c, "login", templates.Page{
 		Title:   "Sign in",
 		Scripts: []string{"proof.js", "login.js"},
 		Data:    data,
+		Body:    body,
 	})
+}
+
+// loginNotices are what the login page says before anything else: that the
+// visitor just signed out, or is signed in already (and how many recovery
+// codes are left when that session began with one), and whom to ask about
+// a lost password.
+type loginNotices struct {
+	SignedOut      bool
+	SignedInAs     string
+	RecoveryLeft   int // -1: the session did not begin with a recovery code
+	SupportContact string
+}
+
+func (p *LoginPage) notices(c echo.Context) (loginNotices, error) {
+	n := loginNotices{SignedOut: c.QueryParam("signed_out") == "1", RecoveryLeft: -1, SupportContact: p.SupportContact}
+	if p.Sessions == nil {
+		return n, nil
+	}
+	s, err := p.Sessions.Current(c)
+	if errors.Is(err, store.ErrUnavailable) {
+		return n, err
+	}
+	if err != nil {
+		return n, nil
+	}
+	n.SignedOut, n.SignedInAs = false, s.Username
+	if slices.Contains(s.AMR, login.MethodRecovery) && p.RecoveryCodes != nil {
+		if n.RecoveryLeft, err = p.RecoveryCodes.CountRecoveryCodes(c.Request().Context(), s.UserID); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func (p *LoginPage) safeReturn(ctx context.Context, raw string) (string, error) {

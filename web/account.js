@@ -219,7 +219,7 @@
         codesOffer = body.other_sessions || 0;
         showCodes(body.recovery_codes || []);
         return;
-      case "signout": window.location.assign("/login"); return;
+      case "signout": window.location.assign("/login?signed_out=1"); return;
       case "others":
         reloadWith("ok", "You were signed out everywhere else (" + plural(body.ended || 0, "session", "sessions") + " ended).");
         return;

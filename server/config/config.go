@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Config is the validated configuration.
@@ -43,6 +44,9 @@ type Config struct {
 	MetricsToken string
 	// DatabaseTimeout bounds every database query.
 	DatabaseTimeout time.Duration
+	// SupportContact is whom the login page tells users to ask when they
+	// have lost their password (an email address, a URL or a phone number).
+	SupportContact string
 	// HTTPS served directly, and client certificates (docs/mtls.md).
 	TLSCertFile      string // PEM certificate chain; with TLSKeyFile: serve HTTPS
 	TLSKeyFile       string
@@ -109,6 +113,7 @@ const (
 	EnvMetricsListen   = "MUTUALAUTH_METRICS_LISTEN"
 	EnvMetricsToken    = "MUTUALAUTH_METRICS_TOKEN"
 	EnvDatabaseTimeout = "MUTUALAUTH_DATABASE_TIMEOUT"
+	EnvSupportContact  = "MUTUALAUTH_SUPPORT_CONTACT"
 	EnvOIDCIDTokenAlg  = "MUTUALAUTH_OIDC_ID_TOKEN_ALG"
 	EnvTLSCertFile     = "MUTUALAUTH_TLS_CERT_FILE"
 	EnvTLSKeyFile      = "MUTUALAUTH_TLS_KEY_FILE"
@@ -154,6 +159,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		MetricsListen:   strings.TrimSpace(getenv(EnvMetricsListen)),
 		MetricsToken:    strings.TrimSpace(getenv(EnvMetricsToken)),
 		DatabaseTimeout: p.duration(EnvDatabaseTimeout, DefaultDatabaseTimeout, 100*time.Millisecond, time.Minute),
+		SupportContact:  strings.TrimSpace(getenv(EnvSupportContact)),
 		OIDCIDTokenAlg:  strings.ToUpper(p.str(EnvOIDCIDTokenAlg, "RS256")),
 
 		TLSCertFile:      strings.TrimSpace(getenv(EnvTLSCertFile)),
@@ -172,6 +178,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		} else if c.MetricsListen == c.Listen {
 			p.fail(EnvMetricsListen, "must differ from %s", EnvListen)
 		}
+	}
+	if len(c.SupportContact) > 200 || strings.IndexFunc(c.SupportContact, unicode.IsControl) >= 0 {
+		p.fail(EnvSupportContact, "must be one line of at most 200 characters")
 	}
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
 		p.fail(EnvMetricsToken, "must be at least 16 characters")
