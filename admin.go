@@ -11,6 +11,7 @@ import (
 
 	"mutualauth/server/account"
 	"mutualauth/server/config"
+	"mutualauth/server/keys"
 )
 
 // admin runs the `admin` subcommands against the configured database; they
@@ -24,6 +25,13 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 			return errors.New("usage: mutualauth admin client create --name NAME --origin ORIGIN [--origin ORIGIN...]")
 		}
 		return adminClientCreate(ctx, args[2:], getenv, stdout)
+	case "users":
+		return adminUsers(ctx, args[1:], getenv, stdout)
+	case "keys":
+		if len(args) < 2 {
+			return errors.New("usage: mutualauth admin keys rotate|list|revoke --kid KID")
+		}
+		return adminKeys(ctx, args[1], args[2:], getenv, stdout)
 	default:
 		return fmt.Errorf("unknown admin command %q\n%s", args[0], usage)
 	}
@@ -35,11 +43,15 @@ func adminInvite(ctx context.Context, args []string, getenv func(string) string,
 	username := fs.String("username", "", "the user's login name (required)")
 	display := fs.String("display-name", "", "the name shown to people")
 	isAdmin := fs.Bool("admin", false, "give the user the admin role")
+	server := fs.String("server", "", "a server URL: go through its admin API with the stored session")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError(err)
 	}
 	if *username == "" {
-		return errors.New("admin invite: --username is required")
+		return usageError(errors.New("admin invite: --username is required"))
+	}
+	if *server != "" {
+		return remoteInvite(ctx, *server, getenv, stdout, *username, *display, *isAdmin)
 	}
 	cfg, err := config.FromEnv(getenv)
 	if err != nil {
@@ -71,8 +83,12 @@ func adminClientCreate(ctx context.Context, args []string, getenv func(string) s
 	name := fs.String("name", "", "the client's name (required)")
 	var origins stringList
 	fs.Var(&origins, "origin", "an origin allowed to embed the widget, scheme://host[:port] (repeatable, at least one)")
+	server := fs.String("server", "", "a server URL: go through its admin API with the stored session")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError(err)
+	}
+	if *server != "" {
+		return remoteClientCreate(ctx, *server, getenv, stdout, *name, origins)
 	}
 	cfg, err := config.FromEnv(getenv)
 	if err != nil {
@@ -88,4 +104,70 @@ func adminClientCreate(ctx context.Context, args []string, getenv func(string) s
 		return fmt.Errorf("admin client create: %w", err)
 	}
 	return json.NewEncoder(stdout).Encode(map[string]string{"client_id": nc.Client.ID, "client_secret": nc.Secret})
+}
+
+// adminKeys runs `admin keys rotate|list|revoke` against the shared key
+// ring in the database; running instances pick the change up within
+// keys.RefreshInterval, and a rotated key signs after keys.ActivationDelay.
+func adminKeys(ctx context.Context, sub string, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("admin keys "+sub, flag.ContinueOnError)
+	getenv = configFlags(fs, getenv)
+	kid := fs.String("kid", "", "the key to revoke (its thumbprint)")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err)
+	}
+	switch sub {
+	case "rotate", "list":
+	case "revoke":
+		if *kid == "" {
+			return usageError(errors.New("admin keys revoke: --kid is required"))
+		}
+	default:
+		return usageError(fmt.Errorf("unknown admin keys command %q: want rotate, list or revoke", sub))
+	}
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.SigningKeyFile != "" && sub != "list" {
+		return fmt.Errorf("admin keys %s: the server signs with the key file of %s; replace that file instead", sub, config.EnvSigningKeyFile)
+	}
+	st, err := openDurable(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := time.Now()
+	switch sub {
+	case "list":
+		list, err := keys.List(ctx, st, now)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		for _, k := range list {
+			if err := enc.Encode(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	box, err := openBox(cfg)
+	if err != nil {
+		return err
+	}
+	if sub == "rotate" {
+		ring, err := keys.Rotate(ctx, st, box, cfg.Issuer(), now)
+		if err != nil {
+			return fmt.Errorf("admin keys rotate: %w", err)
+		}
+		_, err = fmt.Fprintln(stdout, ring.KIDs()[0])
+		return err
+	}
+	ring, err := keys.Revoke(ctx, st, box, *kid, now)
+	if err != nil {
+		return fmt.Errorf("admin keys revoke: %w", err)
+	}
+	_, err = fmt.Fprintln(stdout, ring.ActiveKIDAt(now))
+	return err
 }

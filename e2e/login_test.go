@@ -791,7 +791,7 @@ func TestLoginPageSwappedKey(t *testing.T) {
 	ctx := newBrowser(t)
 	loginEnroll(t, s, ctx, "eve", "orange kite over hills", false)
 	fakeJWKS, fakeKID := loginOtherJWKS(t)
-	const keyChanged = "The server's key changed — this may not be the real server. Do not enter your password."
+	const keyChanged = "The server's key changed in a way this browser cannot check. This may not be the real server. Do not enter your password."
 
 	t.Run("other key pinned", func(t *testing.T) {
 		loginOpen(t, ctx, s, "")

@@ -57,7 +57,7 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.Renderer = &Renderer{Set: set}
+	e.Renderer = &Renderer{Set: set, Support: templates.Support{Contact: d.Config.SupportContact, Href: d.Config.SupportHref()}}
 	s := &Server{echo: e, Metrics: NewMetrics()}
 	if err := s.routes(d); err != nil {
 		return nil, err
