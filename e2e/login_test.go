@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -933,7 +934,8 @@ func newProofSigner(t *testing.T) *proofSigner {
 }
 
 // sign returns header.payload.signature; the signature is the raw r||s of
-// RFC 7518 §3.4 unless der is set (then ASN.1 DER, which ES256 forbids).
+// RFC 7518 §3.4, s in the lower half, unless der is set (then ASN.1 DER,
+// which ES256 forbids).
 func (p *proofSigner) sign(t *testing.T, header, claims map[string]any, der bool) string {
 	t.Helper()
 	enc := func(v any) string {
@@ -955,6 +957,10 @@ func (p *proofSigner) sign(t *testing.T, header, claims map[string]any, der bool
 		r, s, err := ecdsa.Sign(rand.Reader, p.key, digest[:])
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The low-S form: verifiers refuse the malleated high-S twin.
+		if n := elliptic.P256().Params().N; s.Cmp(new(big.Int).Rsh(n, 1)) > 0 {
+			s.Sub(n, s)
 		}
 		sig = append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...)
 	}
@@ -1052,6 +1058,8 @@ func TestLoginProofVerifier(t *testing.T) {
 		{"wrong audience", p.sign(t, header(nil), claims(func(c map[string]any) { c["aud"] = "https://evil.example" }), false), "", jwks, "audience"},
 		{"wrong nonce", p.sign(t, header(nil), claims(func(c map[string]any) { c["nonce"] = "b3RoZXItbm9uY2Utb3RoZXItbm9uY2U" }), false), "", jwks, "nonce"},
 		{"other login", p.sign(t, header(nil), claims(func(c map[string]any) { c["login_id"] = "tx-2" }), false), "", jwks, "login-id"},
+		{"no login id", p.sign(t, header(nil), claims(func(c map[string]any) { delete(c, "login_id") }), false), "", jwks, "login-id"},
+		{"high-S twin of the good signature", highSJWS(t, good), "", jwks, "high-s"},
 		{"expired", p.sign(t, header(nil), claims(func(c map[string]any) { c["iat"], c["exp"] = now-900, now-600 }), false), "", jwks, "expired"},
 		{"lifetime over 300 s", p.sign(t, header(nil), claims(func(c map[string]any) { c["exp"] = now + 3600 }), false), "", jwks, "lifetime"},
 		{"no exp", p.sign(t, header(nil), claims(func(c map[string]any) { delete(c, "exp") }), false), "", jwks, "malformed"},
@@ -1062,4 +1070,19 @@ func TestLoginProofVerifier(t *testing.T) {
 			t.Errorf("%s: got %+v, want refused with reason %q", c.name, v, c.reason)
 		}
 	}
+}
+
+// highSJWS returns jws with its ES256 signature's s replaced by n - s: the
+// same signature in its malleated, high-S form, which ECDSA alone accepts.
+func highSJWS(t *testing.T, jws string) string {
+	t.Helper()
+	parts := strings.Split(jws, ".")
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("signature: %v", err)
+	}
+	n := elliptic.P256().Params().N
+	s := new(big.Int).Sub(n, new(big.Int).SetBytes(sig[32:]))
+	s.FillBytes(sig[32:])
+	return parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
 }

@@ -167,8 +167,10 @@
     } catch (e) {
       if (e && e.reason === "key-changed") {
         var byHost = !!page.pinnedKey && e.message.indexOf(page.pinnedKey) >= 0;
-        stop(KEY_CHANGED, byHost ? e.message.replace("this browser pinned key", "the app pinned key") : e.message, "key_changed",
-          { current: keyOf(proof), pinned: byHost ? page.pinnedKey : stored, byHost: byHost });
+        stop(KEY_CHANGED, "the server signs with a key that no signed handover links to the key " +
+          (byHost ? "this site expects" : "this browser trusted") +
+          ". That happens when the old key was withdrawn, for example because it leaked, or when this is not the real server",
+          "key_changed", { current: keyOf(proof), pinned: byHost ? page.pinnedKey : stored, byHost: byHost });
       } else stop(NOT_VERIFIED, e && e.reason ? e.message : "the proof could not be checked");
       return null;
     }
@@ -193,6 +195,245 @@
     }
     show(el.verified, true);
     return result.claims;
+  }
+
+  function retryAfterText(res) {
+    var h = res.headers && res.headers.get("Retry-After");
+    var secs = NaN;
+    if (h) {
+      secs = /^\d+$/.test(h) ? parseInt(h, 10) : Math.ceil((Date.parse(h) - Date.now()) / 1000);
+    }
+    if (!isFinite(secs) || secs <= 0) return "Too many attempts. Wait a little, then try again.";
+    if (secs < 120) return "Too many attempts. Try again in " + secs + " seconds.";
+    return "Too many attempts. Try again in " + Math.ceil(secs / 60) + " minutes.";
+  }
+
+  // failed handles a non-200 answer of a login step. It returns true when
+  // the transaction is gone (the page went back to the username).
+  function failed(res, field) {
+    var body = res.body || {};
+    if (res.status === 429) {
+      setError(retryAfterText(res));
+    } else if (res.status === 401 && body.code === "invalid_credentials") {
+      setError("That didn't work. Check what you typed and try again.");
+    } else if (res.status === 409 || res.status === 404 || res.status === 410) {
+      restart("This sign-in expired or went out of order. Please start again.");
+      return true;
+    } else if (res.status === 503) {
+      setError("The sign-in service is unavailable right now. Try again shortly.");
+    } else {
+      setError(body.detail || "Something went wrong (" + res.status + "). Try again.");
+    }
+    if (field) { field.value = ""; field.focus(); }
+    return false;
+  }
+
+  // advance shows the form for what the server asks next.
+  function advance(next) {
+    next = Array.isArray(next) ? next : [];
+    if (next.indexOf("password") >= 0) {
+      // The password is asked only after a verified proof showed the phrase.
+      if (!tx.phrase) {
+        stop(NOT_VERIFIED, "the server asked for the password before showing your security phrase");
+        return;
+      }
+      showStep("password-form", "password");
+    } else if (next.indexOf("otp") >= 0 || next.indexOf("webauthn") >= 0 || next.indexOf("recovery") >= 0) {
+      show($("otp-label"), next.indexOf("otp") >= 0);
+      show(el.otp, next.indexOf("otp") >= 0);
+      show(el.otpSubmit, next.indexOf("otp") >= 0);
+      show(el.webauthnButton, next.indexOf("webauthn") >= 0 && !!window.PublicKeyCredential);
+      show(el.recoveryLink.parentNode, next.indexOf("recovery") >= 0);
+      tx.next = next;
+      if (next.indexOf("otp") >= 0) showStep("otp-form", "otp");
+      else { showStep("otp-form", null); el.webauthnButton.focus(); }
+    } else {
+      stop(NOT_VERIFIED, "the server asked for an unknown step");
+    }
+  }
+
+  // step posts one factor with a fresh nonce and handles its answer. The
+  // buttons stay disabled until the answer's proof is checked.
+  async function step(path, fields, field) {
+    if (!tx) return;
+    setBusy(true);
+    try {
+      await runStep(path, fields, field);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function runStep(path, fields, field) {
+    var nonce = newNonce();
+    var body = { login_id: tx.loginId, client_nonce: nonce };
+    Object.keys(fields).forEach(function (k) { body[k] = fields[k]; });
+    var res;
+    try {
+      res = await MA.api("POST", path, body);
+    } catch (e) {
+      setError("The server could not be reached. Check your connection and try again.");
+      return;
+    }
+    if (!tx) return;
+    if (res.status !== 200 || !res.body) { failed(res, field); return; }
+    setError("");
+    if (res.body.done === true) {
+      // A completion with a proof is checked like any step; if it fails,
+      // the new session is ended at once.
+      if (res.body.proof && !(await verify(res.body.proof, nonce, tx.loginId, false))) {
+        MA.api("DELETE", "/api/v1/session").catch(function () {});
+        return;
+      }
+      finish(res.body);
+      return;
+    }
+    var claims = await verify(res.body.proof, nonce, tx.loginId, res.body.phrase_shown === true);
+    if (!claims) return;
+    advance(res.body.next);
+  }
+
+  function setBusy(on) {
+    document.querySelectorAll("#login button").forEach(function (b) { b.disabled = on; });
+  }
+
+  async function begin(ev) {
+    ev.preventDefault();
+    var username = el.username.value.trim();
+    if (!username) { setError("Enter your username."); el.username.focus(); return; }
+    setError("");
+    setBusy(true);
+    try {
+      await runBegin(username);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function runBegin(username) {
+    var nonce = newNonce();
+    var res;
+    try {
+      var body = { username: username, client_nonce: nonce };
+      if (page.clientId) body.client_id = page.clientId;
+      var devTok = readDeviceToken();
+      if (devTok) body.device_token = devTok;
+      res = await MA.api("POST", "/api/v1/login/begin", body);
+    } catch (e) {
+      setError("The server could not be reached. Check your connection and try again.");
+      return;
+    }
+    if (res.status !== 200 || !res.body) { failed(res, null); el.username.focus(); return; }
+    if (typeof res.body.login_id !== "string" || !res.body.login_id) {
+      stop(NOT_VERIFIED, "the server's answer is malformed");
+      return;
+    }
+    tx = { loginId: res.body.login_id, username: username, phrase: "" };
+    el.whoName.textContent = username;
+    var claims = await verify(res.body.proof, nonce, tx.loginId, res.body.phrase_shown === true);
+    if (!claims) return;
+    show(el.who, true);
+    advance(res.body.next);
+  }
+
+  // WebAuthn Level 3 JSON helpers when the browser has them, else by hand.
+  function requestOptions(json) {
+    if (window.PublicKeyCredential && typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function") {
+      return PublicKeyCredential.parseRequestOptionsFromJSON(json);
+    }
+    var o = Object.assign({}, json);
+    o.challenge = MA.b64u.decode(json.challenge);
+    if (Array.isArray(json.allowCredentials)) {
+      o.allowCredentials = json.allowCredentials.map(function (c) {
+        return Object.assign({}, c, { id: MA.b64u.decode(c.id) });
+      });
+    }
+    return o;
+  }
+
+  function credentialJSON(cred) {
+    if (typeof cred.toJSON === "function") return cred.toJSON();
+    var r = cred.response, enc = MA.b64u.encode;
+    return {
+      id: cred.id,
+      rawId: enc(cred.rawId),
+      type: cred.type,
+      authenticatorAttachment: cred.authenticatorAttachment || undefined,
+      response: {
+        clientDataJSON: enc(r.clientDataJSON),
+        authenticatorData: enc(r.authenticatorData),
+        signature: enc(r.signature),
+        userHandle: r.userHandle ? enc(r.userHandle) : undefined
+      },
+      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {}
+    };
+  }
+
+  async function webauthn() {
+    if (!tx) return;
+    setError("");
+    setBusy(true);
+    var cred;
+    try {
+      cred = await passkeyAssertion();
+    } finally {
+      setBusy(false);
+    }
+    if (cred && tx) await step("/api/v1/login/webauthn", { credential: credentialJSON(cred) }, null);
+  }
+
+  // passkeyAssertion asks the server for a challenge and the browser for an
+  // assertion over it; it returns null (with the error shown) on failure.
+  async function passkeyAssertion() {
+    var opts;
+    try {
+      opts = await MA.api("POST", "/api/v1/login/webauthn/options", { login_id: tx.loginId });
+    } catch (e) {
+      setError("The server could not be reached. Check your connection and try again.");
+      return null;
+    }
+    if (opts.status !== 200 || !opts.body || !opts.body.publicKey) { failed(opts, null); return null; }
+    try {
+      var cred = await navigator.credentials.get({ publicKey: requestOptions(opts.body.publicKey) });
+      if (!cred) setError("No passkey was chosen.");
+      return cred;
+    } catch (e) {
+      if (hooks.passkeyRefused && hooks.passkeyRefused(e)) {
+        setError("");
+        return null;
+      }
+      setError(e && e.name === "NotAllowedError"
+        ? "The passkey request was cancelled or timed out. Try again, or use a code."
+        : "Your browser could not use a passkey here (" + (e && e.name ? e.name : "error") + ").");
+      el.webauthnButton.focus();
+      return null;
+    }
+  }
+
+  function finish(body) {
+    tx = null;
+    ["username-form", "otp-form", "recovery-form", "password-form", "who", "error"].forEach(function (id) {
+      show($(id), false);
+    });
+    el.password.value = "";
+    var user = body.user || {};
+    el.doneName.textContent = user.display_name || user.username || "";
+    show(el.done, true);
+    if (page.mode) {
+      writeDeviceToken(body.device_token);
+      if (hooks.done) hooks.done(body);
+      return;
+    }
+    el.signout.focus();
+    var target = safeReturn(page.returnTo) || "/account";
+    if (target === "/account") {
+      // The account page may not exist on this server: go there only if it does.
+      fetch("/account", { credentials: "same-origin" }).then(function (r) {
+        if (r.ok) window.location.assign("/account");
+      }, function () {});
+      return;
+    }
+    window.location.assign(target);
   }
 
   // safeReturn accepts the server's (already sanitized) return_to only when it

@@ -1,0 +1,221 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Key continuity end to end: a rotation A → B → C followed by a pinned
+// command-line client, a pinned browser on the login page and a pinned
+// widget host, none of them asked anything; then B is revoked and all three
+// stop on a key they cannot follow, with what to do.
+
+// serverSigningKID makes the server sign a proof (a login begin) and
+// returns the proof's kid.
+func serverSigningKID(t *testing.T, s *Server) string {
+	t.Helper()
+	st, _, body := loginAPI(t, "POST", s.URL()+"/api/v1/login/begin", map[string]string{"username": "nobody", "client_nonce": apiLoginNonce()})
+	loginMustStatus(t, "begin", st, http.StatusOK, body)
+	proof, _ := body["proof"].(string)
+	seg, _, _ := strings.Cut(proof, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		t.Fatalf("proof header: %v", err)
+	}
+	var h struct {
+		Kid string `json:"kid"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h.Kid
+}
+
+// waitFor polls cond every 250 ms for at most 20 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func discoveryHandovers(t *testing.T, s *Server) []string {
+	t.Helper()
+	var doc struct {
+		Handovers []string `json:"key_handovers"`
+	}
+	getJSON(t, s.URL()+"/.well-known/mutualauth", &doc)
+	return doc.Handovers
+}
+
+func TestKeyRotationAndRevocation(t *testing.T) {
+	const support = "it-desk@example.com"
+	s := startServer(t, ServerOptions{Env: []string{"MUTUALAUTH_SUPPORT_CONTACT=" + support}})
+	kidA := loginActiveKID(t, s)
+	acct := loginEnroll(t, s, nil, "rita", "lanterns over the bay", false)
+	port := freePort(t)
+	cl := createWidgetClient(t, s, "http://127.0.0.1:"+strconv.Itoa(port))
+	host := startHost(t, s, port, cl, kidA)
+	var codes cliCodes
+
+	// Everyone pins A.
+	cliDir := t.TempDir()
+	runCLI(t, cliDir, codes.next(t, acct.TOTPSecret)+"\n"+loginPassword+"\n",
+		"login", "--server", s.URL(), "--username", "rita", "--fingerprint", kidA).want(t, "CLI login on A", 0)
+	page := newBrowser(t)
+	loginOpen(t, page, s, "")
+	loginJS[bool](t, page, `localStorage.setItem(a, b); return true;`, loginPinKey, kidA)
+
+	// Two rotations; the server signs with C once its activation time came.
+	kidB := strings.TrimSpace(s.Command(t, "admin", "keys", "rotate"))
+	kidC := strings.TrimSpace(s.Command(t, "admin", "keys", "rotate"))
+	if kidB == kidA || kidC == kidB || len(kidC) != 43 {
+		t.Fatalf("rotations printed %q then %q (A %q)", kidB, kidC, kidA)
+	}
+	waitFor(t, "the server signs with the third key", func() bool { return serverSigningKID(t, s) == kidC })
+	if hs := discoveryHandovers(t, s); len(hs) != 2 {
+		t.Fatalf("discovery lists %d handovers, want 2", len(hs))
+	}
+
+	t.Run("pinned CLI follows", func(t *testing.T) {
+		r := runCLI(t, cliDir, loginPassword+"\n"+acct.Recovery[0]+"\n", "login", "--server", s.URL(), "--username", "rita").want(t, "CLI login after the rotation", 0)
+		if !strings.Contains(r.stderr, "from key "+kidA+" to key "+kidC) || !strings.Contains(r.stdout, "Security phrase: "+acct.Phrase) {
+			t.Fatalf("CLI after the rotation:\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+		}
+		if got := cliPinned(t, cliDir, s.URL()); got != kidC {
+			t.Fatalf("CLI pin %q, want %q", got, kidC)
+		}
+	})
+
+	t.Run("pinned browser follows", func(t *testing.T) {
+		loginOpen(t, page, s, "")
+		loginType(t, page, "username", "rita")
+		loginWaitFor(t, page, "otp", "stop")
+		if st := loginReadPage(t, page); st.Stop || st.FirstUse || !st.Verified {
+			t.Fatalf("the page after the rotation: %+v", st)
+		}
+		loginClick(t, page, "recovery-link")
+		loginWaitFor(t, page, "recovery")
+		loginType(t, page, "recovery", acct.Recovery[1])
+		loginWaitFor(t, page, "password", "stop")
+		loginType(t, page, "password", loginPassword)
+		loginWaitSignedIn(t, page)
+		if pin := loginJS[string](t, page, `return localStorage.getItem(a) || "";`, loginPinKey); pin != kidC {
+			t.Fatalf("the browser's pin is %q, want %q", pin, kidC)
+		}
+	})
+
+	t.Run("pinned widget host follows", func(t *testing.T) {
+		ctx := newBrowser(t)
+		openHost(t, ctx, host)
+		fctx := attachFrame(t, ctx, s)
+		loginWaitFor(t, fctx, "username")
+		loginType(t, fctx, "username", "rita")
+		loginWaitFor(t, fctx, "otp", "stop")
+		if st := readFrame(t, fctx); st.Stop || !st.Verified {
+			t.Fatalf("the frame after the rotation: %+v", st)
+		}
+		loginClick(t, fctx, "recovery-link")
+		loginWaitFor(t, fctx, "recovery")
+		loginType(t, fctx, "recovery", acct.Recovery[2])
+		loginWaitFor(t, fctx, "password", "stop")
+		loginType(t, fctx, "password", loginPassword)
+		if who := hostWho(t, ctx, "Signed in as", "Sign-in failed", "Widget error"); !strings.HasPrefix(who, "Signed in as rita") {
+			t.Fatalf("the host page says %q", who)
+		}
+	})
+
+	// B is compromised: revoked, with both handovers through it.
+	s.Command(t, "admin", "keys", "revoke", "--kid", kidB)
+	waitFor(t, "the handovers through B are withdrawn", func() bool { return len(discoveryHandovers(t, s)) == 0 })
+	for _, k := range serverKeys(t, s) {
+		if k.str("kid") == kidB {
+			t.Fatal("the revoked key is still published")
+		}
+	}
+
+	t.Run("CLI pinned to A stops", func(t *testing.T) {
+		dir := t.TempDir()
+		r := runCLI(t, dir, loginPassword+"\n"+acct.Recovery[3]+"\n", "login", "--server", s.URL(), "--username", "rita", "--fingerprint", kidA).want(t, "CLI pinned to A", 3)
+		if !strings.Contains(r.stderr, "now "+kidC) || !strings.Contains(r.stderr, "--fingerprint "+kidC) || !strings.Contains(r.stderr, "administrator") {
+			t.Fatalf("the CLI should say which key to compare and how to go on:\n%s", r.stderr)
+		}
+		// The CLI that followed to C before the revocation goes on.
+		if got := runCLI(t, cliDir, "", "whoami").want(t, "whoami pinned to C", 0).stdout; got != "rita\n" {
+			t.Fatalf("whoami: %q", got)
+		}
+	})
+
+	t.Run("browser pinned to A stops", func(t *testing.T) {
+		loginOpen(t, page, s, "")
+		loginJS[bool](t, page, `localStorage.setItem(a, b); return true;`, loginPinKey, kidA)
+		loginType(t, page, "username", "rita")
+		loginWaitFor(t, page, "stop", "otp", "password")
+		st := loginReadPage(t, page)
+		if !st.Stop || st.OTP || st.Password || st.Pinned != kidA {
+			t.Fatalf("the page should stop and keep the pin: %+v", st)
+		}
+		for _, want := range []string{"Key the server uses now", kidC, "Key this browser trusted before", kidA, "administrator publishes", "Start over", support} {
+			if !strings.Contains(st.StopText, want) {
+				t.Errorf("the stop screen lacks %q: %s", want, st.StopText)
+			}
+		}
+		if href := loginJS[string](t, page, `return document.querySelector("#stop-support a").getAttribute("href");`); href != "mailto:"+support {
+			t.Errorf("support link %q", href)
+		}
+		screenshot(t, page, "revoked-key-stop-desktop")
+		do(t, page, "phone width", chromedp.EmulateViewport(390, 844))
+		if wide := loginJS[bool](t, page, `return document.documentElement.scrollWidth > 390;`); wide {
+			t.Error("the stop screen overflows a 390 px screen sideways")
+		}
+		screenshot(t, page, "revoked-key-stop-390")
+		do(t, page, "desktop width", chromedp.EmulateViewport(1280, 900))
+
+		// Start over, after comparing: the browser forgets A and pins C.
+		loginClick(t, page, "stop-restart")
+		waitFor(t, "the page reloads", func() bool {
+			ok, err := chromedp.Run(page, chromedp.Evaluate[bool](`document.readyState === "complete" && !!document.getElementById("username") && !document.getElementById("username").hidden && !localStorage.getItem("`+loginPinKey+`")`))
+			return err == nil && ok
+		})
+		loginType(t, page, "username", "rita")
+		loginWaitFor(t, page, "otp", "password", "stop")
+		if st := loginReadPage(t, page); st.Stop || !st.FirstUse || st.Pinned != kidC {
+			t.Fatalf("after Start over: want a first use pinning %s: %+v", kidC, st)
+		}
+	})
+
+	t.Run("widget host pinned to A stops", func(t *testing.T) {
+		ctx := newBrowser(t)
+		openHost(t, ctx, host)
+		fctx := attachFrame(t, ctx, s)
+		loginWaitFor(t, fctx, "username")
+		loginType(t, fctx, "username", "rita")
+		loginWaitFor(t, fctx, "stop", "otp", "password")
+		st := readFrame(t, fctx)
+		if !st.Stop || st.OTP || st.Password {
+			t.Fatalf("the frame should stop: %+v", st)
+		}
+		for _, want := range []string{"Key this site expects", kidA, kidC, "operator", "Start over", support} {
+			if !strings.Contains(st.StopText, want) {
+				t.Errorf("the frame's stop screen lacks %q: %s", want, st.StopText)
+			}
+		}
+		if who := hostWho(t, ctx, "Signed in as", "Sign-in failed", "Widget error"); who != "Widget error: key_changed" {
+			t.Errorf("the host page says %q", who)
+		}
+		screenshot(t, ctx, "revoked-key-widget-desktop")
+		do(t, ctx, "phone width", chromedp.EmulateViewport(390, 844))
+		screenshot(t, ctx, "revoked-key-widget-390")
+	})
+}
