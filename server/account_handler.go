@@ -15,6 +15,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/server/audit"
 	"mutualauth/server/passkey"
 	"mutualauth/server/password"
 	"mutualauth/server/phrase"
@@ -46,15 +47,14 @@ const (
 // needs a re-authentication of the session within ReauthTTL (ReauthHandler);
 // every change is audited.
 type AccountHandler struct {
-	Store    store.Durable
-	KV       store.KV // WebAuthn registration ceremonies
-	Sessions *SessionManager
-	Reauth   *ReauthHandler
-	Box      *secretbox.Box
-	Hasher   *password.Hasher
-	Policy   password.Policy
-	RP       *passkey.RP // nil: passkeys are off
-	Audit    *Auditor
+	Store      store.Durable
+	Sessions   *SessionManager
+	Reauth     *ReauthHandler
+	Box        *secretbox.Box
+	Hasher     *password.Hasher
+	Policy     password.Policy
+	Ceremonies *passkey.Ceremonies
+	Audit      *audit.Auditor
 	// TOTPIssuer names the service in authenticator apps.
 	TOTPIssuer string
 	// Secure marks the flash cookie Secure (https).
@@ -137,7 +137,7 @@ func (h *AccountHandler) view(c echo.Context, s store.Session, u store.User) (ac
 	ctx := c.Request().Context()
 	v := accountView{
 		User:              accountUser{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: string(u.Role)},
-		WebAuthnAvailable: h.RP != nil,
+		WebAuthnAvailable: h.Ceremonies.Available(),
 	}
 	creds, err := h.Store.ListCredentials(ctx, u.ID)
 	if err != nil {
@@ -255,7 +255,7 @@ func (h *AccountHandler) act(c echo.Context, s store.Session, action string, rea
 			detail = toProblem(err).Code
 		}
 	}
-	h.Audit.Record(c, store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: action, Result: result, Detail: detail})
+	h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: action, Result: result, Detail: detail})
 	return err
 }
 
@@ -286,7 +286,7 @@ func (h *AccountHandler) renameCredential(c echo.Context, s store.Session, rawID
 		if err != nil {
 			return "", err
 		}
-		cred.Name = credentialName(name, h.Now())
+		cred.Name = passkey.CredentialName(name, h.Now())
 		if err := h.Store.UpdateCredential(ctx, cred); err != nil {
 			return "", err
 		}
@@ -345,10 +345,8 @@ func (h *AccountHandler) removeCredential(c echo.Context, s store.Session, rawID
 	})
 }
 
-func accountCeremonyKey(sessionID string) string { return "wa:account:" + sessionID }
-
 func (h *AccountHandler) webAuthnOptions(c echo.Context, s store.Session) (*protocol.CredentialCreation, error) {
-	if h.RP == nil {
+	if !h.Ceremonies.Available() {
 		return nil, errWebAuthnUnavailable()
 	}
 	ctx := c.Request().Context()
@@ -359,20 +357,9 @@ func (h *AccountHandler) webAuthnOptions(c echo.Context, s store.Session) (*prot
 	if err != nil {
 		return nil, err
 	}
-	creds, err := h.Store.ListCredentials(ctx, u.ID)
+	creation, err := h.Ceremonies.BeginRegistration(ctx, passkey.ScopeAccount, s.ID, u)
 	if err != nil {
-		return nil, err
-	}
-	creation, cer, err := h.RP.BeginRegistration(passkey.User{Account: u, Credentials: creds})
-	if err != nil {
-		return nil, err
-	}
-	raw, err := passkey.MarshalCeremony(cer)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.KV.Put(ctx, accountCeremonyKey(s.ID), raw, passkey.CeremonyTTL); err != nil {
-		return nil, err
+		return nil, webAuthnProblem(err)
 	}
 	return creation, nil
 }
@@ -380,43 +367,9 @@ func (h *AccountHandler) webAuthnOptions(c echo.Context, s store.Session) (*prot
 func (h *AccountHandler) addCredential(c echo.Context, s store.Session, credJSON json.RawMessage, name string) (credentialView, error) {
 	var out credentialView
 	err := h.act(c, s, AuditAccountWebAuthn, true, func(ctx context.Context, u store.User) (string, error) {
-		if h.RP == nil {
-			return "passkeys are off", errWebAuthnUnavailable()
-		}
-		if len(credJSON) == 0 || string(credJSON) == "null" {
-			return "no credential", invalidCredential("The request has no credential.")
-		}
-		raw, err := h.KV.Take(ctx, accountCeremonyKey(s.ID))
-		if errors.Is(err, store.ErrNotFound) {
-			return "no ceremony", invalidCredential("The passkey request has expired or was already used. Try again.")
-		}
+		rec, err := h.Ceremonies.FinishRegistration(ctx, passkey.ScopeAccount, s.ID, u, credJSON, name)
 		if err != nil {
-			return "", err
-		}
-		cer, err := passkey.UnmarshalCeremony(raw)
-		if err != nil {
-			return "", err
-		}
-		creds, err := h.Store.ListCredentials(ctx, u.ID)
-		if err != nil {
-			return "", err
-		}
-		cred, err := h.RP.FinishRegistration(passkey.User{Account: u, Credentials: creds}, cer, credJSON)
-		if errors.Is(err, passkey.ErrInvalid) {
-			p := invalidCredential("The passkey could not be verified. Try again.")
-			p.Cause = err
-			return "registration refused", p
-		}
-		if err != nil {
-			return "", err
-		}
-		now := h.Now()
-		rec := passkey.FromLibrary(u.ID, cred, credentialName(name, now), now)
-		if err := h.Store.AddCredential(ctx, rec); err != nil {
-			if errors.Is(err, store.ErrAlreadyExists) {
-				return "credential already registered", invalidCredential("This passkey is already registered.")
-			}
-			return "", err
+			return registrationRefused(err)
 		}
 		out = viewCredential(rec)
 		return "credential " + shortID(rec.ID), nil

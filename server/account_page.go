@@ -314,7 +314,7 @@ func (h *AccountHandler) FormSignOut(c echo.Context) error {
 	if err := h.Sessions.End(c); err != nil {
 		return err
 	}
-	h.Audit.Record(c, store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: AuditAccountLogout,
+	h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: AuditAccountLogout,
 		Result: "success", Detail: "session " + s.ID})
 	return c.Redirect(http.StatusSeeOther, "/login")
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"mutualauth/server/account"
+	"mutualauth/server/audit"
 	"mutualauth/server/login"
 	"mutualauth/server/token"
 	"mutualauth/store"
@@ -55,7 +56,7 @@ type AdminHandler struct {
 	Store     store.Durable
 	Sessions  *SessionManager // its Store holds the sessions admins list and end
 	KV        store.KV        // the login failure counters that unlock clears
-	Audit     *Auditor
+	Audit     *audit.Auditor
 	Issuer    string
 	InviteTTL time.Duration
 	Now       func() time.Time
@@ -210,7 +211,7 @@ func (h *AdminHandler) run(c echo.Context, action, subject string, fn func(n *au
 	if n.Action != "" {
 		action = n.Action
 	}
-	h.Audit.Record(c, store.AuditEvent{Actor: actorID(c), Subject: n.Subject, Action: action, Result: result, Detail: detail})
+	h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: actorID(c), Subject: n.Subject, Action: action, Result: result, Detail: detail})
 	return err
 }
 

@@ -5,15 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/server/audit"
 	"mutualauth/server/keys"
 	"mutualauth/server/passkey"
 	"mutualauth/server/password"
@@ -26,10 +24,6 @@ import (
 
 // RecoveryCodeCount is the number of recovery codes handed out at enrollment.
 const RecoveryCodeCount = 10
-
-// MaxCredentialNameLength is the longest WebAuthn credential name kept, in
-// code points.
-const MaxCredentialNameLength = 64
 
 // Audit actions of the enrollment steps.
 const (
@@ -46,15 +40,14 @@ const (
 // credential: it is checked on every request (token.Valid, then the stored
 // hash, unused and unexpired, for an existing user who is not disabled).
 type EnrollHandler struct {
-	Store   store.Durable
-	KV      store.KV // WebAuthn registration ceremonies
-	Box     *secretbox.Box
-	Hasher  *password.Hasher
-	Policy  password.Policy
-	RP      *passkey.RP // nil: passkeys are off (see routes.go)
-	Devices *DeviceManager
-	Audit   *Auditor
-	Keys    *keys.Ring
+	Store      store.Durable
+	Box        *secretbox.Box
+	Hasher     *password.Hasher
+	Policy     password.Policy
+	Ceremonies *passkey.Ceremonies
+	Devices    *DeviceManager
+	Audit      *audit.Auditor
+	Keys       *keys.Ring
 	// Issuer is the public origin; the JWKS is at Issuer/.well-known/jwks.json.
 	Issuer string
 	// TOTPIssuer names the service in authenticator apps (the otpauth URI's
@@ -76,19 +69,13 @@ func errInvalidToken() *Problem {
 		"This enrollment link is not valid: it is unknown, has already been used or has expired. Ask an administrator for a new one.")
 }
 
-// PhraseAD is the additional data the user's security phrase is sealed with.
-func PhraseAD(userID string) []byte { return []byte("phrase:" + userID) }
-
-// TOTPAD is the additional data the user's TOTP secrets (pending and
-// confirmed) are sealed with; the plaintext is the base32 secret.
-func TOTPAD(userID string) []byte { return []byte("totp:" + userID) }
-
-// ceremonyKey is where the WebAuthn registration ceremony of an invite waits.
-func ceremonyKey(tokenHash []byte) string { return "wa:enroll:" + hex.EncodeToString(tokenHash) }
-
 // load checks the invite token of the request. Every reason to refuse it is
 // the same 404 invalid_token; the user id is returned when it is known, for
 // the audit log.
+// ceremonyID keys the invite's WebAuthn registration ceremony: the hex
+// SHA-256 of its token.
+func (e enrollment) ceremonyID() string { return hex.EncodeToString(e.tokenHash) }
+
 func (h *EnrollHandler) load(c echo.Context) (enrollment, error) {
 	tok := c.Param("token")
 	if !token.Valid(tok) {
@@ -146,7 +133,7 @@ func (h *EnrollHandler) step(c echo.Context, action string, fn func(echo.Context
 }
 
 func (h *EnrollHandler) record(c echo.Context, userID, action, result, detail string) {
-	h.Audit.Record(c, store.AuditEvent{Actor: userID, Subject: userID, Action: action, Result: result, Detail: detail})
+	h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: userID, Subject: userID, Action: action, Result: result, Detail: detail})
 }
 
 // enrollDone says which factors are set.
@@ -186,7 +173,7 @@ func (h *EnrollHandler) Status(c echo.Context) error {
 		Done              enrollDone `json:"done"`
 		ExpiresAt         time.Time  `json:"expires_at"`
 		WebAuthnAvailable bool       `json:"webauthn_available"`
-	}{e.user.Username, e.user.DisplayName, d, e.invite.ExpiresAt.UTC(), h.RP != nil})
+	}{e.user.Username, e.user.DisplayName, d, e.invite.ExpiresAt.UTC(), h.Ceremonies.Available()})
 }
 
 // Page serves GET /enroll/:token, the enrollment page. An invalid token
@@ -336,24 +323,9 @@ func (h *EnrollHandler) WebAuthnOptions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if h.RP == nil {
-		return errWebAuthnUnavailable()
-	}
-	ctx := c.Request().Context()
-	creds, err := h.Store.ListCredentials(ctx, e.user.ID)
+	creation, err := h.Ceremonies.BeginRegistration(c.Request().Context(), passkey.ScopeEnrollment, e.ceremonyID(), e.user)
 	if err != nil {
-		return err
-	}
-	creation, ceremony, err := h.RP.BeginRegistration(passkey.User{Account: e.user, Credentials: creds})
-	if err != nil {
-		return err
-	}
-	b, err := passkey.MarshalCeremony(ceremony)
-	if err != nil {
-		return err
-	}
-	if err := h.KV.Put(ctx, ceremonyKey(e.tokenHash), b, passkey.CeremonyTTL); err != nil {
-		return err
+		return webAuthnProblem(err)
 	}
 	return c.JSON(http.StatusOK, creation)
 }
@@ -361,15 +333,6 @@ func (h *EnrollHandler) WebAuthnOptions(c echo.Context) error {
 // WebAuthn serves POST /api/v1/enroll/:token/webauthn {"credential", "name"?}.
 func (h *EnrollHandler) WebAuthn(c echo.Context) error {
 	return h.step(c, AuditEnrollWebAuthn, h.addCredential)
-}
-
-func errWebAuthnUnavailable() *Problem {
-	return NewProblem(http.StatusNotImplemented, "webauthn_unavailable",
-		"Passkeys are not available on this server: its public URL must use a domain name, not an IP address.")
-}
-
-func invalidCredential(detail string) *Problem {
-	return NewProblem(http.StatusUnprocessableEntity, "invalid_credential", detail)
 }
 
 func (h *EnrollHandler) addCredential(c echo.Context, e *enrollment) (string, error) {
@@ -380,70 +343,11 @@ func (h *EnrollHandler) addCredential(c echo.Context, e *enrollment) (string, er
 	if err := bindJSON(c, &req); err != nil {
 		return "", err
 	}
-	if h.RP == nil {
-		return "passkeys are off", errWebAuthnUnavailable()
-	}
-	if len(req.Credential) == 0 || string(req.Credential) == "null" {
-		return "no credential", invalidCredential("The request has no credential.")
-	}
-	ctx := c.Request().Context()
-	raw, err := h.KV.Take(ctx, ceremonyKey(e.tokenHash))
-	if errors.Is(err, store.ErrNotFound) {
-		return "no ceremony", invalidCredential("The passkey request has expired or was already used. Try again.")
-	}
+	rec, err := h.Ceremonies.FinishRegistration(c.Request().Context(), passkey.ScopeEnrollment, e.ceremonyID(), e.user, req.Credential, req.Name)
 	if err != nil {
-		return "", err
-	}
-	ceremony, err := passkey.UnmarshalCeremony(raw)
-	if err != nil {
-		return "", fmt.Errorf("decode ceremony: %w", err)
-	}
-	u := e.user
-	creds, err := h.Store.ListCredentials(ctx, u.ID)
-	if err != nil {
-		return "", err
-	}
-	cred, err := h.RP.FinishRegistration(passkey.User{Account: u, Credentials: creds}, ceremony, req.Credential)
-	if errors.Is(err, passkey.ErrInvalid) {
-		p := invalidCredential("The passkey could not be verified. Try again.")
-		p.Cause = err
-		return "registration refused", p
-	}
-	if err != nil {
-		return "", err
-	}
-	now := h.Now()
-	rec := passkey.FromLibrary(u.ID, cred, credentialName(req.Name, now), now)
-	if err := h.Store.AddCredential(ctx, rec); err != nil {
-		if errors.Is(err, store.ErrAlreadyExists) {
-			return "credential already registered", invalidCredential("This passkey is already registered.")
-		}
-		return "", err
+		return registrationRefused(err)
 	}
 	return "credential " + rec.Name, c.NoContent(http.StatusNoContent)
-}
-
-// credentialName cleans a user-given credential name: control and format
-// characters dropped, trimmed, at most MaxCredentialNameLength code points;
-// "Passkey YYYY-MM-DD" when nothing is left.
-func credentialName(name string, now time.Time) string {
-	if !utf8.ValidString(name) {
-		name = ""
-	}
-	name = strings.Map(func(r rune) rune {
-		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
-			return -1
-		}
-		return r
-	}, name)
-	name = strings.TrimSpace(name)
-	if rs := []rune(name); len(rs) > MaxCredentialNameLength {
-		name = strings.TrimSpace(string(rs[:MaxCredentialNameLength]))
-	}
-	if name == "" {
-		return "Passkey " + now.UTC().Format(time.DateOnly)
-	}
-	return name
 }
 
 // Complete serves POST /api/v1/enroll/:token/complete.

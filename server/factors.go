@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"mutualauth/server/factor"
 	"mutualauth/server/password"
 	"mutualauth/server/phrase"
 	"mutualauth/server/secretbox"
@@ -42,7 +43,7 @@ func (r factorRules) passwordHash(ctx context.Context, u store.User, pw string) 
 		return "", "", err
 	}
 	if len(u.Phrase) > 0 {
-		p, err := r.Box.Open(u.Phrase, PhraseAD(u.ID))
+		p, err := r.Box.Open(u.Phrase, factor.PhraseAD(u.ID))
 		if err != nil {
 			return "", "", fmt.Errorf("open phrase: %w", err)
 		}
@@ -82,7 +83,7 @@ func (r factorRules) sealPhrase(ctx context.Context, u store.User, raw string) (
 			return nil, "invalid phrase: equals the password", invalidPhrase("The security phrase must not be your password.")
 		}
 	}
-	sealed, err = r.Box.Seal([]byte(cleaned), PhraseAD(u.ID))
+	sealed, err = r.Box.Seal([]byte(cleaned), factor.PhraseAD(u.ID))
 	if err != nil {
 		return nil, "", err
 	}
@@ -121,7 +122,7 @@ func (r factorRules) startTOTP(ctx context.Context, issuer string, u store.User)
 	if err != nil {
 		return totp.Enrollment{}, err
 	}
-	sealed, err := r.Box.Seal([]byte(enr.Secret), TOTPAD(u.ID))
+	sealed, err := r.Box.Seal([]byte(enr.Secret), factor.TOTPAD(u.ID))
 	if err != nil {
 		return totp.Enrollment{}, err
 	}
@@ -150,11 +151,11 @@ func (r factorRules) confirmTOTP(ctx context.Context, u store.User, code string)
 	if len(pending) == 0 {
 		return "no pending secret", invalidOTP("Set up the authenticator app first, then enter its code.")
 	}
-	secret, err := r.Box.Open(pending, TOTPAD(u.ID))
+	secret, err := r.Box.Open(pending, factor.TOTPAD(u.ID))
 	if err != nil {
 		return "", fmt.Errorf("open pending totp secret: %w", err)
 	}
-	step, err := totp.Check(string(secret), otpDigits(code), r.Now())
+	step, err := totp.Check(string(secret), factor.Digits(code), r.Now())
 	if errors.Is(err, totp.ErrInvalidCode) {
 		return "wrong code", invalidOTP("The code is not valid. Enter the current code from your authenticator app, and check that the time on your device is right.")
 	}

@@ -22,6 +22,7 @@ import (
 
 	"mutualauth/server/account"
 	"mutualauth/server/config"
+	"mutualauth/server/factor"
 	"mutualauth/server/keys"
 	"mutualauth/server/password"
 	"mutualauth/server/secretbox"
@@ -95,8 +96,8 @@ func newFuzzApp(tb testing.TB) *fuzzApp {
 	}
 	raw := make([]byte, 20)
 	_, _ = rand.Read(raw)
-	phrase, _ := box.Seal([]byte("seven fuzzy otters"), PhraseAD(id))
-	secret, _ := box.Seal([]byte(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw)), TOTPAD(id))
+	phrase, _ := box.Seal([]byte("seven fuzzy otters"), factor.PhraseAD(id))
+	secret, _ := box.Seal([]byte(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw)), factor.TOTPAD(id))
 	fa.user = store.User{ID: id, Username: "fuzzadmin", DisplayName: "Fuzz Admin", Role: store.RoleAdmin,
 		PasswordHash: phc, Phrase: phrase, TOTPSecret: secret, EnrolledAt: now, CreatedAt: now, UpdatedAt: now}
 	if err := durable.CreateUser(ctx, fa.user); err != nil {

@@ -33,6 +33,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 
 	"mutualauth/server/account"
+	"mutualauth/server/factor"
 	"mutualauth/server/login"
 	"mutualauth/server/passkey"
 	"mutualauth/server/token"
@@ -248,11 +249,11 @@ func (e *loginEnv) enroll(name string) *enrolledUser {
 	raw := make([]byte, 20)
 	_, _ = rand.Read(raw)
 	m.Secret = base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw)
-	phrase, err := d.Box.Seal([]byte(m.Phrase), PhraseAD(id))
+	phrase, err := d.Box.Seal([]byte(m.Phrase), factor.PhraseAD(id))
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret, err := d.Box.Seal([]byte(m.Secret), TOTPAD(id))
+	secret, err := d.Box.Seal([]byte(m.Secret), factor.TOTPAD(id))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"mutualauth/server/account"
 	"mutualauth/server/config"
+	"mutualauth/server/factor"
 	"mutualauth/server/keys"
 	"mutualauth/server/password"
 	"mutualauth/server/secretbox"
@@ -106,8 +107,8 @@ func (ts *timingServer) enroll(tb testing.TB, name string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	phrase, _ := ts.deps.Box.Seal([]byte("a phrase"), PhraseAD(id))
-	secret, _ := ts.deps.Box.Seal([]byte(timingTOTPSecret), TOTPAD(id))
+	phrase, _ := ts.deps.Box.Seal([]byte("a phrase"), factor.PhraseAD(id))
+	secret, _ := ts.deps.Box.Seal([]byte(timingTOTPSecret), factor.TOTPAD(id))
 	now := time.Now()
 	err = ts.deps.Durable.CreateUser(ctx, store.User{
 		ID: id, Username: name, DisplayName: name, Role: store.RoleUser, PasswordHash: phc, Phrase: phrase,

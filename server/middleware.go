@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"mutualauth/server/audit"
 )
 
 // Content-Security-Policy for every page but the widget's embed page: scripts
@@ -119,4 +121,15 @@ func sameOriginURL(issuer, raw string) (string, bool) {
 		return "", false
 	}
 	return u.String(), true
+}
+
+// clientIP puts the client's IP (echo's IPExtractor: X-Forwarded-For only
+// from trusted proxies) into the request's context, where the audit log
+// reads it (audit.WithClientIP).
+func clientIP(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		c.SetRequest(r.WithContext(audit.WithClientIP(r.Context(), c.RealIP())))
+		return next(c)
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/server/login"
 	"mutualauth/store"
 )
 
@@ -141,6 +142,14 @@ func wantsHTML(r *http.Request) bool {
 func toProblem(err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
+		return p
+	}
+	// The throttled answer of every factor check (login steps and
+	// re-authentication): NIST SP 800-63B §5.2.2.
+	var te *login.ThrottledError
+	if errors.As(err, &te) {
+		p := NewProblem(http.StatusTooManyRequests, "too_many_attempts", "Too many failed attempts. Wait, then try again.")
+		p.RetryAfter = te.RetryAfter
 		return p
 	}
 	if errors.Is(err, store.ErrUnavailable) {

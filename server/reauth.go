@@ -2,23 +2,17 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
-	"slices"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/server/audit"
+	"mutualauth/server/factor"
 	"mutualauth/server/login"
 	"mutualauth/server/passkey"
-	"mutualauth/server/password"
-	"mutualauth/server/secretbox"
-	"mutualauth/server/token"
-	"mutualauth/server/totp"
 	"mutualauth/store"
 )
 
@@ -34,8 +28,6 @@ const AuditReauth = "account.reauth"
 // marker; it holds the time of the re-authentication and lives ReauthTTL.
 func ReauthKey(sessionID string) string { return "reauth:" + sessionID }
 
-func reauthCeremonyKey(sessionID string) string { return "wa:reauth:" + sessionID }
-
 // ReauthHandler re-authenticates the signed-in user: the password plus a
 // second factor (a TOTP code, a recovery code or a WebAuthn assertion).
 // Failures count against the same per-username counter as login
@@ -44,14 +36,10 @@ func reauthCeremonyKey(sessionID string) string { return "wa:reauth:" + sessionI
 type ReauthHandler struct {
 	Users       store.Users
 	Credentials store.Credentials
-	Recovery    store.RecoveryCodes
-	KV          store.KV
-	Throttle    *login.Throttle
-	Hasher      *password.Hasher
-	Box         *secretbox.Box
-	RP          *passkey.RP // nil: passkeys are off
-	Audit       *Auditor
-	Log         *slog.Logger
+	KV          store.KV // re-authentication markers
+	Verifier    *factor.Verifier
+	Ceremonies  *passkey.Ceremonies
+	Audit       *audit.Auditor
 	Now         func() time.Time
 }
 
@@ -100,7 +88,7 @@ func (h *ReauthHandler) WebAuthnOptions(c echo.Context) error {
 	if !ok {
 		return errUnauthenticated()
 	}
-	if h.RP == nil {
+	if !h.Ceremonies.Available() {
 		return errWebAuthnUnavailable()
 	}
 	ctx := c.Request().Context()
@@ -118,15 +106,8 @@ func (h *ReauthHandler) WebAuthnOptions(c echo.Context) error {
 	if len(creds) == 0 {
 		return NewProblem(http.StatusConflict, "no_credentials", "This account has no passkey or security key.")
 	}
-	assertion, cer, err := h.RP.BeginLogin(&passkey.User{Account: u, Credentials: creds}, nil)
+	assertion, err := h.Ceremonies.BeginLogin(ctx, passkey.ScopeReauth, s.ID, &passkey.User{Account: u, Credentials: creds}, nil)
 	if err != nil {
-		return err
-	}
-	raw, err := passkey.MarshalCeremony(cer)
-	if err != nil {
-		return err
-	}
-	if err := h.KV.Put(ctx, reauthCeremonyKey(s.ID), raw, passkey.CeremonyTTL); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"publicKey": assertion.Response})
@@ -142,50 +123,35 @@ func (h *ReauthHandler) Confirm(c echo.Context, s store.Session, req reauthReque
 		return badRequest("Send your password and a code from your authenticator app, a recovery code or a passkey.")
 	}
 	ctx := c.Request().Context()
-	var ceremony []byte
+	var ceremony *passkey.Ceremony
 	if hasCredential {
 		// Taken before anything else: a challenge is answered at most once.
-		raw, err := h.KV.Take(ctx, reauthCeremonyKey(s.ID))
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		var err error
+		if ceremony, err = h.Verifier.TakeAssertionCeremony(ctx, passkey.ScopeReauth, s.ID); err != nil {
 			return err
 		}
-		ceremony = raw
 	}
-
-	counter := login.UsernameCounter(s.Username)
-	count, err := h.Throttle.Reserve(ctx, counter)
-	var te *login.ThrottledError
-	if errors.As(err, &te) {
-		h.record(c, s, "throttled", "counter username")
-		p := NewProblem(http.StatusTooManyRequests, "too_many_attempts", "Too many failed attempts. Wait, then try again.")
-		p.RetryAfter = te.RetryAfter
-		return p
-	}
-	if err != nil {
-		return err
-	}
-
+	var subject *store.User
 	u, err := h.Users.GetUser(ctx, s.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		h.record(c, s, "failure", "account not found")
-		return errInvalidCredentials()
+	if err == nil {
+		subject = &u
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	method := secondFactor(req)
+	attempt := factor.Attempt{Counter: login.UsernameCounter(s.Username), Lockable: true, User: subject}
+	res, err := h.Verifier.Check(ctx, attempt, func() (factor.Result, error) {
+		return h.check(ctx, subject, req, method, ceremony)
+	})
+	if errors.Is(err, login.ErrThrottled) {
+		h.record(ctx, s, "throttled", "counter username")
 	}
 	if err != nil {
 		return err
 	}
-	method, reason, err := h.check(ctx, u, req, ceremony)
-	if err != nil {
-		return err
-	}
-	if reason != "" {
-		h.record(c, s, "failure", reason)
-		if count >= login.LockAfter && !u.Locked {
-			h.lock(c, u, count)
-		}
+	if !res.OK {
+		h.record(ctx, s, res.AuditResult(), res.Reason)
 		return errInvalidCredentials()
-	}
-	if err := h.Throttle.Reset(ctx, counter); err != nil {
-		return err
 	}
 	now := h.Now()
 	raw, err := json.Marshal(reauthMarker{UserID: u.ID, At: now.UTC(), Method: method})
@@ -195,50 +161,40 @@ func (h *ReauthHandler) Confirm(c echo.Context, s store.Session, req reauthReque
 	if err := h.KV.Put(ctx, ReauthKey(s.ID), raw, ReauthTTL); err != nil {
 		return err
 	}
-	h.record(c, s, "success", "password+"+method)
+	h.record(ctx, s, "success", "password+"+method)
 	return nil
 }
 
-// check verifies the password, then the second factor. It returns the
-// second factor's method, or the reason of a failure for the audit log.
-// A second factor is spent (TOTP step, recovery code, WebAuthn counter)
-// only after the password was right.
-func (h *ReauthHandler) check(ctx context.Context, u store.User, req reauthRequest, ceremony []byte) (method, reason string, err error) {
-	if u.PasswordHash == "" {
-		return "", "no password set", nil
+// secondFactor is the method of the second factor req carries: a WebAuthn
+// assertion, a TOTP code (six digits) or else a recovery code.
+func secondFactor(req reauthRequest) string {
+	switch {
+	case len(req.Credential) > 0 && string(req.Credential) != "null":
+		return login.MethodHardware
+	case totpShaped(factor.Digits(req.Code)):
+		return login.MethodOTP
 	}
-	ok, _, err := h.Hasher.Verify(ctx, u.PasswordHash, req.Password)
-	if errors.Is(err, password.ErrMalformedHash) {
-		return "", "stored password hash is malformed", nil
+	return login.MethodRecovery
+}
+
+// check verifies the password, then the second factor. A second factor is
+// spent (TOTP step, recovery code, WebAuthn counter) only after the
+// password was right.
+func (h *ReauthHandler) check(ctx context.Context, u *store.User, req reauthRequest, method string, ceremony *passkey.Ceremony) (factor.Result, error) {
+	if u == nil {
+		return factor.Result{Reason: "account not found"}, nil
 	}
-	if err != nil {
-		return "", "", err
+	res, err := h.Verifier.Password(ctx, u, req.Password)
+	if err != nil || !res.OK {
+		return res, err
 	}
-	if !ok {
-		return "", "wrong password", nil
+	switch method {
+	case login.MethodHardware:
+		return h.Verifier.Assertion(ctx, u, ceremony, req.Credential)
+	case login.MethodOTP:
+		return h.Verifier.TOTP(ctx, u, req.Code)
 	}
-	if r := unusable(&u); r != "" {
-		return "", r, nil
-	}
-	if len(req.Credential) > 0 && string(req.Credential) != "null" {
-		reason, err := h.checkAssertion(ctx, u, req.Credential, ceremony)
-		return login.MethodHardware, reason, err
-	}
-	if code := otpDigits(req.Code); totpShaped(code) {
-		reason, err := h.checkTOTP(ctx, u, code)
-		return login.MethodOTP, reason, err
-	}
-	if !token.ValidRecoveryCode(req.Code) {
-		return "", "not a code", nil
-	}
-	err = h.Recovery.UseRecoveryCode(ctx, u.ID, token.HashRecoveryCode(req.Code), h.Now())
-	if errors.Is(err, store.ErrNotFound) {
-		return "", "unknown or used recovery code", nil
-	}
-	if err != nil {
-		return "", "", err
-	}
-	return login.MethodRecovery, "", nil
+	return h.Verifier.RecoveryCode(ctx, u, req.Code)
 }
 
 func totpShaped(code string) bool {
@@ -253,94 +209,8 @@ func totpShaped(code string) bool {
 	return true
 }
 
-// checkTOTP checks a code (RFC 6238, one step of drift back) and accepts its
-// time step at most once, as login does.
-func (h *ReauthHandler) checkTOTP(ctx context.Context, u store.User, code string) (string, error) {
-	if u.TOTPSecret == nil {
-		return "no authenticator app enrolled", nil
-	}
-	secret, err := h.Box.Open(u.TOTPSecret, TOTPAD(u.ID))
-	if err != nil {
-		h.Log.Error("TOTP secret cannot be opened", "user", u.ID, "err", err)
-		return "TOTP secret cannot be opened", nil
-	}
-	step, err := totp.Check(string(secret), code, h.Now())
-	if errors.Is(err, totp.ErrInvalidCode) {
-		return "wrong code", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	err = h.Users.AcceptTOTPStep(ctx, u.ID, step)
-	if errors.Is(err, store.ErrConflict) {
-		return "code already used (replay)", nil
-	}
-	return "", err
-}
-
-// checkAssertion verifies a WebAuthn assertion (§7.2) against the session's
-// ceremony, for one of u's own credentials, and stores the new counter and
-// flags. A clone warning (§6.1.1) refuses it.
-func (h *ReauthHandler) checkAssertion(ctx context.Context, u store.User, credJSON []byte, ceremony []byte) (string, error) {
-	if h.RP == nil {
-		return "passkeys are off", nil
-	}
-	if ceremony == nil {
-		return "no pending WebAuthn challenge", nil
-	}
-	cer, err := passkey.UnmarshalCeremony(ceremony)
-	if err != nil {
-		return "", err
-	}
-	creds, err := h.Credentials.ListCredentials(ctx, u.ID)
-	if err != nil {
-		return "", err
-	}
-	owner := passkey.User{Account: u, Credentials: creds}
-	_, cred, err := h.RP.FinishLogin(cer, credJSON, func(handle []byte) (passkey.User, error) {
-		if passkey.UserIDFromHandle(handle) != u.ID {
-			return passkey.User{}, passkey.ErrInvalid
-		}
-		return owner, nil
-	})
-	if err != nil {
-		h.Log.Debug("webauthn re-authentication refused", "user", u.ID, "err", err)
-		return "assertion not valid", nil
-	}
-	i := slices.IndexFunc(creds, func(x store.Credential) bool { return string(x.ID) == string(cred.ID) })
-	if i < 0 {
-		return "credential not registered to this account", nil
-	}
-	rec := creds[i]
-	passkey.Update(&rec, cred, h.Now())
-	if err := h.Credentials.UpdateCredential(ctx, rec); err != nil {
-		return "", err
-	}
-	if cred.Authenticator.CloneWarning {
-		h.Log.Warn("webauthn clone warning at re-authentication: signature counter did not increase",
-			"user", u.ID, "credential", base64.RawURLEncoding.EncodeToString(rec.ID), "sign_count", rec.SignCount)
-		return "signature counter did not increase (possible cloned authenticator)", nil
-	}
-	return "", nil
-}
-
-// lock locks the account after login.LockAfter consecutive failures on its
-// username counter, as login does; an admin unlocks it.
-func (h *ReauthHandler) lock(c echo.Context, u store.User, count int) {
-	_, err := h.Users.UpdateUser(c.Request().Context(), u.ID, func(x *store.User) error {
-		x.Locked = true
-		return nil
-	})
-	if err != nil {
-		h.Log.Error("locking account failed", "user", u.ID, "err", err)
-		return
-	}
-	h.Audit.Record(c, store.AuditEvent{Subject: u.ID, Action: "account.locked", Result: "locked",
-		Detail: "consecutive failed sign-in attempts: " + strconv.Itoa(count)})
-}
-
-func (h *ReauthHandler) record(c echo.Context, s store.Session, result, detail string) {
-	h.Audit.Record(c, store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: AuditReauth, Result: result,
+func (h *ReauthHandler) record(ctx context.Context, s store.Session, result, detail string) {
+	h.Audit.Record(ctx, store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: AuditReauth, Result: result,
 		Detail: detail + "; session " + s.ID})
 }
 

@@ -4,6 +4,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"mutualauth/server/audit"
+	"mutualauth/server/factor"
 	"mutualauth/server/login"
 	"mutualauth/server/passkey"
 	"mutualauth/server/password"
@@ -18,6 +20,7 @@ func (s *Server) routes(d Deps) error {
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{}))
 	e.Use(middleware.Recover())
 	e.Use(middleware.RequestID())
+	e.Use(clientIP)
 	e.Use(s.Metrics.middleware)
 	e.Use(securityHeaders(cfg.Secure()))
 	e.Use(middleware.BodyLimit("64K"))
@@ -42,11 +45,20 @@ func (s *Server) routes(d Deps) error {
 	if err != nil {
 		d.Logger.Warn("passkeys are off: the public URL's host cannot be a WebAuthn RP ID", "rp_id", cfg.RPID(), "err", err)
 	}
+	auditor := &audit.Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now}
+	ceremonies := &passkey.Ceremonies{RP: rp, KV: d.Ephemeral, Credentials: d.Durable, Now: d.Now}
+	verifier := &factor.Verifier{
+		Users: d.Durable, Recovery: d.Durable, Ceremonies: ceremonies,
+		Throttle: &login.Throttle{KV: d.Ephemeral, Now: d.Now},
+		Hasher:   d.Hasher, Box: d.Box, Audit: auditor,
+		Locks: s.Metrics.Logins.WithLabelValues("lock", "locked"),
+		Log:   d.Logger, Now: d.Now,
+	}
 	enroll := &EnrollHandler{
-		Store: d.Durable, KV: d.Ephemeral, Box: d.Box, Hasher: d.Hasher,
-		Policy: password.Policy{MinLength: cfg.PasswordMinLen}, RP: rp,
+		Store: d.Durable, Box: d.Box, Hasher: d.Hasher,
+		Policy: password.Policy{MinLength: cfg.PasswordMinLen}, Ceremonies: ceremonies,
 		Devices:    &DeviceManager{Store: d.Durable, TTL: cfg.DeviceTTL, Secure: cfg.Secure(), Now: d.Now},
-		Audit:      &Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now},
+		Audit:      auditor,
 		Keys:       d.Keys,
 		Issuer:     issuer,
 		TOTPIssuer: cfg.RPID(),
@@ -66,15 +78,15 @@ func (s *Server) routes(d Deps) error {
 	// login and session routes (issue 4)
 	loginSessions := &SessionManager{Store: d.Ephemeral, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute,
 		Secure: cfg.Secure(), Now: d.Now}
-	loginTx := &LoginHandler{
-		Issuer: issuer, Users: d.Durable, Credentials: d.Durable, Recovery: d.Durable, Clients: d.Durable,
+	loginTx := &SignInHandler{
+		Issuer: issuer, Users: d.Durable, Credentials: d.Durable, Clients: d.Durable,
 		KV:       d.Ephemeral,
 		Tx:       &login.Transactions{KV: d.Ephemeral, Now: d.Now},
-		Throttle: &login.Throttle{KV: d.Ephemeral, Now: d.Now},
 		IPLimit:  &login.RateLimiter{KV: d.Ephemeral, Limit: cfg.IPRateLimit, Now: d.Now},
-		Keys:     d.Keys, Box: d.Box, Hasher: d.Hasher, RP: rp, Sessions: loginSessions,
+		Verifier: verifier, Ceremonies: ceremonies,
+		Keys: d.Keys, Box: d.Box, Sessions: loginSessions,
 		Devices: &DeviceManager{Store: d.Durable, TTL: cfg.DeviceTTL, Secure: cfg.Secure(), Now: d.Now},
-		Audit:   &Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now},
+		Audit:   auditor,
 		Metrics: s.Metrics, Log: d.Logger, Now: d.Now,
 	}
 	sessionAPI := &SessionHandler{Sessions: loginSessions, Audit: loginTx.Audit}
@@ -110,7 +122,7 @@ func (s *Server) routes(d Deps) error {
 	identity.WidgetIntegrity = widgetScript.Integrity
 	widget := &WidgetHandler{
 		Issuer: issuer, Clients: d.Durable, Users: d.Durable, KV: d.Ephemeral, Script: widgetScript,
-		Audit: &Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now}, Now: d.Now,
+		Audit: auditor, Now: d.Now,
 	}
 	e.GET("/widget.js", widget.ServeScript)
 	e.GET("/embed/login", widget.Embed)
@@ -118,14 +130,12 @@ func (s *Server) routes(d Deps) error {
 
 	// account routes (issue 5)
 	reauth := &ReauthHandler{
-		Users: d.Durable, Credentials: d.Durable, Recovery: d.Durable, KV: d.Ephemeral,
-		Throttle: &login.Throttle{KV: d.Ephemeral, Now: d.Now},
-		Hasher:   d.Hasher, Box: d.Box, RP: rp,
-		Audit: &Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now}, Log: d.Logger, Now: d.Now,
+		Users: d.Durable, Credentials: d.Durable, KV: d.Ephemeral,
+		Verifier: verifier, Ceremonies: ceremonies, Audit: auditor, Now: d.Now,
 	}
 	acct := &AccountHandler{
-		Store: d.Durable, KV: d.Ephemeral, Sessions: loginSessions, Reauth: reauth,
-		Box: d.Box, Hasher: d.Hasher, Policy: password.Policy{MinLength: cfg.PasswordMinLen}, RP: rp,
+		Store: d.Durable, Sessions: loginSessions, Reauth: reauth,
+		Box: d.Box, Hasher: d.Hasher, Policy: password.Policy{MinLength: cfg.PasswordMinLen}, Ceremonies: ceremonies,
 		Audit: reauth.Audit, TOTPIssuer: cfg.RPID(), Secure: cfg.Secure(), Now: d.Now,
 	}
 	acctAPI := api.Group("/account", loginSessions.RequireSession)
@@ -163,7 +173,7 @@ func (s *Server) routes(d Deps) error {
 	// admin routes (issue 5)
 	admin := &AdminHandler{
 		Store: d.Durable, Sessions: loginSessions, KV: d.Ephemeral,
-		Audit:  &Auditor{Store: d.Durable, Log: d.Logger, Now: d.Now},
+		Audit:  auditor,
 		Issuer: issuer, InviteTTL: cfg.InviteTTL, Now: d.Now,
 	}
 	adminAPI := api.Group("/admin", loginSessions.RequireSession, RequireAdmin)

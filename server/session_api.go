@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/server/audit"
 	"mutualauth/store"
 )
 
@@ -16,7 +17,7 @@ import (
 // reached the answer is 503, never a silent logout.
 type SessionHandler struct {
 	Sessions *SessionManager
-	Audit    *Auditor
+	Audit    *audit.Auditor
 }
 
 type sessionView struct {
@@ -66,7 +67,7 @@ func (h *SessionHandler) Logout(c echo.Context) error {
 		return err
 	}
 	if s.UserID != "" {
-		h.Audit.Record(c, store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: "session.logout",
+		h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: "session.logout",
 			Result: "success", Detail: "session " + s.ID})
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -116,7 +117,7 @@ func (h *SessionHandler) Revoke(c echo.Context) error {
 		if x.TokenHash == s.TokenHash {
 			h.Sessions.clearCookie(c)
 		}
-		h.Audit.Record(c, store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: "session.revoke",
+		h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: "session.revoke",
 			Result: "success", Detail: "session " + x.ID})
 		return c.NoContent(http.StatusNoContent)
 	}

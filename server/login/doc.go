@@ -13,6 +13,6 @@
 //     (NIST SP 800-63B §5.2.2, rate limiting).
 //   - RateLimiter: fixed-window per-client-IP request limits per route group.
 //
-// Package login knows nothing of HTTP; server/login.go maps its errors to
-// problem documents.
+// Package login knows nothing of HTTP; the factor checks run under its
+// throttle in package factor, and server/signin.go serves the steps.
 package login

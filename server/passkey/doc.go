@@ -5,6 +5,10 @@
 // and the conversion of credential records (§4 "credential record") to and
 // from store.Credential.
 //
-// Ceremony data (the library's SessionData) is stored by callers in the
-// ephemeral store, single use (read-and-delete) and expiring.
+// Ceremonies is the one ceremony store of the server: it begins and
+// finishes registrations (§7.1) and authentications (§7.2) for every flow,
+// keyed by scope (enrollment, account, login, re-authentication) and the
+// flow's id under one key scheme, "wa:<scope>:<id>". The ceremony data (the
+// library's SessionData) lives in the ephemeral store, single use
+// (read-and-delete before a response is verified) and expiring.
 package passkey

@@ -9,20 +9,19 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"mutualauth/server/account"
+	"mutualauth/server/audit"
+	"mutualauth/server/factor"
 	"mutualauth/server/keys"
 	"mutualauth/server/login"
 	"mutualauth/server/passkey"
-	"mutualauth/server/password"
 	"mutualauth/server/secretbox"
 	"mutualauth/server/token"
-	"mutualauth/server/totp"
 	"mutualauth/store"
 	"mutualauth/templates"
 )
@@ -36,27 +35,25 @@ const (
 	WidgetCodeTTL = 60 * time.Second
 )
 
-// LoginHandler serves the login transaction of the API contract ("Login",
+// SignInHandler serves the login transaction of the API contract ("Login",
 // "Throttling"). The state machine, counters and limits live in package
-// login; this handler checks the factors and turns outcomes into responses,
-// audit events and metrics.
-type LoginHandler struct {
+// login, the factor checks in package factor; this handler turns their
+// outcomes into responses, audit events and metrics.
+type SignInHandler struct {
 	Issuer      string
 	Users       store.Users
 	Credentials store.Credentials
-	Recovery    store.RecoveryCodes
 	Clients     store.Clients
-	KV          store.KV
+	KV          store.KV // widget codes
 	Tx          *login.Transactions
-	Throttle    *login.Throttle
 	IPLimit     *login.RateLimiter
+	Verifier    *factor.Verifier
+	Ceremonies  *passkey.Ceremonies
 	Keys        *keys.Ring
 	Box         *secretbox.Box
-	Hasher      *password.Hasher
-	RP          *passkey.RP
 	Sessions    *SessionManager
 	Devices     *DeviceManager
-	Audit       *Auditor
+	Audit       *audit.Auditor
 	Metrics     *Metrics
 	Log         *slog.Logger
 	Now         func() time.Time
@@ -129,7 +126,7 @@ func errInvalidNonce() *Problem {
 }
 
 // Begin serves POST /api/v1/login/begin.
-func (h *LoginHandler) Begin(c echo.Context) error {
+func (h *SignInHandler) Begin(c echo.Context) error {
 	const step = "begin"
 	if err := h.limit(c, "begin", step); err != nil {
 		return err
@@ -187,7 +184,7 @@ func (h *LoginHandler) Begin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	recognized = recognized && known && usable(u)
+	recognized = recognized && known && factor.Unusable(&u) == ""
 
 	tx := login.Transaction{Username: username, ClientID: req.ClientID, Audience: audience}
 	if known {
@@ -221,22 +218,22 @@ func (h *LoginHandler) Begin(c echo.Context) error {
 }
 
 // Password serves POST /api/v1/login/password.
-func (h *LoginHandler) Password(c echo.Context) error {
+func (h *SignInHandler) Password(c echo.Context) error {
 	return h.factor(c, login.StepPassword, h.checkPassword)
 }
 
 // OTP serves POST /api/v1/login/otp.
-func (h *LoginHandler) OTP(c echo.Context) error {
+func (h *SignInHandler) OTP(c echo.Context) error {
 	return h.factor(c, login.StepOTP, h.checkOTP)
 }
 
 // RecoveryCode serves POST /api/v1/login/recovery.
-func (h *LoginHandler) RecoveryCode(c echo.Context) error {
+func (h *SignInHandler) RecoveryCode(c echo.Context) error {
 	return h.factor(c, login.StepRecovery, h.checkRecovery)
 }
 
 // WebAuthn serves POST /api/v1/login/webauthn.
-func (h *LoginHandler) WebAuthn(c echo.Context) error {
+func (h *SignInHandler) WebAuthn(c echo.Context) error {
 	return h.factor(c, login.StepWebAuthn, h.checkWebAuthn)
 }
 
@@ -244,7 +241,7 @@ func (h *LoginHandler) WebAuthn(c echo.Context) error {
 // recognized device the request lists the user's credentials; anywhere
 // else it lists none (a discoverable-credential request), so the options
 // say nothing about whether the username exists or which credentials it has.
-func (h *LoginHandler) WebAuthnOptions(c echo.Context) error {
+func (h *SignInHandler) WebAuthnOptions(c echo.Context) error {
 	const step = "webauthn_options"
 	if err := h.limit(c, "step", step); err != nil {
 		return err
@@ -261,7 +258,7 @@ func (h *LoginHandler) WebAuthnOptions(c echo.Context) error {
 	if !tx.Allows(login.StepWebAuthn) {
 		return errWrongStep()
 	}
-	if h.RP == nil {
+	if !h.Ceremonies.Available() {
 		return NewProblem(http.StatusNotImplemented, "webauthn_unavailable",
 			"Passkeys are off on this server: its public URL has no domain name to serve as RP ID.")
 	}
@@ -287,43 +284,23 @@ func (h *LoginHandler) WebAuthnOptions(c echo.Context) error {
 		}
 		topOrigins = cl.Origins
 	}
-	assertion, cer, err := h.RP.BeginLogin(user, topOrigins)
+	assertion, err := h.Ceremonies.BeginLogin(ctx, passkey.ScopeLogin, tx.ID, user, topOrigins)
 	if err != nil {
-		return err
-	}
-	raw, err := passkey.MarshalCeremony(cer)
-	if err != nil {
-		return err
-	}
-	if err := h.KV.Put(ctx, webauthnLoginKey(tx.ID), raw, passkey.CeremonyTTL); err != nil {
 		return err
 	}
 	h.count(step, "success")
 	return c.JSON(http.StatusOK, map[string]any{"publicKey": assertion.Response})
 }
 
-func webauthnLoginKey(loginID string) string { return "wa:login:" + loginID }
-
-// outcome is the result of checking one factor: ok, or a failure with the
-// reason recorded in the audit log (never sent to the client).
-type outcome struct {
-	ok     bool
-	reason string
-	// result overrides the audit result of a failure ("clone_warning").
-	result string
-}
-
-func fail(reason string) outcome { return outcome{reason: reason} }
-
 // checker checks one factor. u is nil when the transaction's username
 // names no account.
-type checker func(c echo.Context, tx login.Transaction, u *store.User, req loginRequest) (outcome, error)
+type checker func(ctx context.Context, tx login.Transaction, u *store.User, req loginRequest) (factor.Result, error)
 
 // factor runs one factor step: rate limit, transaction and order checks,
 // the throttle reservation (before the secret is looked at), the check,
 // then the transaction moved forward with compare-and-set, or the
 // completion.
-func (h *LoginHandler) factor(c echo.Context, step login.Step, check checker) error {
+func (h *SignInHandler) factor(c echo.Context, step login.Step, check checker) error {
 	name := string(step)
 	action := "login." + name
 	if err := h.limit(c, "step", name); err != nil {
@@ -353,46 +330,25 @@ func (h *LoginHandler) factor(c echo.Context, step login.Step, check checker) er
 	// WebAuthn assertions answer a fresh single-use challenge and cannot
 	// be guessed, so they are neither counted nor throttled; their success
 	// resets the counter like any other.
-	counted := step != login.StepWebAuthn
-	count := 0
-	if counted {
-		count, err = h.Throttle.Reserve(ctx, tx.ThrottleKey())
-		var te *login.ThrottledError
-		if errors.As(err, &te) {
-			h.record(c, tx, action, "throttled", "counter "+counterKind(tx))
-			h.count(name, "throttled")
-			p := NewProblem(http.StatusTooManyRequests, "too_many_attempts",
-				"Too many failed attempts. Wait, then try again.")
-			p.RetryAfter = te.RetryAfter
-			return p
-		}
-		if err != nil {
-			return err
-		}
+	attempt := factor.Attempt{Counter: tx.ThrottleKey(), Unthrottled: step == login.StepWebAuthn,
+		Lockable: tx.PerUsername(), User: u}
+	out, err := h.Verifier.Check(ctx, attempt, func() (factor.Result, error) { return check(ctx, tx, u, req) })
+	if errors.Is(err, login.ErrThrottled) {
+		h.record(ctx, tx, action, "throttled", "counter "+counterKind(tx))
+		h.count(name, "throttled")
 	}
-
-	out, err := check(c, tx, u, req)
 	if err != nil {
 		return err
 	}
-	if !out.ok {
-		result := out.result
-		if result == "" {
-			result = "failure"
-		}
-		h.record(c, tx, action, result, out.reason)
+	if !out.OK {
+		result := out.AuditResult()
+		h.record(ctx, tx, action, result, out.Reason)
 		h.count(name, result)
-		if counted && tx.PerUsername() && count >= login.LockAfter && u != nil && !u.Locked {
-			h.lock(c, u, count)
-		}
 		return errInvalidCredentials()
 	}
 
-	if err := h.Throttle.Reset(ctx, tx.ThrottleKey()); err != nil {
-		return err
-	}
 	next := tx.Succeed(step)
-	h.record(c, tx, action, "success", "")
+	h.record(ctx, tx, action, "success", "")
 	h.count(name, "success")
 	if next.Complete() {
 		return h.complete(c, next, u, req)
@@ -410,7 +366,7 @@ func (h *LoginHandler) factor(c echo.Context, step login.Step, check checker) er
 
 // complete ends a transaction whose factors both succeeded: exactly one
 // request wins the compare-and-set to done and gets a new session.
-func (h *LoginHandler) complete(c echo.Context, tx login.Transaction, u *store.User, req loginRequest) error {
+func (h *SignInHandler) complete(c echo.Context, tx login.Transaction, u *store.User, req loginRequest) error {
 	ctx := c.Request().Context()
 	if err := h.Tx.Finish(ctx, tx); err != nil {
 		return h.saveError(err)
@@ -460,7 +416,7 @@ func (h *LoginHandler) complete(c echo.Context, tx login.Transaction, u *store.U
 	if out.Proof, _, err = h.proof(c, tx, u, req.ClientNonce); err != nil {
 		return err
 	}
-	h.record(c, tx, "login.complete", "success", "amr "+strings.Join(amr, "+")+", session "+sess.ID)
+	h.record(ctx, tx, "login.complete", "success", "amr "+strings.Join(amr, "+")+", session "+sess.ID)
 	h.count("complete", "success")
 	return c.JSON(http.StatusOK, out)
 }
@@ -468,7 +424,7 @@ func (h *LoginHandler) complete(c echo.Context, tx login.Transaction, u *store.U
 // deviceToken returns the token of the device the login was recognized
 // on (kept sealed in the transaction) while that device is still valid,
 // and otherwise makes this device a recognized one with a new token.
-func (h *LoginHandler) deviceToken(c echo.Context, tx login.Transaction, u *store.User) (string, error) {
+func (h *SignInHandler) deviceToken(c echo.Context, tx login.Transaction, u *store.User) (string, error) {
 	if tx.Recognized && tx.DeviceSeal != nil {
 		raw, err := h.Box.Open(tx.DeviceSeal, deviceSealAD(tx.DeviceID))
 		if err != nil {
@@ -490,210 +446,35 @@ func (h *LoginHandler) deviceToken(c echo.Context, tx login.Transaction, u *stor
 	return h.Devices.Issue(c, u.ID, "")
 }
 
-// otpDigits drops the spaces people type inside a code ("123 456").
-func otpDigits(code string) string { return strings.Join(strings.Fields(code), "") }
-
-// dummyTOTPSecret is checked against for unknown usernames, so that their
-// code check costs what an account's does. No account has it: secrets are
-// sealed random 160-bit values.
-const dummyTOTPSecret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
-
 func deviceSealAD(deviceID string) []byte { return []byte("login-device:" + deviceID) }
 
-// checkPassword verifies the password; unknown, disabled, locked and
-// unenrolled accounts get a dummy verification of the same cost.
-func (h *LoginHandler) checkPassword(c echo.Context, _ login.Transaction, u *store.User, req loginRequest) (outcome, error) {
-	ctx := c.Request().Context()
-	if u == nil || u.PasswordHash == "" {
-		if err := h.Hasher.VerifyDummy(ctx, req.Password); err != nil {
-			return outcome{}, err
-		}
-		if u == nil {
-			return fail("unknown username"), nil
-		}
-		return fail("no password set"), nil
-	}
-	ok, rehash, err := h.Hasher.Verify(ctx, u.PasswordHash, req.Password)
-	if errors.Is(err, password.ErrMalformedHash) {
-		h.Log.Error("stored password hash is malformed", "user", u.ID)
-		return fail("stored password hash is malformed"), nil
-	}
-	if err != nil {
-		return outcome{}, err
-	}
-	if reason := unusable(u); reason != "" {
-		return fail(reason), nil
-	}
-	if !ok {
-		return fail("wrong password"), nil
-	}
-	if rehash {
-		h.rehash(ctx, u, req.Password)
-	}
-	return outcome{ok: true}, nil
+func (h *SignInHandler) checkPassword(ctx context.Context, _ login.Transaction, u *store.User, req loginRequest) (factor.Result, error) {
+	return h.Verifier.Password(ctx, u, req.Password)
 }
 
-// rehash replaces a hash made with older parameters; a failure only logs.
-func (h *LoginHandler) rehash(ctx context.Context, u *store.User, pw string) {
-	phc, err := h.Hasher.Hash(ctx, pw)
-	if err == nil {
-		_, err = h.Users.UpdateUser(ctx, u.ID, func(x *store.User) error {
-			if x.PasswordHash == u.PasswordHash {
-				x.PasswordHash = phc
-			}
-			return nil
-		})
-	}
-	if err != nil {
-		h.Log.Warn("password rehash failed", "user", u.ID, "err", err)
-	}
+func (h *SignInHandler) checkOTP(ctx context.Context, _ login.Transaction, u *store.User, req loginRequest) (factor.Result, error) {
+	return h.Verifier.TOTP(ctx, u, req.Code)
 }
 
-// checkOTP checks a TOTP code (RFC 6238: the current step or the one
-// before) and accepts its time step at most once, atomically in the store.
-func (h *LoginHandler) checkOTP(c echo.Context, _ login.Transaction, u *store.User, req loginRequest) (outcome, error) {
-	if u == nil {
-		// The same code check as for an account, against a secret no one has.
-		_, _ = totp.Check(dummyTOTPSecret, otpDigits(req.Code), h.Now())
-		return fail("unknown username"), nil
-	}
-	if reason := unusable(u); reason != "" {
-		return fail(reason), nil
-	}
-	if u.TOTPSecret == nil {
-		return fail("no authenticator app enrolled"), nil
-	}
-	secret, err := h.Box.Open(u.TOTPSecret, TOTPAD(u.ID))
-	if err != nil {
-		h.Log.Error("TOTP secret cannot be opened", "user", u.ID, "err", err)
-		return fail("TOTP secret cannot be opened"), nil
-	}
-	step, err := totp.Check(string(secret), otpDigits(req.Code), h.Now())
-	if errors.Is(err, totp.ErrInvalidCode) {
-		return fail("wrong code"), nil
-	}
-	if err != nil {
-		return outcome{}, err
-	}
-	err = h.Users.AcceptTOTPStep(c.Request().Context(), u.ID, step)
-	if errors.Is(err, store.ErrConflict) {
-		return fail("code already used (replay)"), nil
-	}
-	if err != nil {
-		return outcome{}, err
-	}
-	return outcome{ok: true}, nil
-}
-
-// checkRecovery spends a one-time recovery code, atomically in the store.
-func (h *LoginHandler) checkRecovery(c echo.Context, _ login.Transaction, u *store.User, req loginRequest) (outcome, error) {
-	if u != nil {
-		if reason := unusable(u); reason != "" {
-			return fail(reason), nil
-		}
-	}
-	if !token.ValidRecoveryCode(req.Code) {
-		return fail("not a recovery code"), nil
-	}
-	// An unknown username costs the same store round trip, with an id no
-	// account has.
-	owner := "-"
-	if u != nil {
-		owner = u.ID
-	}
-	err := h.Recovery.UseRecoveryCode(c.Request().Context(), owner, token.HashRecoveryCode(req.Code), h.Now())
-	if u == nil && (err == nil || errors.Is(err, store.ErrNotFound)) {
-		return fail("unknown username"), nil
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return fail("unknown or used recovery code"), nil
-	}
-	if err != nil {
-		return outcome{}, err
-	}
-	return outcome{ok: true}, nil
+func (h *SignInHandler) checkRecovery(ctx context.Context, _ login.Transaction, u *store.User, req loginRequest) (factor.Result, error) {
+	return h.Verifier.RecoveryCode(ctx, u, req.Code)
 }
 
 // checkWebAuthn verifies an assertion against the ceremony of this
-// transaction (single use: taken from the store) and only for the
-// transaction's own account. The credential record gets the new sign
-// count, flags and last use. A clone warning (WebAuthn §6.1.1: the counter
-// did not increase) refuses the login and stays on the credential.
-func (h *LoginHandler) checkWebAuthn(c echo.Context, tx login.Transaction, u *store.User, req loginRequest) (outcome, error) {
-	ctx := c.Request().Context()
-	raw, err := h.KV.Take(ctx, webauthnLoginKey(tx.ID))
-	if errors.Is(err, store.ErrNotFound) {
-		return fail("no pending WebAuthn challenge"), nil
-	}
+// transaction, taken from the store first (single use), and only for the
+// transaction's own account.
+func (h *SignInHandler) checkWebAuthn(ctx context.Context, tx login.Transaction, u *store.User, req loginRequest) (factor.Result, error) {
+	cer, err := h.Verifier.TakeAssertionCeremony(ctx, passkey.ScopeLogin, tx.ID)
 	if err != nil {
-		return outcome{}, err
+		return factor.Result{}, err
 	}
-	if u == nil {
-		return fail("unknown username"), nil
-	}
-	if reason := unusable(u); reason != "" {
-		return fail(reason), nil
-	}
-	if h.RP == nil {
-		return fail("passkeys are off"), nil
-	}
-	cer, err := passkey.UnmarshalCeremony(raw)
-	if err != nil {
-		return outcome{}, err
-	}
-	creds, err := h.Credentials.ListCredentials(ctx, u.ID)
-	if err != nil {
-		return outcome{}, err
-	}
-	owner := passkey.User{Account: *u, Credentials: creds}
-	lookup := func(handle []byte) (passkey.User, error) {
-		if passkey.UserIDFromHandle(handle) != u.ID {
-			return passkey.User{}, passkey.ErrInvalid
-		}
-		return owner, nil
-	}
-	_, cred, err := h.RP.FinishLogin(cer, req.Credential, lookup)
-	if err != nil {
-		h.Log.Debug("webauthn assertion refused", "user", u.ID, "err", err)
-		return fail("assertion not valid"), nil
-	}
-	i := slices.IndexFunc(creds, func(x store.Credential) bool { return string(x.ID) == string(cred.ID) })
-	if i < 0 {
-		return fail("credential not registered to this account"), nil
-	}
-	rec := creds[i]
-	passkey.Update(&rec, cred, h.Now())
-	if err := h.Credentials.UpdateCredential(ctx, rec); err != nil {
-		return outcome{}, err
-	}
-	if cred.Authenticator.CloneWarning {
-		h.Log.Warn("webauthn clone warning: signature counter did not increase; login refused",
-			"user", u.ID, "credential", base64.RawURLEncoding.EncodeToString(rec.ID), "sign_count", rec.SignCount)
-		return outcome{reason: "signature counter did not increase (possible cloned authenticator)", result: "clone_warning"}, nil
-	}
-	return outcome{ok: true}, nil
-}
-
-// lock locks an account after LockAfter consecutive failures on its
-// username counter; an admin unlocks it.
-func (h *LoginHandler) lock(c echo.Context, u *store.User, count int) {
-	_, err := h.Users.UpdateUser(c.Request().Context(), u.ID, func(x *store.User) error {
-		x.Locked = true
-		return nil
-	})
-	if err != nil {
-		h.Log.Error("locking account failed", "user", u.ID, "err", err)
-		return
-	}
-	h.Audit.Record(c, store.AuditEvent{Subject: u.ID, Action: "account.locked", Result: "locked",
-		Detail: "consecutive failed sign-in attempts: " + strconv.Itoa(count)})
-	h.count("lock", "locked")
+	return h.Verifier.Assertion(ctx, u, cer, req.Credential)
 }
 
 // subject returns the transaction's account, or nil for an unknown
 // username (or an account deleted since begin). Both paths read the store
 // once.
-func (h *LoginHandler) subject(ctx context.Context, tx login.Transaction) (*store.User, error) {
+func (h *SignInHandler) subject(ctx context.Context, tx login.Transaction) (*store.User, error) {
 	var (
 		u   store.User
 		err error
@@ -716,7 +497,7 @@ func (h *LoginHandler) subject(ctx context.Context, tx login.Transaction) (*stor
 }
 
 // load returns the transaction or the 404 unknown_login problem.
-func (h *LoginHandler) load(ctx context.Context, id string) (login.Transaction, error) {
+func (h *SignInHandler) load(ctx context.Context, id string) (login.Transaction, error) {
 	tx, err := h.Tx.Load(ctx, id)
 	if errors.Is(err, login.ErrUnknown) {
 		return login.Transaction{}, errUnknownLogin()
@@ -724,7 +505,7 @@ func (h *LoginHandler) load(ctx context.Context, id string) (login.Transaction, 
 	return tx, err
 }
 
-func (h *LoginHandler) saveError(err error) error {
+func (h *SignInHandler) saveError(err error) error {
 	switch {
 	case errors.Is(err, login.ErrStale):
 		return errWrongStep()
@@ -737,13 +518,13 @@ func (h *LoginHandler) saveError(err error) error {
 // proof signs a server proof over nonce (none when nonce is empty). The
 // phrase is in it only once the transaction reveals it. shown reports
 // whether this proof carries the phrase.
-func (h *LoginHandler) proof(c echo.Context, tx login.Transaction, u *store.User, nonce string) (string, bool, error) {
+func (h *SignInHandler) proof(c echo.Context, tx login.Transaction, u *store.User, nonce string) (string, bool, error) {
 	if nonce == "" {
 		return "", false, nil
 	}
 	phrase := ""
 	if tx.PhraseRevealed() && u != nil && u.ID == tx.UserID && u.Phrase != nil {
-		p, err := h.Box.Open(u.Phrase, PhraseAD(u.ID))
+		p, err := h.Box.Open(u.Phrase, factor.PhraseAD(u.ID))
 		if err != nil {
 			h.Log.Error("security phrase cannot be opened", "user", u.ID, "err", err)
 		} else {
@@ -769,7 +550,7 @@ func (h *LoginHandler) proof(c echo.Context, tx login.Transaction, u *store.User
 
 // audience is the request's Origin when it is the issuer or the origin
 // begin accepted for the transaction's client; otherwise the issuer.
-func (h *LoginHandler) audience(c echo.Context, tx login.Transaction) string {
+func (h *SignInHandler) audience(c echo.Context, tx login.Transaction) string {
 	origin := c.Request().Header.Get("Origin")
 	if origin != "" && (origin == h.Issuer || origin == tx.Audience) {
 		return origin
@@ -778,7 +559,7 @@ func (h *LoginHandler) audience(c echo.Context, tx login.Transaction) string {
 }
 
 // limit applies the per-IP limit of group.
-func (h *LoginHandler) limit(c echo.Context, group, step string) error {
+func (h *SignInHandler) limit(c echo.Context, group, step string) error {
 	err := h.IPLimit.Allow(c.Request().Context(), group, c.RealIP())
 	var re *login.RateLimitedError
 	if errors.As(err, &re) {
@@ -791,7 +572,7 @@ func (h *LoginHandler) limit(c echo.Context, group, step string) error {
 	return err
 }
 
-func (h *LoginHandler) record(c echo.Context, tx login.Transaction, action, result, detail string) {
+func (h *SignInHandler) record(ctx context.Context, tx login.Transaction, action, result, detail string) {
 	subject := tx.UserID
 	if subject == "" {
 		subject = tx.Username
@@ -806,10 +587,10 @@ func (h *LoginHandler) record(c echo.Context, tx login.Transaction, action, resu
 		}
 		detail += "login " + token.HashHex(tx.ID)[:12]
 	}
-	h.Audit.Record(c, store.AuditEvent{Actor: actor, Subject: subject, Action: action, Result: result, Detail: detail})
+	h.Audit.Record(ctx, store.AuditEvent{Actor: actor, Subject: subject, Action: action, Result: result, Detail: detail})
 }
 
-func (h *LoginHandler) count(step, result string) {
+func (h *SignInHandler) count(step, result string) {
 	if h.Metrics != nil {
 		h.Metrics.Logins.WithLabelValues(step, result).Inc()
 	}
@@ -820,21 +601,6 @@ func counterKind(tx login.Transaction) string {
 		return "username"
 	}
 	return "device " + tx.DeviceID
-}
-
-// usable reports whether an account may sign in at all.
-func usable(u store.User) bool { return unusable(&u) == "" }
-
-func unusable(u *store.User) string {
-	switch {
-	case u.Disabled:
-		return "account disabled"
-	case u.Locked:
-		return "account locked"
-	case u.EnrolledAt.IsZero():
-		return "enrollment not completed"
-	}
-	return ""
 }
 
 // checkNonce accepts an empty nonce or one of 16 to 64 bytes in unpadded
