@@ -88,6 +88,17 @@ func clientSetup(server string, getenv func(string) string) (*client.Client, *cl
 	return c, store, nil
 }
 
+// storedSession opens the client and the session stored for server (nil
+// when none).
+func storedSession(server string, getenv func(string) string) (*client.Client, *client.FileStore, *client.Session, error) {
+	c, store, err := clientSetup(server, getenv)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	s, err := store.Session(c.Server)
+	return c, store, s, err
+}
+
 func clientCommand(ctx context.Context, cmd string, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	server := fs.String("server", "", "the server URL, https://host[:port]")
@@ -110,11 +121,7 @@ func clientCommand(ctx context.Context, cmd string, args []string, getenv func(s
 		}
 		return explain(con, *server, login(ctx, con, *server, *username, *fingerprint, getenv, stdout))
 	case "whoami":
-		c, store, err := clientSetup(*server, getenv)
-		if err != nil {
-			return err
-		}
-		s, err := store.Session(c.Server)
+		c, store, s, err := storedSession(*server, getenv)
 		if err != nil {
 			return err
 		}
@@ -128,11 +135,7 @@ func clientCommand(ctx context.Context, cmd string, args []string, getenv func(s
 		_, err = fmt.Fprintln(stdout, info.User.Username)
 		return err
 	default: // logout
-		c, store, err := clientSetup(*server, getenv)
-		if err != nil {
-			return err
-		}
-		s, err := store.Session(c.Server)
+		c, store, s, err := storedSession(*server, getenv)
 		if err != nil {
 			return err
 		}
@@ -336,11 +339,7 @@ func explain(con *console, server string, err error) error {
 // remoteSession opens the client and the stored session for the remote
 // admin commands.
 func remoteSession(server string, getenv func(string) string) (*client.Client, *client.Session, error) {
-	c, store, err := clientSetup(server, getenv)
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := store.Session(c.Server)
+	c, _, s, err := storedSession(server, getenv)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -68,16 +68,9 @@ func (c *Client) Begin(ctx context.Context, username, deviceToken string) (*Logi
 	if deviceToken != "" {
 		req["device_token"] = deviceToken
 	}
-	r, err := c.do(ctx, http.MethodPost, "/api/v1/login/begin", req, nil)
+	a, _, err := c.post(ctx, "/api/v1/login/begin", req)
 	if err != nil {
 		return nil, err
-	}
-	if r.status != http.StatusOK {
-		return nil, problem(r)
-	}
-	var a stepAnswer
-	if err := json.Unmarshal(r.body, &a); err != nil {
-		return nil, &NotProvenError{Reason: "its answer is malformed", Err: err}
 	}
 	v, err := c.Verify(ctx, a.Proof, nonce, a.LoginID)
 	if err != nil {
@@ -113,16 +106,9 @@ func (l *Login) step(ctx context.Context, path string, fields map[string]any) (*
 	nonce := NewNonce()
 	fields["login_id"] = l.ID
 	fields["client_nonce"] = nonce
-	r, err := l.c.do(ctx, http.MethodPost, path, fields, nil)
+	a, r, err := l.c.post(ctx, path, fields)
 	if err != nil {
 		return nil, err
-	}
-	if r.status != http.StatusOK {
-		return nil, problem(r)
-	}
-	var a stepAnswer
-	if err := json.Unmarshal(r.body, &a); err != nil {
-		return nil, &NotProvenError{Reason: "its answer is malformed", Err: err}
 	}
 	v, err := l.c.Verify(ctx, a.Proof, nonce, l.ID)
 	if err != nil {
@@ -147,6 +133,23 @@ func (l *Login) step(ctx context.Context, path string, fields map[string]any) (*
 	}
 	l.Next = a.Next
 	return &Step{Next: a.Next}, nil
+}
+
+// post sends one login step and reads its 200 answer; any other status is
+// the server's *Problem.
+func (c *Client) post(ctx context.Context, path string, body any) (stepAnswer, response, error) {
+	r, err := c.do(ctx, http.MethodPost, path, body, nil)
+	if err != nil {
+		return stepAnswer{}, r, err
+	}
+	if r.status != http.StatusOK {
+		return stepAnswer{}, r, problem(r)
+	}
+	var a stepAnswer
+	if err := json.Unmarshal(r.body, &a); err != nil {
+		return stepAnswer{}, r, &NotProvenError{Reason: "its answer is malformed", Err: err}
+	}
+	return a, r, nil
 }
 
 // sessionFrom reads the session cookie of a completion.

@@ -232,40 +232,10 @@ func TestCLIRemoteAdmin(t *testing.T) {
 	}
 
 	// A signed-in user who is not an admin is refused.
-	dora := cliEnrollFromURL(t, s, strings.TrimSpace(runCLI(t, dir, "", "admin", "invite", "--server", s.URL(), "--username", "ed").want(t, "invite ed", 0).stdout))
+	ed := loginEnrollAt(t, s, nil, strings.TrimSpace(runCLI(t, dir, "", "admin", "invite", "--server", s.URL(), "--username", "ed").want(t, "invite ed", 0).stdout), "ed", "seven silver owls", false)
 	other := t.TempDir()
-	runCLI(t, other, dora.Recovery[0]+"\n"+loginPassword+"\n", "login", "--server", s.URL(), "--username", "ed", "--fingerprint", kid).want(t, "ed login", 0)
+	runCLI(t, other, ed.Recovery[0]+"\n"+loginPassword+"\n", "login", "--server", s.URL(), "--username", "ed", "--fingerprint", kid).want(t, "ed login", 0)
 	runCLI(t, other, "", "admin", "users", "--server", s.URL()).want(t, "non-admin admin users", 1)
-}
-
-// cliEnrollFromURL enrolls through the enrollment API at enrollURL with
-// loginPassword and returns the recovery codes.
-func cliEnrollFromURL(t *testing.T, s *Server, enrollURL string) loginAccount {
-	t.Helper()
-	api := s.URL() + "/api/v1/enroll/" + inviteToken(t, s, enrollURL)
-	st, _, body := loginAPI(t, "POST", api+"/password", map[string]string{"password": loginPassword})
-	loginMustStatus(t, "enroll password", st, http.StatusNoContent, body)
-	st, _, body = loginAPI(t, "POST", api+"/phrase", map[string]string{"phrase": "seven silver owls"})
-	loginMustStatus(t, "enroll phrase", st, http.StatusNoContent, body)
-	st, _, body = loginAPI(t, "POST", api+"/totp", nil)
-	loginMustStatus(t, "enroll totp", st, http.StatusOK, body)
-	secret, _ := body["secret"].(string)
-	for attempt := 1; ; attempt++ {
-		st, _, body = loginAPI(t, "POST", api+"/totp/confirm", map[string]string{"code": loginTOTPCode(t, secret, time.Now().Add(-30*time.Second))})
-		if st == http.StatusNoContent {
-			break
-		}
-		if attempt == 3 {
-			loginMustStatus(t, "enroll totp confirm", st, http.StatusNoContent, body)
-		}
-	}
-	st, _, body = loginAPI(t, "POST", api+"/complete", nil)
-	loginMustStatus(t, "enroll complete", st, http.StatusOK, body)
-	acct := loginAccount{TOTPSecret: secret}
-	for _, c := range body["recovery_codes"].([]any) {
-		acct.Recovery = append(acct.Recovery, c.(string))
-	}
-	return acct
 }
 
 // impostor serves, on the real server's address, its own JWKS, a discovery

@@ -159,7 +159,12 @@ func loginJS[T any](t *testing.T, ctx context.Context, body string, args ...any)
 // free for the login that follows.
 func loginEnroll(t *testing.T, s *Server, ctx context.Context, username, phrase string, passkey bool) loginAccount {
 	t.Helper()
-	invite := s.AdminInvite(t, username, "", false)
+	return loginEnrollAt(t, s, ctx, s.AdminInvite(t, username, "", false), username, phrase, passkey)
+}
+
+// loginEnrollAt is loginEnroll through the enrollment link invite.
+func loginEnrollAt(t *testing.T, s *Server, ctx context.Context, invite, username, phrase string, passkey bool) loginAccount {
+	t.Helper()
 	i := strings.LastIndex(invite, "/enroll/")
 	if i < 0 {
 		t.Fatalf("invite URL %q has no /enroll/ path", invite)
