@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -59,6 +60,29 @@ func discoveryHandovers(t *testing.T, s *Server) []string {
 	return doc.Handovers
 }
 
+// recoveryThenPassword answers an unrecognized login's steps on a page or
+// in a frame: a recovery code, then the password.
+func recoveryThenPassword(t *testing.T, ctx context.Context, code string) {
+	t.Helper()
+	loginClick(t, ctx, "recovery-link")
+	loginWaitFor(t, ctx, "recovery")
+	loginType(t, ctx, "recovery", code)
+	loginWaitFor(t, ctx, "password", "stop")
+	loginType(t, ctx, "password", loginPassword)
+}
+
+// openFrame opens the host page in a fresh browser and types the username
+// in its frame.
+func openFrame(t *testing.T, s *Server, host *hostApp) (context.Context, context.Context) {
+	t.Helper()
+	ctx := newBrowser(t)
+	openHost(t, ctx, host)
+	fctx := attachFrame(t, ctx, s)
+	loginWaitFor(t, fctx, "username")
+	loginType(t, fctx, "username", "rita")
+	return ctx, fctx
+}
+
 func TestKeyRotationAndRevocation(t *testing.T) {
 	const support = "it-desk@example.com"
 	s := startServer(t, ServerOptions{Env: []string{"MUTUALAUTH_SUPPORT_CONTACT=" + support}})
@@ -105,11 +129,7 @@ func TestKeyRotationAndRevocation(t *testing.T) {
 		if st := loginReadPage(t, page); st.Stop || st.FirstUse || !st.Verified {
 			t.Fatalf("the page after the rotation: %+v", st)
 		}
-		loginClick(t, page, "recovery-link")
-		loginWaitFor(t, page, "recovery")
-		loginType(t, page, "recovery", acct.Recovery[1])
-		loginWaitFor(t, page, "password", "stop")
-		loginType(t, page, "password", loginPassword)
+		recoveryThenPassword(t, page, acct.Recovery[1])
 		loginWaitSignedIn(t, page)
 		if pin := loginJS[string](t, page, `return localStorage.getItem(a) || "";`, loginPinKey); pin != kidC {
 			t.Fatalf("the browser's pin is %q, want %q", pin, kidC)
@@ -117,20 +137,12 @@ func TestKeyRotationAndRevocation(t *testing.T) {
 	})
 
 	t.Run("pinned widget host follows", func(t *testing.T) {
-		ctx := newBrowser(t)
-		openHost(t, ctx, host)
-		fctx := attachFrame(t, ctx, s)
-		loginWaitFor(t, fctx, "username")
-		loginType(t, fctx, "username", "rita")
+		ctx, fctx := openFrame(t, s, host)
 		loginWaitFor(t, fctx, "otp", "stop")
 		if st := readFrame(t, fctx); st.Stop || !st.Verified {
 			t.Fatalf("the frame after the rotation: %+v", st)
 		}
-		loginClick(t, fctx, "recovery-link")
-		loginWaitFor(t, fctx, "recovery")
-		loginType(t, fctx, "recovery", acct.Recovery[2])
-		loginWaitFor(t, fctx, "password", "stop")
-		loginType(t, fctx, "password", loginPassword)
+		recoveryThenPassword(t, fctx, acct.Recovery[2])
 		if who := hostWho(t, ctx, "Signed in as", "Sign-in failed", "Widget error"); !strings.HasPrefix(who, "Signed in as rita") {
 			t.Fatalf("the host page says %q", who)
 		}
@@ -196,11 +208,7 @@ func TestKeyRotationAndRevocation(t *testing.T) {
 	})
 
 	t.Run("widget host pinned to A stops", func(t *testing.T) {
-		ctx := newBrowser(t)
-		openHost(t, ctx, host)
-		fctx := attachFrame(t, ctx, s)
-		loginWaitFor(t, fctx, "username")
-		loginType(t, fctx, "username", "rita")
+		ctx, fctx := openFrame(t, s, host)
 		loginWaitFor(t, fctx, "stop", "otp", "password")
 		st := readFrame(t, fctx)
 		if !st.Stop || st.OTP || st.Password {
