@@ -207,7 +207,7 @@ func (c *Client) Verify(ctx context.Context, proof, nonce, loginID string) (keys
 	switch {
 	case pinned == "":
 		if c.Confirm == nil || !c.Confirm(v.KID) {
-			return keys.Verified{}, &NotProvenError{Reason: "first contact, and its key " + v.KID + " was not confirmed", Err: ErrNotPinned, ServerKID: v.KID}
+			return keys.Verified{}, &NotProvenError{Reason: "first contact: no key is pinned for this server, and nobody confirmed its key " + v.KID, Err: ErrNotPinned, ServerKID: v.KID}
 		}
 		if err := c.Pins.SetPinnedKey(c.Server, v.KID); err != nil {
 			return keys.Verified{}, err

@@ -20,7 +20,7 @@ type NotProvenError struct {
 }
 
 func (e *NotProvenError) Error() string {
-	if e.Err != nil {
+	if e.Err != nil && !errors.Is(e.Err, ErrNotPinned) {
 		return "the server did not prove itself: " + e.Reason + ": " + e.Err.Error()
 	}
 	return "the server did not prove itself: " + e.Reason

@@ -227,3 +227,102 @@ func TestKeyRotationAndRevocation(t *testing.T) {
 		screenshot(t, ctx, "revoked-key-widget-390")
 	})
 }
+
+// TestLoginProofHandovers runs web/proof.js's handover following on
+// handovers made by hand: a chain A → B → C is followed from A, and each
+// way a chain must be refused is.
+func TestLoginProofHandovers(t *testing.T) {
+	s := startServer(t, ServerOptions{})
+	ctx := newBrowser(t)
+	loginOpen(t, ctx, s, "")
+	a, b, c, evil := newProofSigner(t), newProofSigner(t), newProofSigner(t), newProofSigner(t)
+	const issuer = "https://login.example"
+	now := time.Now().Unix()
+	pub := func(p *proofSigner) map[string]any {
+		var set struct {
+			Keys []map[string]any `json:"keys"`
+		}
+		if err := json.Unmarshal(p.jwks, &set); err != nil {
+			t.Fatal(err)
+		}
+		return set.Keys[0]
+	}
+	handover := func(from, to *proofSigner, mod func(h, c map[string]any)) string {
+		h := map[string]any{"alg": "ES256", "kid": from.kid, "typ": "mutualauth-handover+jwt"}
+		cl := map[string]any{"iss": issuer, "old_kid": from.kid, "new_kid": to.kid, "new_jwk": pub(to), "iat": now}
+		if mod != nil {
+			mod(h, cl)
+		}
+		return from.sign(t, h, cl, false)
+	}
+	jwks := func(ps ...*proofSigner) map[string]any {
+		var keys []any
+		for _, p := range ps {
+			keys = append(keys, pub(p))
+		}
+		return map[string]any{"keys": keys}
+	}
+	ab, bc := handover(a, b, nil), handover(b, c, nil)
+	follow := func(from, to string, hs []string, set map[string]any) (ok bool, reason string, chain int) {
+		type verdict struct {
+			OK     bool   `json:"ok"`
+			Reason string `json:"reason"`
+			Chain  int    `json:"chain"`
+		}
+		v := loginJS[verdict](t, ctx, `
+			try {
+				const chain = await MA.followHandovers(a.from, a.to, a.hs, a.jwks, a.issuer);
+				return {ok: true, chain: chain.length};
+			} catch (e) {
+				return {ok: false, reason: e.reason || String(e)};
+			}`, map[string]any{"from": from, "to": to, "hs": hs, "jwks": set, "issuer": issuer})
+		return v.OK, v.Reason, v.Chain
+	}
+	if ok, reason, n := follow(a.kid, c.kid, []string{bc, ab}, jwks(c, b, a)); !ok || n != 2 {
+		t.Fatalf("A → B → C: ok %v (%s), chain %d", ok, reason, n)
+	}
+	for _, tc := range []struct {
+		name     string
+		from, to string
+		hs       []string
+		set      map[string]any
+	}{
+		{"missing link", a.kid, c.kid, []string{bc}, jwks(c, b, a)},
+		{"backwards", c.kid, a.kid, []string{ab, bc}, jwks(c, b, a)},
+		{"middle key withdrawn", a.kid, c.kid, []string{ab, bc}, jwks(c, a)},
+		{"high-S handover", a.kid, c.kid, []string{highSJWS(t, ab), bc}, jwks(c, b, a)},
+		{"signed by a stranger", a.kid, c.kid, []string{handover(evil, b, func(h, cl map[string]any) { h["kid"], cl["old_kid"] = a.kid, a.kid }), bc}, jwks(c, b, a, evil)},
+		{"another issuer", a.kid, c.kid, []string{handover(a, b, func(_, cl map[string]any) { cl["iss"] = "https://evil.example" }), bc}, jwks(c, b, a)},
+		{"proof typ", a.kid, c.kid, []string{handover(a, b, func(h, _ map[string]any) { h["typ"] = "mutualauth-proof+jwt" }), bc}, jwks(c, b, a)},
+		{"new_jwk of another key", a.kid, c.kid, []string{handover(a, b, func(_, cl map[string]any) { cl["new_jwk"] = pub(evil) }), bc}, jwks(c, b, a)},
+	} {
+		if ok, reason, _ := follow(tc.from, tc.to, tc.hs, tc.set); ok || reason != "key-changed" {
+			t.Errorf("%s: ok %v reason %q, want refused as key-changed", tc.name, ok, reason)
+		}
+	}
+
+	// verifyProof: a proof by C for a client pinned to A, with and without
+	// the handovers.
+	proof := c.sign(t, map[string]any{"alg": "ES256", "kid": c.kid, "typ": "mutualauth-proof+jwt"},
+		map[string]any{"iss": issuer, "aud": issuer, "nonce": "bm9uY2Utbm9uY2Utbm9uY2Utbm9uY2U", "login_id": "tx-1", "iat": now, "exp": now + 300}, false)
+	type result struct {
+		OK     bool   `json:"ok"`
+		Reason string `json:"reason"`
+		KID    string `json:"kid"`
+	}
+	verify := func(hs []string) result {
+		return loginJS[result](t, ctx, `
+			try {
+				const r = await MA.verifyProof(a.proof, {issuer: a.issuer, audience: a.issuer, nonce: "bm9uY2Utbm9uY2Utbm9uY2Utbm9uY2U",
+					loginId: "tx-1", pinnedKid: a.pinned, jwks: a.jwks, handovers: a.hs});
+				return {ok: true, kid: r.kid};
+			} catch (e) { return {ok: false, reason: e.reason || String(e)}; }`,
+			map[string]any{"proof": proof, "issuer": issuer, "pinned": a.kid, "jwks": jwks(c, b, a), "hs": hs})
+	}
+	if r := verify([]string{ab, bc}); !r.OK || r.KID != c.kid {
+		t.Errorf("proof by C pinned to A with the chain: %+v", r)
+	}
+	if r := verify(nil); r.OK || r.Reason != "key-changed" {
+		t.Errorf("proof by C pinned to A without handovers: %+v", r)
+	}
+}
