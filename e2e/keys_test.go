@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"mutualauth/server/keys"
 )
 
 // Key continuity end to end: a rotation A → B → C followed by a pinned
@@ -324,5 +327,47 @@ func TestLoginProofHandovers(t *testing.T) {
 	}
 	if r := verify(nil); r.OK || r.Reason != "key-changed" {
 		t.Errorf("proof by C pinned to A without handovers: %+v", r)
+	}
+}
+
+// TestKeyRotationAcrossInstances: two instances share a PostgreSQL
+// database; a rotation made with the admin command while both run is
+// published by both before either signs with it, and both switch to it.
+func TestKeyRotationAcrossInstances(t *testing.T) {
+	db := postgresDatabase(t)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	env := []string{"MUTUALAUTH_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(key)}
+	s1 := startServer(t, ServerOptions{DatabaseURL: db, Env: env})
+	s2 := startServer(t, ServerOptions{DatabaseURL: db, Env: env})
+	old := serverSigningKID(t, s1)
+	if got := serverSigningKID(t, s2); got != old {
+		t.Fatalf("the instances sign with %s and %s", old, got)
+	}
+	start := time.Now()
+	kid := strings.TrimSpace(s1.Command(t, "admin", "keys", "rotate"))
+	published := func(s *Server) bool {
+		for _, k := range serverKeys(t, s) {
+			if k.str("kid") == kid {
+				return true
+			}
+		}
+		return false
+	}
+	waitFor(t, "both instances publish the new key", func() bool { return published(s1) && published(s2) })
+	if time.Since(start) < keys.ActivationDelay-time.Second {
+		for _, s := range []*Server{s1, s2} {
+			if got := serverSigningKID(t, s); got != old {
+				t.Errorf("%s signs with %s before the activation delay", s.URL(), got)
+			}
+		}
+	} else {
+		t.Logf("publishing took %s; the before-activation check is skipped", time.Since(start))
+	}
+	waitFor(t, "both instances sign with the new key", func() bool {
+		return serverSigningKID(t, s1) == kid && serverSigningKID(t, s2) == kid
+	})
+	if hs := discoveryHandovers(t, s2); len(hs) != 1 {
+		t.Errorf("the second instance lists %d handovers", len(hs))
 	}
 }
