@@ -480,3 +480,59 @@ func TestConcurrentRotateAddsOneGeneration(t *testing.T) {
 		t.Fatalf("%d keys stored, want 2", len(stored))
 	}
 }
+
+// TestSignWhileRefreshing signs from several goroutines while the ring is
+// rotated and refreshed (run with -race): every proof verifies against the
+// JWKS of the ring after the last refresh.
+func TestSignWhileRefreshing(t *testing.T) {
+	ctx := context.Background()
+	st, box := newMemKeys(), newBox(t)
+	ring, err := Load(ctx, st, box, testNow.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	proofs := make([][]string, 4)
+	stop := make(chan struct{})
+	for i := range proofs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p, err := ring.Sign(testClaims())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				proofs[i] = append(proofs[i], p)
+				_ = ring.JWKS()
+				_ = ring.Handovers()
+			}
+		}()
+	}
+	for i := range 3 {
+		if _, err := Rotate(ctx, st, box, "https://login.example.com", testNow.Add(time.Duration(i-10)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := ring.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	for _, list := range proofs {
+		for _, p := range list {
+			if _, err := Verify(p, ring.JWKS(), testOptions("")); err != nil {
+				t.Fatalf("a proof signed during the refreshes: %v", err)
+			}
+		}
+	}
+	if len(ring.KIDs()) != 4 {
+		t.Fatalf("%d keys after three rotations", len(ring.KIDs()))
+	}
+}
