@@ -139,3 +139,16 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestHelpListsClientCommands(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"mutualauth", "help"}, envOf(nil), &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"mutualauth login --server URL", "mutualauth whoami", "mutualauth logout", "admin users --server URL",
+		"admin keys rotate", "admin keys list", "admin keys revoke --kid KID", "Exit codes: 0 done, 1 refused, 2 usage, 3"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}
