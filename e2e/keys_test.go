@@ -69,9 +69,22 @@ func recoveryThenPassword(t *testing.T, ctx context.Context, code string) {
 	t.Helper()
 	loginClick(t, ctx, "recovery-link")
 	loginWaitFor(t, ctx, "recovery")
-	loginType(t, ctx, "recovery", code)
+	fillAndSubmit(t, ctx, "recovery", code)
 	loginWaitFor(t, ctx, "password", "stop")
-	loginType(t, ctx, "password", loginPassword)
+	fillAndSubmit(t, ctx, "password", loginPassword)
+}
+
+// fillAndSubmit sets the field's value and submits its form through the
+// page's own handler, once the page's scripts have run. Unlike typed keys
+// it cannot lose characters when the focus moves (a frame resized by its
+// host while a busy machine types into it).
+func fillAndSubmit(t *testing.T, ctx context.Context, id, value string) {
+	t.Helper()
+	waitFor(t, "the page's scripts have run", func() bool {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.readyState === "complete"`))
+		return err == nil && ok
+	})
+	loginJS[bool](t, ctx, `const f = document.getElementById(a); f.value = b; f.form.requestSubmit(); return true;`, id, value)
 }
 
 // openFrame opens the host page in a fresh browser and types the username
@@ -82,7 +95,7 @@ func openFrame(t *testing.T, s *Server, host *hostApp) (context.Context, context
 	openHost(t, ctx, host)
 	fctx := attachFrame(t, ctx, s)
 	loginWaitFor(t, fctx, "username")
-	loginType(t, fctx, "username", "rita")
+	fillAndSubmit(t, fctx, "username", "rita")
 	return ctx, fctx
 }
 
