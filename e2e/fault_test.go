@@ -296,11 +296,7 @@ func redisPID(t *testing.T, redisURL string) int {
 // to flush) while sessions exist and logins run, then starts it again on
 // its append-only file (appendfsync always).
 func TestFaultRedisKilledWithAOF(t *testing.T) {
-	rs, err := redistest.Start("--appendonly", "yes", "--appendfsync", "always")
-	if err != nil {
-		t.Fatalf("start a redis-server with AOF: %v", err)
-	}
-	t.Cleanup(func() { _ = rs.Close() })
+	rs := redistest.StartT(t, "--appendonly", "yes", "--appendfsync", "always")
 	s := startServer(t, ServerOptions{RedisURL: rs.URL(), Env: []string{"MUTUALAUTH_IP_RATE_LIMIT=0"}})
 	a := faultEnroll(t, s, "aof.user")
 	c := newAPILoginClient(t, s.URL())
@@ -365,11 +361,7 @@ func TestFaultRedisKilledWithAOF(t *testing.T) {
 // persistence a Redis restart does lose the session, and the server says
 // so with 401 (the session is gone), not 200 and not 503.
 func TestFaultRedisRestartWithoutPersistence(t *testing.T) {
-	rs, err := redistest.Start()
-	if err != nil {
-		t.Fatalf("start a redis-server: %v", err)
-	}
-	t.Cleanup(func() { _ = rs.Close() })
+	rs := redistest.StartT(t)
 	s := startServer(t, ServerOptions{RedisURL: rs.URL(), Env: []string{"MUTUALAUTH_IP_RATE_LIMIT=0"}})
 	a := faultEnroll(t, s, "volatile.user")
 	session := a.login(t, newAPILoginClient(t, s.URL()))
@@ -393,11 +385,7 @@ func TestFaultRedisRestartWithoutPersistence(t *testing.T) {
 // request that needs Redis answers 503 in time, and all is well once Redis
 // runs again (SIGCONT).
 func TestFaultRedisHangs(t *testing.T) {
-	rs, err := redistest.Start()
-	if err != nil {
-		t.Fatalf("start a redis-server: %v", err)
-	}
-	t.Cleanup(func() { _ = rs.Close() })
+	rs := redistest.StartT(t)
 	s := startServer(t, ServerOptions{RedisURL: rs.URL(), Env: []string{"MUTUALAUTH_IP_RATE_LIMIT=0"}})
 	a := faultEnroll(t, s, "frozen.user")
 	session := a.login(t, newAPILoginClient(t, s.URL()))

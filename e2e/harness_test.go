@@ -30,16 +30,16 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5"
 
+	"mutualauth/internal/testenv"
 	"mutualauth/store/redis/redistest"
 )
 
 // Environment variables the harness reads (see the package comment).
 const (
 	envChrome      = "MUTUALAUTH_E2E_CHROME"
-	envRequire     = "MUTUALAUTH_E2E_REQUIRE"
 	envScreenshots = "MUTUALAUTH_E2E_SCREENSHOTS"
 	envTestRedis   = redistest.EnvURL
-	envTestPG      = "MUTUALAUTH_TEST_POSTGRES_URL"
+	envTestPG      = testenv.EnvPostgresURL
 )
 
 const (
@@ -164,11 +164,7 @@ func startServer(t *testing.T, opts ServerOptions) *Server {
 	case os.Getenv(envTestRedis) != "":
 		redisURL = redistest.URL(t)
 	default:
-		var err error
-		if own, err = redistest.Start(); err != nil {
-			t.Fatalf("start a redis-server for the server: %v", err)
-		}
-		t.Cleanup(func() { _ = own.Close() })
+		own = redistest.StartT(t)
 		redisURL = own.URL()
 	}
 
@@ -396,14 +392,11 @@ func (b *logBuffer) String() string {
 }
 
 // postgresDatabase creates an empty database on the PostgreSQL server of
-// MUTUALAUTH_TEST_POSTGRES_URL, drops it at cleanup, and returns its URL. It
-// skips the test when that variable is unset.
+// MUTUALAUTH_TEST_POSTGRES_URL, drops it at cleanup, and returns its URL.
+// When that variable is unset it skips the test (fails it in CI).
 func postgresDatabase(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv(envTestPG)
-	if base == "" {
-		t.Skip(envTestPG + " is unset; the PostgreSQL end-to-end tests need a server")
-	}
+	base := testenv.PostgresURL(t)
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		t.Fatalf("%s must be a postgres:// URL", envTestPG)
@@ -472,7 +465,8 @@ func getJSON(t *testing.T, url string, v any) {
 // context of its first tab, which expires after browserTimeout. When the test
 // has failed, cleanup saves a screenshot and prints the page's console before
 // it closes the browser. Without a browser the test skips, or fails when
-// CI=true or MUTUALAUTH_E2E_REQUIRE=1. In -short mode it skips.
+// CI=true or MUTUALAUTH_TEST_REQUIRE=1 (testenv.Missing). In -short mode it
+// skips.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
 	if testing.Short() {
@@ -558,17 +552,8 @@ func chromeBinary(t *testing.T) string {
 			return found
 		}
 	}
-	msg := "no Chromium found: install chromium or set " + envChrome
-	if browserRequired() {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testenv.Missing(t, "Chromium", "apt-get install chromium, or set "+envChrome+" to a Chrome binary")
 	return ""
-}
-
-func browserRequired() bool {
-	ci, _ := strconv.ParseBool(os.Getenv("CI"))
-	return ci || os.Getenv(envRequire) == "1"
 }
 
 // screenshot saves a full-page PNG of the tab as

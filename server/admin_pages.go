@@ -134,11 +134,11 @@ func (p *AdminPages) page(c echo.Context, status int, title string, body any) er
 	s, _ := sessionOf(c)
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.Render(status, "admin", templates.Page{
-		Title:  title,
-		Script: "admin.js",
-		Data:   map[string]string{"layout": "wide"},
-		User:   &templates.PageUser{Username: s.Username, DisplayName: s.DisplayName, Admin: true},
-		Body:   body,
+		Title:   title,
+		Scripts: []string{"admin.js"},
+		Data:    map[string]string{"layout": "wide"},
+		User:    &templates.PageUser{Username: s.Username, DisplayName: s.DisplayName, Admin: true},
+		Body:    body,
 	})
 }
 

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"mutualauth/server/account"
 	"mutualauth/server/config"
 	"mutualauth/server/factor"
@@ -23,8 +21,6 @@ import (
 	"mutualauth/server/password"
 	"mutualauth/server/secretbox"
 	"mutualauth/store"
-	redisstore "mutualauth/store/redis"
-	"mutualauth/store/redis/redistest"
 	sqlstore "mutualauth/store/sql"
 )
 
@@ -64,12 +60,7 @@ func newTimingServer(tb testing.TB) *timingServer {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { durable.Close() })
-	ropts, err := redis.ParseURL(redistest.URL(tb))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ephemeral := redisstore.NewFromClient(redis.NewClient(ropts), redistest.NewPrefix())
-	tb.Cleanup(func() { ephemeral.Close() })
+	ephemeral := testEphemeral(tb)
 	key, err := secretbox.LoadKey("", dir)
 	if err != nil {
 		tb.Fatal(err)

@@ -629,9 +629,9 @@ func (p *LoginPage) Serve(c echo.Context) error {
 		return err
 	}
 	return render(c, "login", templates.Page{
-		Title:  "Sign in",
-		Script: "login.js",
-		Data:   map[string]string{"issuer": p.Issuer, "return-to": returnTo},
+		Title:   "Sign in",
+		Scripts: []string{"proof.js", "login.js"},
+		Data:    map[string]string{"issuer": p.Issuer, "return-to": returnTo},
 	})
 }
 

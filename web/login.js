@@ -4,9 +4,8 @@
 // client nonce, and the signed proof in the answer is checked with proof.js
 // against the key this browser pinned (and, in the widget, the key the host
 // pinned). Any failure stops the page with a warning.
-// common.js and proof.js (and embed.js in the widget) are loaded by the page
-// after this file (all deferred), so the work starts at DOMContentLoaded, when
-// all of them have run.
+// The layout loads common.js, proof.js (and embed.js in the widget) before
+// this file, all deferred; the work starts at DOMContentLoaded.
 //
 // Settings come from #login-data: issuer, return-to, and for the widget mode
 // ("embed" in the frame, "popup" in the pop-up), client-id, host-origin,
@@ -31,8 +30,7 @@
   var hooks = {};
   var tx = null; // the current login transaction
 
-  function $(id) { return document.getElementById(id); }
-  function show(node, on) { node.hidden = !on; }
+  var $ = MA.$, show = MA.show;
 
   function readPin() {
     try { return window.localStorage.getItem(PIN_KEY) || ""; } catch (e) { return ""; }
@@ -130,7 +128,7 @@
   }
 
   function keyOf(jws) {
-    try { return JSON.parse(atob(jws.split(".")[0].replace(/-/g, "+").replace(/_/g, "/"))).kid || ""; } catch (e) { return ""; }
+    try { return JSON.parse(new TextDecoder().decode(MA.b64u.decode(jws.split(".")[0]))).kid || ""; } catch (e) { return ""; }
   }
 
   // verify checks one step's proof; on success it updates the verified box and
@@ -197,23 +195,16 @@
     return result.claims;
   }
 
-  function retryAfterText(res) {
-    var h = res.headers && res.headers.get("Retry-After");
-    var secs = NaN;
-    if (h) {
-      secs = /^\d+$/.test(h) ? parseInt(h, 10) : Math.ceil((Date.parse(h) - Date.now()) / 1000);
-    }
-    if (!isFinite(secs) || secs <= 0) return "Too many attempts. Wait a little, then try again.";
-    if (secs < 120) return "Too many attempts. Try again in " + secs + " seconds.";
-    return "Too many attempts. Try again in " + Math.ceil(secs / 60) + " minutes.";
-  }
-
   // failed handles a non-200 answer of a login step. It returns true when
   // the transaction is gone (the page went back to the username).
   function failed(res, field) {
     var body = res.body || {};
+    if (res.status === 0) {
+      setError(MA.detail(res));
+      return false;
+    }
     if (res.status === 429) {
-      setError(retryAfterText(res));
+      setError(MA.tooMany(res));
     } else if (res.status === 401 && body.code === "invalid_credentials") {
       setError("That didn't work. Check what you typed and try again.");
     } else if (res.status === 409 || res.status === 404 || res.status === 410) {
@@ -222,7 +213,7 @@
     } else if (res.status === 503) {
       setError("The sign-in service is unavailable right now. Try again shortly.");
     } else {
-      setError(body.detail || "Something went wrong (" + res.status + "). Try again.");
+      setError(MA.detail(res));
     }
     if (field) { field.value = ""; field.focus(); }
     return false;
@@ -268,13 +259,7 @@
     var nonce = newNonce();
     var body = { login_id: tx.loginId, client_nonce: nonce };
     Object.keys(fields).forEach(function (k) { body[k] = fields[k]; });
-    var res;
-    try {
-      res = await MA.api("POST", path, body);
-    } catch (e) {
-      setError("The server could not be reached. Check your connection and try again.");
-      return;
-    }
+    var res = await MA.api("POST", path, body);
     if (!tx) return;
     if (res.status !== 200 || !res.body) { failed(res, field); return; }
     setError("");
@@ -282,7 +267,7 @@
       // A completion with a proof is checked like any step; if it fails,
       // the new session is ended at once.
       if (res.body.proof && !(await verify(res.body.proof, nonce, tx.loginId, false))) {
-        MA.api("DELETE", "/api/v1/session").catch(function () {});
+        MA.api("DELETE", "/api/v1/session");
         return;
       }
       finish(res.body);
@@ -312,17 +297,11 @@
 
   async function runBegin(username) {
     var nonce = newNonce();
-    var res;
-    try {
-      var body = { username: username, client_nonce: nonce };
-      if (page.clientId) body.client_id = page.clientId;
-      var devTok = readDeviceToken();
-      if (devTok) body.device_token = devTok;
-      res = await MA.api("POST", "/api/v1/login/begin", body);
-    } catch (e) {
-      setError("The server could not be reached. Check your connection and try again.");
-      return;
-    }
+    var body = { username: username, client_nonce: nonce };
+    if (page.clientId) body.client_id = page.clientId;
+    var devTok = readDeviceToken();
+    if (devTok) body.device_token = devTok;
+    var res = await MA.api("POST", "/api/v1/login/begin", body);
     if (res.status !== 200 || !res.body) { failed(res, null); el.username.focus(); return; }
     if (typeof res.body.login_id !== "string" || !res.body.login_id) {
       stop(NOT_VERIFIED, "the server's answer is malformed");
@@ -336,39 +315,6 @@
     advance(res.body.next);
   }
 
-  // WebAuthn Level 3 JSON helpers when the browser has them, else by hand.
-  function requestOptions(json) {
-    if (window.PublicKeyCredential && typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function") {
-      return PublicKeyCredential.parseRequestOptionsFromJSON(json);
-    }
-    var o = Object.assign({}, json);
-    o.challenge = MA.b64u.decode(json.challenge);
-    if (Array.isArray(json.allowCredentials)) {
-      o.allowCredentials = json.allowCredentials.map(function (c) {
-        return Object.assign({}, c, { id: MA.b64u.decode(c.id) });
-      });
-    }
-    return o;
-  }
-
-  function credentialJSON(cred) {
-    if (typeof cred.toJSON === "function") return cred.toJSON();
-    var r = cred.response, enc = MA.b64u.encode;
-    return {
-      id: cred.id,
-      rawId: enc(cred.rawId),
-      type: cred.type,
-      authenticatorAttachment: cred.authenticatorAttachment || undefined,
-      response: {
-        clientDataJSON: enc(r.clientDataJSON),
-        authenticatorData: enc(r.authenticatorData),
-        signature: enc(r.signature),
-        userHandle: r.userHandle ? enc(r.userHandle) : undefined
-      },
-      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {}
-    };
-  }
-
   async function webauthn() {
     if (!tx) return;
     setError("");
@@ -379,22 +325,16 @@
     } finally {
       setBusy(false);
     }
-    if (cred && tx) await step("/api/v1/login/webauthn", { credential: credentialJSON(cred) }, null);
+    if (cred && tx) await step("/api/v1/login/webauthn", { credential: MA.webauthn.credentialJSON(cred) }, null);
   }
 
   // passkeyAssertion asks the server for a challenge and the browser for an
   // assertion over it; it returns null (with the error shown) on failure.
   async function passkeyAssertion() {
-    var opts;
-    try {
-      opts = await MA.api("POST", "/api/v1/login/webauthn/options", { login_id: tx.loginId });
-    } catch (e) {
-      setError("The server could not be reached. Check your connection and try again.");
-      return null;
-    }
+    var opts = await MA.api("POST", "/api/v1/login/webauthn/options", { login_id: tx.loginId });
     if (opts.status !== 200 || !opts.body || !opts.body.publicKey) { failed(opts, null); return null; }
     try {
-      var cred = await navigator.credentials.get({ publicKey: requestOptions(opts.body.publicKey) });
+      var cred = await navigator.credentials.get({ publicKey: MA.webauthn.requestOptions(opts.body.publicKey) });
       if (!cred) setError("No passkey was chosen.");
       return cred;
     } catch (e) {

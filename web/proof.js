@@ -17,8 +17,9 @@
 //   chain, or rejects with reason "key-changed".
 // Signatures must be low-S (s at most half the group order): ECDSA accepts
 // both s and n - s, and the server issues only the low one, so the other is a
-// malleated copy. This file needs nothing but WebCrypto; the login page and
-// the widget share it; server/keys/verify.go is the same rule set in Go.
+// malleated copy. It needs WebCrypto and common.js (loaded before it); the
+// login page, the widget and the enrollment page share it;
+// server/keys/verify.go is the same rule set in Go.
 "use strict";
 (function () {
   var MA = window.MA || (window.MA = {});
@@ -61,17 +62,7 @@
 
   function b64uBytes(s) {
     if (typeof s !== "string" || !B64U.test(s) || s.length % 4 === 1) throw fail("malformed", "base64url");
-    var b = s.replace(/-/g, "+").replace(/_/g, "/");
-    while (b.length % 4) b += "=";
-    var bin = atob(b), out = new Uint8Array(bin.length);
-    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
-  }
-
-  function b64uEncode(buf) {
-    var bytes = new Uint8Array(buf), s = "";
-    for (var i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
-    return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    return MA.b64u.decode(s);
   }
 
   function jsonSegment(seg) {
@@ -93,7 +84,7 @@
     var canon = "{\"crv\":" + JSON.stringify(jwk.crv) + ",\"kty\":" + JSON.stringify(jwk.kty) +
       ",\"x\":" + JSON.stringify(jwk.x) + ",\"y\":" + JSON.stringify(jwk.y) + "}";
     var digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canon));
-    return b64uEncode(digest);
+    return MA.b64u.encode(digest);
   }
   MA.jwkThumbprint = thumbprint;
 

@@ -74,11 +74,7 @@ func TestEphemeral(t *testing.T) {
 // one-node Redis Cluster, which rejects any command or script whose keys span
 // slots.
 func TestEphemeralCluster(t *testing.T) {
-	srv, err := redistest.StartCluster()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := redistest.StartClusterT(t)
 	url := srv.ClusterURL()
 	storetest.RunEphemeral(t, func(t *testing.T) store.Ephemeral {
 		s := newTestStore(t, url)
@@ -91,11 +87,7 @@ func TestEphemeralCluster(t *testing.T) {
 
 // TestEphemeralSentinel runs the suite through a Sentinel-backed client.
 func TestEphemeralSentinel(t *testing.T) {
-	primary, err := redistest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = primary.Close() })
+	primary := redistest.StartT(t)
 	sentinel, err := redistest.StartSentinel("mymaster", primary)
 	if err != nil {
 		t.Fatal(err)
@@ -445,11 +437,7 @@ func TestParseCluster(t *testing.T) {
 // TestRedisStopsAndComesBack: while Redis is down operations fail with
 // ErrUnavailable; once it is back the same store works again.
 func TestRedisStopsAndComesBack(t *testing.T) {
-	srv, err := redistest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := redistest.StartT(t)
 	ctx := context.Background()
 	s, err := Open(ctx, srv.URL())
 	if err != nil {

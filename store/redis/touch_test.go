@@ -181,11 +181,7 @@ func TestTouchHintsBounded(t *testing.T) {
 // TestTouchWithinSlackRedisDown: the autopipelined lookup fails closed
 // (ErrUnavailable) while Redis is down and works again once it is back.
 func TestTouchWithinSlackRedisDown(t *testing.T) {
-	srv, err := redistest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := redistest.StartT(t)
 	ctx := context.Background()
 	s, err := Open(ctx, srv.URL())
 	if err != nil {
