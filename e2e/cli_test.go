@@ -398,3 +398,66 @@ func impostorHandover(t *testing.T, priv *ecdsa.PrivateKey, ownKID, realKID, iss
 	s.FillBytes(sig[32:])
 	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
+
+// TestCLITerminal runs the client on a terminal (a pseudo-terminal from
+// util-linux script(1)): first contact shows the fingerprint and asks; "n"
+// refuses with exit 3 and pins nothing, "y" pins; secrets typed at the
+// prompts are not echoed.
+func TestCLITerminal(t *testing.T) {
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) is not installed; the terminal test needs a pseudo-terminal")
+	}
+	s := startServer(t, ServerOptions{})
+	kid := loginActiveKID(t, s)
+	acct := loginEnroll(t, s, nil, "tess", "copper moth lantern", false)
+	dir := t.TempDir()
+	onTerminal := func(lines ...string) cliResult {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), commandWithin)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, scriptBin, "-qec", serverBin+" login --server "+s.URL()+" --username tess", "/dev/null")
+		cmd.Env = append(os.Environ(), "MUTUALAUTH_CLIENT_DIR="+dir)
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// One line at a time, after the prompt is up: a terminal echoes what
+		// arrives before the client turns echo off, as it would for a person
+		// typing ahead.
+		for _, l := range lines {
+			time.Sleep(700 * time.Millisecond)
+			_, _ = io.WriteString(in, l+"\n")
+		}
+		time.Sleep(700 * time.Millisecond)
+		_ = in.Close()
+		err = cmd.Wait()
+		r := cliResult{stdout: out.String()}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			r.code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+
+	r := onTerminal("n")
+	if r.code != 3 || !strings.Contains(r.stdout, "Its key fingerprint is\r\n  "+kid) || cliPinned(t, dir, s.URL()) != "" {
+		t.Fatalf("first contact answered no: exit %d, pin %q:\n%s", r.code, cliPinned(t, dir, s.URL()), r.stdout)
+	}
+	var codes cliCodes
+	code := codes.next(t, acct.TOTPSecret)
+	r = onTerminal("y", code, loginPassword)
+	if r.code != 0 || cliPinned(t, dir, s.URL()) != kid || !strings.Contains(r.stdout, "Signed in to "+s.URL()+" as tess.") {
+		t.Fatalf("first contact answered yes: exit %d, pin %q:\n%s", r.code, cliPinned(t, dir, s.URL()), r.stdout)
+	}
+	if strings.Contains(r.stdout, loginPassword) || strings.Contains(r.stdout, code) {
+		t.Fatalf("a secret was echoed:\n%s", r.stdout)
+	}
+}
