@@ -368,6 +368,7 @@ func TestKeyRotationAcrossInstances(t *testing.T) {
 		return false
 	}
 	waitFor(t, "both instances publish the new key", func() bool { return published(s1) && published(s2) })
+	publishedAfter := time.Since(start)
 	if time.Since(start) < keys.ActivationDelay-time.Second {
 		for _, s := range []*Server{s1, s2} {
 			if got := serverSigningKID(t, s); got != old {
@@ -380,6 +381,8 @@ func TestKeyRotationAcrossInstances(t *testing.T) {
 	waitFor(t, "both instances sign with the new key", func() bool {
 		return serverSigningKID(t, s1) == kid && serverSigningKID(t, s2) == kid
 	})
+	t.Logf("from the rotate command: published by both instances after %s, signing on both after %s",
+		publishedAfter.Round(10*time.Millisecond), time.Since(start).Round(10*time.Millisecond))
 	if hs := discoveryHandovers(t, s2); len(hs) != 1 {
 		t.Errorf("the second instance lists %d handovers", len(hs))
 	}
