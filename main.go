@@ -67,6 +67,8 @@ with the session of 'mutualauth login'):
   mutualauth admin invite --username NAME [--display-name TEXT] [--admin] [--server URL]
   mutualauth admin client create --name NAME --origin ORIGIN [--origin ORIGIN...] [--server URL]
   mutualauth admin users --server URL     one JSON line per user
+  mutualauth admin cert add --username NAME --cert FILE
+  mutualauth admin cert remove --fingerprint SHA256
   mutualauth admin keys rotate            add a new signing key (with a handover); print its kid
   mutualauth admin keys list              one JSON line per signing key
   mutualauth admin keys revoke --kid KID  remove a (compromised) key and its handovers

@@ -49,10 +49,18 @@ type faultAccount struct {
 // the enrollment API, as a client would.
 func faultEnroll(t *testing.T, s *Server, username string) *faultAccount {
 	t.Helper()
-	api := "/api/v1/enroll/" + inviteToken(t, s, s.AdminInvite(t, username, "", false))
-	c := newAPILoginClient(t, s.URL())
 	a := &faultAccount{username: username, password: "plum orchard under seven moons"}
-	c.must("POST", api+"/password", map[string]string{"password": a.password}, 204, nil)
+	a.recovery = apiEnroll(t, newAPILoginClient(t, s.URL()), inviteToken(t, s, s.AdminInvite(t, username, "", false)), a.password)
+	return a
+}
+
+// apiEnroll completes the enrollment of invite token tok through c with
+// this password, the phrase "copper kettle at dawn" and TOTP, and returns
+// the recovery codes.
+func apiEnroll(t *testing.T, c *apiLoginClient, tok, password string) []string {
+	t.Helper()
+	api := "/api/v1/enroll/" + tok
+	c.must("POST", api+"/password", map[string]string{"password": password}, 204, nil)
 	c.must("POST", api+"/phrase", map[string]string{"phrase": "copper kettle at dawn"}, 204, nil)
 	var setup struct {
 		Secret string `json:"secret"`
@@ -66,8 +74,7 @@ func faultEnroll(t *testing.T, s *Server, username string) *faultAccount {
 	if len(done.RecoveryCodes) == 0 {
 		t.Fatal("enrollment gave no recovery codes")
 	}
-	a.recovery = done.RecoveryCodes
-	return a
+	return done.RecoveryCodes
 }
 
 // begin starts a login for a on an unrecognized device and returns its id.

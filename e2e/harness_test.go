@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -127,6 +128,10 @@ type ServerOptions struct {
 	Port int
 	// Env holds extra KEY=VALUE settings; they override the harness's.
 	Env []string
+	// HTTPS, when set, makes the public URL https:// (the test passes the
+	// MUTUALAUTH_TLS_* settings in Env) and is the TLS configuration the
+	// harness's own requests use.
+	HTTPS *tls.Config
 }
 
 // Server is a running mutualauth binary.
@@ -139,6 +144,7 @@ type Server struct {
 	env      []string
 	logs     *logBuffer
 
+	https    *tls.Config
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	waitErr  error // set before exited is closed
@@ -175,8 +181,13 @@ func startServer(t *testing.T, opts ServerOptions) *Server {
 		if port == 0 {
 			port = freePort(t)
 		}
+		scheme := "http"
+		if opts.HTTPS != nil {
+			scheme = "https"
+		}
 		s := &Server{
-			url:      "http://localhost:" + strconv.Itoa(port),
+			https:    opts.HTTPS,
+			url:      scheme + "://localhost:" + strconv.Itoa(port),
 			port:     port,
 			dataDir:  dataDir,
 			redisURL: redisURL,
@@ -248,8 +259,18 @@ func (s *Server) start(t *testing.T) error {
 	return nil
 }
 
+// HTTPClient is a client for the server: plain, or with the TLS
+// configuration of ServerOptions.HTTPS.
+func (s *Server) HTTPClient(timeout time.Duration) *http.Client {
+	c := &http.Client{Timeout: timeout}
+	if s.https != nil {
+		c.Transport = &http.Transport{TLSClientConfig: s.https.Clone()}
+	}
+	return c
+}
+
 func (s *Server) waitHealthy() error {
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := s.HTTPClient(2 * time.Second)
 	deadline := time.Now().Add(healthyWithin)
 	var last string
 	for {
@@ -466,8 +487,8 @@ func getJSON(t *testing.T, url string, v any) {
 // has failed, cleanup saves a screenshot and prints the page's console before
 // it closes the browser. Without a browser the test skips, or fails when
 // CI=true or MUTUALAUTH_TEST_REQUIRE=1 (testenv.Missing). In -short mode it
-// skips.
-func newBrowser(t *testing.T) context.Context {
+// skips. extra adds options to the browser's (HOME for an NSS database, say).
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("browser tests do not run with -short")
@@ -491,6 +512,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 900),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
 	closeBrowser := func() {

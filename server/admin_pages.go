@@ -84,6 +84,8 @@ type adminUserView struct {
 	Credentials                   []credentialView
 	Devices                       []deviceView
 	Sessions                      []sessionView
+	Certificates                  []certView
+	CertsEnabled                  bool // client CAs are configured
 	Invite                        *adminInviteView
 	Events                        []adminEventRow
 	AuditURL                      string
@@ -319,6 +321,7 @@ func (p *AdminPages) renderUser(c echo.Context, base adminBase, invite *adminInv
 	v.NoSecondFactor = d.User.Enrolled && !d.Factors.TOTP && len(d.Factors.Credentials) == 0
 	v.FewRecovery = d.User.Enrolled && d.Factors.RecoveryCodesLeft < 3
 	v.Credentials, v.Devices, v.Sessions = d.Factors.Credentials, d.Devices, d.Sessions
+	v.Certificates, v.CertsEnabled = d.Certificates, p.Admin.Ops.Certs != nil
 	events, _, err := p.Admin.listAudit(c.Request().Context(), store.AuditQuery{Subject: id, Limit: 10})
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"mutualauth/server/account"
+	"mutualauth/server/clientcert"
 	"mutualauth/server/config"
 	"mutualauth/server/factor"
 	"mutualauth/server/keys"
@@ -43,12 +45,25 @@ type timingServer struct {
 	client *http.Client
 }
 
-func newTimingServer(tb testing.TB) *timingServer {
+func newTimingServer(tb testing.TB) *timingServer { return newTimingServerOn(tb, nil) }
+
+// timingTLS makes newTimingServerOn serve HTTPS with this configuration,
+// accept client certificates from certs, and talk to it with client.
+type timingTLS struct {
+	server, client *tls.Config
+	certs          *clientcert.Source
+	bind           bool // MUTUALAUTH_TLS_BIND_SESSIONS
+}
+
+func newTimingServerOn(tb testing.TB, tt *timingTLS) *timingServer {
 	tb.Helper()
 	ctx := context.Background()
 	hs := httptest.NewUnstartedServer(nil)
 	_, port, _ := net.SplitHostPort(hs.Listener.Addr().String())
 	issuer := "http://localhost:" + port
+	if tt != nil {
+		issuer = "https://localhost:" + port
+	}
 	dir := tb.TempDir()
 	env := map[string]string{config.EnvPublicURL: issuer, config.EnvDataDir: dir, config.EnvIPRateLimit: "0"}
 	cfg, err := config.FromEnv(func(k string) string { return env[k] })
@@ -79,14 +94,25 @@ func newTimingServer(tb testing.TB) *timingServer {
 	}
 	d := Deps{Config: cfg, Durable: durable, Ephemeral: ephemeral, Keys: ring, Box: box, Hasher: hasher,
 		Log: slog.New(slog.DiscardHandler), Now: time.Now}
+	client := &http.Client{Timeout: 30 * time.Second}
+	if tt != nil {
+		d.ClientCerts = tt.certs
+		d.Config.TLSClientCAFile, d.Config.TLSBindSessions = "in-memory", tt.bind
+		client.Transport = &http.Transport{TLSClientConfig: tt.client, MaxIdleConnsPerHost: 64}
+	}
 	app, err := New(d)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	hs.Config.Handler = app
-	hs.Start()
+	if tt != nil {
+		hs.TLS = tt.server
+		hs.StartTLS()
+	} else {
+		hs.Start()
+	}
 	tb.Cleanup(hs.Close)
-	ts := &timingServer{url: issuer, deps: d, client: &http.Client{Timeout: 30 * time.Second}}
+	ts := &timingServer{url: issuer, deps: d, client: client}
 	ts.enroll(tb, "known.user")
 	return ts
 }

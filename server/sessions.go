@@ -11,6 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"mutualauth/server/account"
+	"mutualauth/server/clientcert"
+	"mutualauth/server/login"
 	"mutualauth/server/token"
 	"mutualauth/store"
 )
@@ -24,6 +26,11 @@ type SessionManager struct {
 	Absolute time.Duration
 	Secure   bool
 	Now      func() time.Time
+	// Certs and BindCerts: with BindCerts, a session made with a client
+	// certificate counts only on requests that present that certificate
+	// (MUTUALAUTH_TLS_BIND_SESSIONS).
+	Certs     *clientcert.Source
+	BindCerts bool
 }
 
 // CookieName is __Host-mutualauth_session under https, else mutualauth_session.
@@ -37,6 +44,12 @@ func (m *SessionManager) CookieName() string {
 // Create starts a session for u and sets its cookie. A new token every time:
 // a login never reuses a session id.
 func (m *SessionManager) Create(c echo.Context, u store.User, amr []string, authTime time.Time) (store.Session, string, error) {
+	return m.CreateWithCert(c, u, amr, authTime, "")
+}
+
+// CreateWithCert is Create for a login made with the client certificate
+// of this fingerprint, kept in the session.
+func (m *SessionManager) CreateWithCert(c echo.Context, u store.User, amr []string, authTime time.Time, cert string) (store.Session, string, error) {
 	tok, err := token.New()
 	if err != nil {
 		return store.Session{}, "", err
@@ -57,6 +70,7 @@ func (m *SessionManager) Create(c echo.Context, u store.User, amr []string, auth
 		IdleExpiresAt: now.Add(m.Idle),
 		IP:            c.RealIP(),
 		UserAgent:     truncate(c.Request().UserAgent(), 256),
+		ClientCert:    cert,
 	}
 	if s.IdleExpiresAt.After(s.ExpiresAt) {
 		s.IdleExpiresAt = s.ExpiresAt
@@ -107,6 +121,11 @@ func (m *SessionManager) current(r *http.Request) (store.Session, error) {
 	// cannot stretch a session (ASVS 5.0 V7.3).
 	if !now.Before(s.ExpiresAt) || !now.Before(s.IdleExpiresAt) {
 		return store.Session{}, errUnauthenticated()
+	}
+	if m.BindCerts && s.ClientCert != "" {
+		if c, err := m.Certs.FromRequest(r); err != nil || c.Fingerprint != s.ClientCert {
+			return store.Session{}, errUnauthenticated()
+		}
 	}
 	return s, nil
 }
@@ -178,7 +197,7 @@ func sessionOf(c echo.Context) (store.Session, bool) {
 func hasSecondFactor(amr []string) bool {
 	for _, m := range amr {
 		switch m {
-		case "otp", "hwk", "rec":
+		case login.MethodOTP, login.MethodHardware, login.MethodRecovery, login.MethodSoftwareKey:
 			return true
 		}
 	}

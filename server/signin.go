@@ -53,6 +53,7 @@ type SignInHandler struct {
 	Box         *secretbox.Box
 	Sessions    *SessionManager
 	Devices     *DeviceManager
+	CertLogin   *CertLogin
 	Audit       *audit.Auditor
 	Metrics     *Metrics
 	Log         *slog.Logger
@@ -77,6 +78,9 @@ type stepResponse struct {
 	Proof       string       `json:"proof,omitempty"`
 	Next        []login.Step `json:"next"`
 	PhraseShown bool         `json:"phrase_shown"`
+	// ClientCertificate is true when begin recognized the device by its
+	// client certificate (the hosted page says so).
+	ClientCertificate bool `json:"client_certificate,omitempty"`
 }
 
 // completion answers the step that completes a login.
@@ -179,6 +183,14 @@ func (h *SignInHandler) Begin(c echo.Context) error {
 		return err
 	}
 	recognized = recognized && known && factor.Unusable(&u) == ""
+	var holder *store.User
+	if known && factor.Unusable(&u) == "" {
+		holder = &u
+	}
+	cert, err := h.CertLogin.Check(ctx, c.Request(), holder)
+	if err != nil {
+		return err
+	}
 
 	tx := login.Transaction{Username: username, ClientID: req.ClientID, Audience: audience}
 	if known {
@@ -191,9 +203,19 @@ func (h *SignInHandler) Begin(c echo.Context) error {
 		}
 		tx.Recognized, tx.DeviceID, tx.DeviceSeal = true, dev.ID, seal
 	}
+	if cert.OK {
+		tx = tx.WithCert(cert.Fingerprint)
+	}
 	tx, err = h.Tx.Create(ctx, tx)
 	if err != nil {
 		return err
+	}
+	if cert.Presented {
+		result := "failure"
+		if cert.OK {
+			result = "success"
+		}
+		h.record(ctx, tx, audit.LoginCert, result, cert.auditDetail())
 	}
 	var subject *store.User
 	if known {
@@ -208,7 +230,8 @@ func (h *SignInHandler) Begin(c echo.Context) error {
 	// the rest of begin together (DESIGN.md: one signature, one Redis
 	// write). Every factor step of the transaction is audited.
 	h.count(step, "success")
-	return c.JSON(http.StatusOK, stepResponse{LoginID: tx.ID, Proof: proof, Next: tx.Next(), PhraseShown: shown})
+	return c.JSON(http.StatusOK, stepResponse{LoginID: tx.ID, Proof: proof, Next: tx.Next(), PhraseShown: shown,
+		ClientCertificate: cert.OK})
 }
 
 // Password serves POST /api/v1/login/password.
@@ -316,6 +339,13 @@ func (h *SignInHandler) factor(c echo.Context, step login.Step, check checker) e
 		h.count(name, "wrong_step")
 		return errWrongStep()
 	}
+	// A certificate login goes on only over a request that still presents
+	// the certificate (a login id is no bearer of the second factor).
+	if tx.Cert != "" && !h.CertLogin.Presents(c.Request(), tx.Cert) {
+		h.record(ctx, tx, action, "failure", "fingerprint "+tx.Cert+": certificate not presented")
+		h.count(name, "failure")
+		return errInvalidCredentials()
+	}
 	u, err := h.subject(ctx, tx)
 	if err != nil {
 		return err
@@ -373,10 +403,15 @@ func (h *SignInHandler) complete(c echo.Context, tx login.Transaction, u *store.
 		}
 	}
 	now := h.Now()
-	amr := []string{login.MethodPassword, tx.Second}
-	sess, _, err := h.Sessions.Create(c, *u, amr, now)
+	amr := tx.AMR()
+	sess, _, err := h.Sessions.CreateWithCert(c, *u, amr, now, tx.Cert)
 	if err != nil {
 		return err
+	}
+	if tx.Cert != "" {
+		if err := h.CertLogin.Bindings.TouchClientCert(ctx, tx.Cert, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 	}
 	devTok, err := h.deviceToken(c, tx, u)
 	if err != nil {
@@ -410,7 +445,11 @@ func (h *SignInHandler) complete(c echo.Context, tx login.Transaction, u *store.
 	if out.Proof, _, err = h.proof(c, tx, u, req.ClientNonce); err != nil {
 		return err
 	}
-	h.record(ctx, tx, audit.LoginComplete, "success", "amr "+strings.Join(amr, "+")+", session "+sess.ID)
+	detail := "amr " + strings.Join(amr, "+") + ", session " + sess.ID
+	if tx.Cert != "" {
+		detail += ", certificate fingerprint " + tx.Cert
+	}
+	h.record(ctx, tx, audit.LoginComplete, "success", detail)
 	h.count("complete", "success")
 	return c.JSON(http.StatusOK, out)
 }

@@ -11,6 +11,7 @@ type Durable interface {
 	Credentials
 	RecoveryCodes
 	Devices
+	ClientCerts
 	Invites
 	Clients
 	Audit
@@ -75,6 +76,20 @@ type Devices interface {
 	ListDevices(ctx context.Context, userID string) ([]Device, error)
 	DeleteDevice(ctx context.Context, userID, id string) error
 	DeleteUserDevices(ctx context.Context, userID string) error
+}
+
+// ClientCerts holds the client certificates bound to users.
+type ClientCerts interface {
+	// AddClientCert returns ErrAlreadyExists when the fingerprint is bound
+	// (to this user or another), ErrNotFound when the user does not exist.
+	AddClientCert(ctx context.Context, c ClientCert) error
+	GetClientCert(ctx context.Context, fingerprint string) (ClientCert, error)
+	// ListClientCerts returns the user's certificates, oldest first.
+	ListClientCerts(ctx context.Context, userID string) ([]ClientCert, error)
+	TouchClientCert(ctx context.Context, fingerprint string, at time.Time) error
+	// DeleteClientCert returns ErrNotFound when the user has no such certificate.
+	DeleteClientCert(ctx context.Context, userID, fingerprint string) error
+	DeleteUserClientCerts(ctx context.Context, userID string) error
 }
 
 // Invites holds enrollment invitations.

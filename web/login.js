@@ -107,7 +107,7 @@
 
   function restart(msg) {
     tx = null;
-    ["who", "verified", "first-use", "done", "phrase-box", "phrase-pending"].forEach(function (id) { show($(id), false); });
+    ["who", "verified", "first-use", "done", "phrase-box", "phrase-pending", "cert-box"].forEach(function (id) { show($(id), false); });
     el.phrase.textContent = "";
     el.password.value = "";
     showStep("username-form", null);
@@ -311,6 +311,9 @@
     el.whoName.textContent = username;
     var claims = await verify(res.body.proof, nonce, tx.loginId, res.body.phrase_shown === true);
     if (!claims) return;
+    // The device was recognized by its TLS client certificate: the
+    // password is the only step left.
+    show(el.certBox, res.body.client_certificate === true);
     show(el.who, true);
     advance(res.body.next);
   }
@@ -423,6 +426,7 @@
     el.verifiedKid = $("verified-kid");
     el.phraseBox = $("phrase-box");
     el.phrasePending = $("phrase-pending");
+    el.certBox = $("cert-box");
     el.whoName = $("who-name");
     el.doneName = $("done-name");
     el.webauthnButton = $("webauthn-button");

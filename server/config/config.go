@@ -33,10 +33,16 @@ type Config struct {
 	PasswordMinLen  int
 	HashConcurrency int // argon2id hashes at once; 0 = number of CPUs
 
-	TrustedProxies []netip.Prefix // X-Forwarded-For is believed only from these
+	TrustedProxies []netip.Prefix // X-Forwarded-For and Client-Cert are believed only from these
 	LogLevel       string         // debug, info, warn, error
 	LogFormat      string         // text or json
 
+	// HTTPS served directly, and client certificates (docs/mtls.md).
+	TLSCertFile      string // PEM certificate chain; with TLSKeyFile: serve HTTPS
+	TLSKeyFile       string
+	TLSClientCAFile  string // PEM CAs whose client certificates count; empty: none do
+	TLSClientCRLFile string // optional CRLs of those CAs
+	TLSBindSessions  bool   // sessions made with a certificate work only with it
 	// SupportContact is whom users ask when the server cannot prove itself
 	// (an email address, an http(s) or mailto: URL, or a short text); shown
 	// on the stop screens when set.
@@ -58,6 +64,12 @@ func supportHref(v string) string {
 	}
 	return ""
 }
+
+// ServeTLS reports whether the server terminates TLS itself.
+func (c Config) ServeTLS() bool { return c.TLSCertFile != "" }
+
+// ClientCerts reports whether client certificates are accepted at all.
+func (c Config) ClientCerts() bool { return c.TLSClientCAFile != "" }
 
 // Issuer is the origin the server is reached at, e.g. "https://login.example.com".
 func (c Config) Issuer() string { return c.PublicURL.Scheme + "://" + c.PublicURL.Host }
@@ -88,6 +100,11 @@ const (
 	EnvLogLevel        = "MUTUALAUTH_LOG_LEVEL"
 	EnvLogFormat       = "MUTUALAUTH_LOG_FORMAT"
 	EnvSupportContact  = "MUTUALAUTH_SUPPORT_CONTACT"
+	EnvTLSCertFile     = "MUTUALAUTH_TLS_CERT_FILE"
+	EnvTLSKeyFile      = "MUTUALAUTH_TLS_KEY_FILE"
+	EnvTLSClientCA     = "MUTUALAUTH_TLS_CLIENT_CA_FILE"
+	EnvTLSClientCRL    = "MUTUALAUTH_TLS_CLIENT_CRL_FILE"
+	EnvTLSBindSessions = "MUTUALAUTH_TLS_BIND_SESSIONS"
 )
 
 // Defaults, as API.md and DESIGN.md set them.
@@ -123,6 +140,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		HashConcurrency: p.integer(EnvHashConcurrency, 0, 0, 1024),
 		LogLevel:        strings.ToLower(p.str(EnvLogLevel, "info")),
 		LogFormat:       strings.ToLower(p.str(EnvLogFormat, "text")),
+
+		TLSCertFile:      strings.TrimSpace(getenv(EnvTLSCertFile)),
+		TLSKeyFile:       strings.TrimSpace(getenv(EnvTLSKeyFile)),
+		TLSClientCAFile:  strings.TrimSpace(getenv(EnvTLSClientCA)),
+		TLSClientCRLFile: strings.TrimSpace(getenv(EnvTLSClientCRL)),
+		TLSBindSessions:  p.boolean(EnvTLSBindSessions),
 	}
 	c.PublicURL = p.publicURL(EnvPublicURL, DefaultPublicURL)
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
@@ -169,6 +192,20 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	c.SupportContact = p.supportContact(EnvSupportContact)
+	switch {
+	case c.TLSCertFile != "" && c.TLSKeyFile == "":
+		p.fail(EnvTLSKeyFile, "must be set with %s", EnvTLSCertFile)
+	case c.TLSCertFile == "" && c.TLSKeyFile != "":
+		p.fail(EnvTLSCertFile, "must be set with %s", EnvTLSKeyFile)
+	case c.TLSCertFile != "" && !c.Secure():
+		p.fail(EnvPublicURL, "must be https when %s is set (the server serves HTTPS)", EnvTLSCertFile)
+	}
+	if c.TLSClientCRLFile != "" && c.TLSClientCAFile == "" {
+		p.fail(EnvTLSClientCRL, "needs %s (the CAs whose CRLs these are)", EnvTLSClientCA)
+	}
+	if c.TLSBindSessions && c.TLSClientCAFile == "" {
+		p.fail(EnvTLSBindSessions, "needs %s (no client certificate counts without it)", EnvTLSClientCA)
+	}
 	if len(p.errs) > 0 {
 		return Config{}, errors.Join(p.errs...)
 	}
@@ -210,6 +247,18 @@ func (p *parser) str(name, def string) string {
 		return v
 	}
 	return def
+}
+
+func (p *parser) boolean(name string) bool {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		p.fail(name, "%q is not true or false", v)
+	}
+	return b
 }
 
 func (p *parser) integer(name string, def, lo, hi int) int {

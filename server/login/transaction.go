@@ -25,6 +25,11 @@ const (
 	MethodOTP      = "otp"
 	MethodHardware = "hwk"
 	MethodRecovery = "rec"
+	// MethodSoftwareKey is a TLS client certificate: proof of possession
+	// of a software-secured key (RFC 8176 §2 "swk").
+	MethodSoftwareKey = "swk"
+	// MethodMultiFactor marks a completion with two factors (RFC 8176 §2 "mfa").
+	MethodMultiFactor = "mfa"
 )
 
 // MethodOf returns the amr value a successful second-factor step records,
@@ -53,7 +58,11 @@ type Transaction struct {
 	DeviceID   string `json:"device_id,omitempty"`
 	// DeviceSeal is the recognized device's token sealed by the caller, so
 	// that completion can hand the same token back; never in the clear.
-	DeviceSeal []byte    `json:"device_seal,omitempty"`
+	DeviceSeal []byte `json:"device_seal,omitempty"`
+	// Cert is the fingerprint of the client certificate, bound to this
+	// user, that the begin request presented: the device counts as
+	// recognized and the certificate as the second factor.
+	Cert       string    `json:"cert,omitempty"`
 	ClientID   string    `json:"client_id,omitempty"`
 	Audience   string    `json:"audience"`
 	PasswordOK bool      `json:"password_ok"`
@@ -85,6 +94,24 @@ func (t *Transaction) Next() []Step {
 		return slices.Clone(secondFactors)
 	}
 	return []Step{StepPassword}
+}
+
+// WithCert returns the transaction of a begin that presented a valid
+// certificate bound to its user: recognized, with the certificate as the
+// second factor already satisfied, so that only the password is next.
+func (t Transaction) WithCert(fingerprint string) Transaction {
+	t.Recognized, t.Cert, t.Second = true, fingerprint, MethodSoftwareKey
+	return t
+}
+
+// AMR is the authentication methods of a complete transaction: the
+// password and the second factor, and "mfa" for a certificate login
+// (API.md, "Client certificates").
+func (t *Transaction) AMR() []string {
+	if t.Second == MethodSoftwareKey {
+		return []string{MethodPassword, MethodSoftwareKey, MethodMultiFactor}
+	}
+	return []string{MethodPassword, t.Second}
 }
 
 // Allows reports whether s may come now.
@@ -121,6 +148,9 @@ func (t *Transaction) ExpiresAt() time.Time { return t.CreatedAt.Add(TTL) }
 // so that strangers hammering a username cannot lock the owner's
 // recognized devices out.
 func (t *Transaction) ThrottleKey() string {
+	if t.Cert != "" {
+		return CertCounter(t.Cert)
+	}
 	if t.Recognized && t.DeviceID != "" {
 		return DeviceCounter(t.DeviceID)
 	}
@@ -132,6 +162,9 @@ func UsernameCounter(username string) string { return "thr:u:" + username }
 
 func DeviceCounter(deviceID string) string { return "thr:d:" + deviceID }
 
+// CertCounter is the failure counter of a certificate-recognized device.
+func CertCounter(fingerprint string) string { return "thr:c:" + fingerprint }
+
 // PerUsername reports whether ThrottleKey is the username's counter, the
 // one whose failures lock the account.
-func (t *Transaction) PerUsername() bool { return !t.Recognized || t.DeviceID == "" }
+func (t *Transaction) PerUsername() bool { return t.Cert == "" && (!t.Recognized || t.DeviceID == "") }

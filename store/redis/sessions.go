@@ -31,6 +31,7 @@ const (
 	fIdle    = "idle"
 	fIP      = "ip"
 	fUA      = "ua"
+	fCert    = "cert"
 )
 
 // touchScript checks that session KEYS[1] is valid at ARGV[1] (ms), then
@@ -342,6 +343,7 @@ func encodeSession(sess store.Session) (map[string]any, error) {
 		fIdle:    msTime(sess.IdleExpiresAt),
 		fIP:      sess.IP,
 		fUA:      sess.UserAgent,
+		fCert:    sess.ClientCert,
 	}, nil
 }
 
@@ -354,6 +356,7 @@ func decodeSession(tokenHash string, m map[string]string) (store.Session, error)
 		DisplayName: m[fDisplay],
 		IP:          m[fIP],
 		UserAgent:   m[fUA],
+		ClientCert:  m[fCert],
 	}
 	for _, f := range []struct {
 		name string
