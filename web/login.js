@@ -76,7 +76,7 @@
       el.stopPinned.textContent = key.pinned || "";
       el.stopPinnedLabel.textContent = key.byHost ? "Key this site expects" : "Key this browser trusted before";
       el.stopAdvice.textContent = key.byHost ?
-        "The site you came from expects another key. Tell its operator or your administrator; Start over tries again once they have updated it." :
+        "The site you came from expects another key. If the key the server uses now matches the fingerprint your administrator publishes, the site's setting is out of date: tell its operator, and Start over once it is updated. If it differs or you cannot check, do not sign in here and tell your administrator." :
         "Compare the key the server uses now with the fingerprint your administrator publishes. If they match, choose Start over: this browser then trusts the new key. If they differ or you cannot check, do not sign in here and tell your administrator.";
     }
     show(el.stop, true);
