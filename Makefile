@@ -70,8 +70,11 @@ fmt:
 	gofmt -w .
 
 # The Go micro-benchmarks of the hot pieces (proof signing, session lookup,
-# password verify, TOTP check), then the load benchmark against the real
-# binary and a throwaway Redis (bench/; flags in BENCHARGS, e.g.
+# the verify handler on a cached session, password verify, TOTP check),
+# then the load benchmark against the real binary and a throwaway Redis
+# (bench/: the bare net/http and redis GET limits, verify with and without
+# the client-side cache, the revocation lag between two instances, begin,
+# full login, peak memory; flags in BENCHARGS, e.g.
 # BENCHARGS='-duration 5s -loadgen wrk'). It writes bench/results.json.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) ./server/... ./store/redis/...

@@ -88,13 +88,37 @@ func (m *SessionManager) CreateWithCert(c echo.Context, u store.User, amr []stri
 // token returns the session token from the cookie, or from an
 // "Authorization: Bearer" header for non-browser clients.
 func (m *SessionManager) token(r *http.Request) string {
-	if ck, err := r.Cookie(m.CookieName()); err == nil {
-		return ck.Value
+	if v, ok := cookieValue(r.Header["Cookie"], m.CookieName()); ok {
+		return v
 	}
 	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
 	}
 	return ""
+}
+
+// cookieValue is the value of the first cookie called name in the Cookie
+// header lines (RFC 6265 §5.4: "name=value" pairs separated by "; "),
+// found without parsing the other cookies as http.Request.Cookie does.
+// A value in double quotes loses them, as with net/http; the caller checks
+// the value's shape.
+func cookieValue(lines []string, name string) (string, bool) {
+	for _, line := range lines {
+		for line != "" {
+			var pair string
+			pair, line, _ = strings.Cut(line, ";")
+			pair = strings.TrimSpace(pair)
+			n, v, _ := strings.Cut(pair, "=")
+			if strings.TrimSpace(n) != name {
+				continue
+			}
+			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // Current returns the request's live session, refreshing its idle timeout.

@@ -10,8 +10,9 @@ import (
 
 // VerifyHandler answers forward-auth subrequests of reverse proxies (nginx
 // auth_request, Traefik ForwardAuth, Caddy forward_auth): 200 with the
-// user in Remote-User, Remote-Name and Remote-Groups when the request
-// carries a live session, else 401. The answer comes from the session
+// user in Remote-User, Remote-Name and Remote-Groups, and how the session
+// was made in Remote-Amr (the RFC 8176 values of its amr, comma-separated),
+// when the request carries a live session, else 401. The answer comes from the session
 // record alone (one store round trip, no database read); a store outage is
 // 503, never 200.
 type VerifyHandler struct {
@@ -29,7 +30,7 @@ func (h *VerifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	hdr := w.Header()
 	setSecurityHeaders(hdr, h.Sessions.Secure)
-	hdr.Set("Cache-Control", "no-store")
+	hdr["Cache-Control"] = noStore
 	status := http.StatusOK
 	s, err := h.Sessions.current(r)
 	if err != nil {
@@ -44,15 +45,18 @@ func (h *VerifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeProblem(w, r, p)
 	} else {
-		hdr.Set("Remote-User", headerValue(s.Username))
-		hdr.Set("Remote-Name", headerValue(s.DisplayName))
-		hdr.Set("Remote-Groups", headerValue(strings.Join(s.Groups, ",")))
+		// One backing array for the four values.
+		v := [4]string{headerValue(s.Username), headerValue(s.DisplayName), headerValue(strings.Join(s.Groups, ",")),
+			headerValue(strings.Join(s.AMR, ","))}
+		hdr["Remote-User"], hdr["Remote-Name"], hdr["Remote-Groups"], hdr["Remote-Amr"] = v[0:1:1], v[1:2:2], v[2:3:3], v[3:4:4]
 		w.WriteHeader(http.StatusOK)
 	}
 	if h.Metrics != nil {
-		h.Metrics.observe(verifyRoute, r.Method, status, time.Since(start))
+		h.Metrics.observeHot(verifyRoute, r.Method, status, time.Since(start))
 	}
 }
+
+var noStore = headerList("no-store")
 
 // verifyRoute is the path Server.ServeHTTP hands to VerifyHandler.
 const verifyRoute = "/auth/verify"

@@ -170,8 +170,10 @@ type Sessions interface {
 	CreateSession(ctx context.Context, s Session) error
 	// TouchSession returns the session with this token hash if it is valid
 	// at now (before IdleExpiresAt and ExpiresAt), after moving LastSeenAt to
-	// now and IdleExpiresAt to min(now+idle, ExpiresAt). ErrNotFound when it
-	// is missing or expired.
+	// now and IdleExpiresAt to min(now+idle, ExpiresAt). A backend may leave
+	// both behind by a bounded interval it documents, never ahead; the
+	// Redis store writes them at most once a minute. ErrNotFound when it is
+	// missing or expired.
 	TouchSession(ctx context.Context, tokenHash string, now time.Time, idle time.Duration) (Session, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
 	// ListSessions returns the user's live sessions, oldest first.

@@ -24,7 +24,11 @@ func newTestStore(t *testing.T, url string) *Store {
 	}
 	prefix := redistest.NewPrefix()
 	t.Cleanup(func() { deleteKeys(t, cfg, prefix) })
-	return NewFromClient(cfg.newClient(), prefix)
+	s, err := openConfig(context.Background(), cfg, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // deleteKeys removes every key under prefix, on every master.
@@ -67,7 +71,26 @@ func rawClient(t *testing.T, url string) redis.UniversalClient {
 
 func TestEphemeral(t *testing.T) {
 	url := redistest.URL(t)
-	storetest.RunEphemeral(t, func(t *testing.T) store.Ephemeral { return newTestStore(t, url) })
+	storetest.RunEphemeral(t, func(t *testing.T) store.Ephemeral {
+		s := newTestStore(t, url)
+		if !s.ClientCache() {
+			t.Fatalf("%s gave a store without the client-side cache", url)
+		}
+		return s
+	})
+}
+
+// TestEphemeralNoClientCache runs the suite on a standalone Redis with the
+// client-side cache off; TestEphemeral has it on.
+func TestEphemeralNoClientCache(t *testing.T) {
+	url := redistest.URL(t)
+	storetest.RunEphemeral(t, func(t *testing.T) store.Ephemeral {
+		s := newTestStore(t, withParam(url, "client_cache=off"))
+		if s.ClientCache() {
+			t.Fatal("client_cache=off gave a store with a client-side cache")
+		}
+		return s
+	})
 }
 
 // TestEphemeralCluster runs the suite through a ClusterClient against a real
@@ -507,4 +530,12 @@ func TestRedisStopsAndComesBack(t *testing.T) {
 	if _, err := s.Incr(ctx, "n", time.Minute); err != nil {
 		t.Fatalf("Incr (script) after recovery: %v", err)
 	}
+}
+
+// withParam adds a query parameter to a URL.
+func withParam(url, param string) string {
+	if strings.Contains(url, "?") {
+		return url + "&" + param
+	}
+	return url + "?" + param
 }

@@ -325,3 +325,34 @@ func (w *tail) String() string {
 	defer w.mu.Unlock()
 	return string(w.buf)
 }
+
+// Pause stops the server process (SIGSTOP): it keeps its connections but
+// answers nothing until [Server.Resume].
+func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server (SIGCONT).
+func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return fmt.Errorf("redistest: redis-server on %s is not running", s.Addr())
+	}
+	return s.cmd.Process.Signal(sig)
+}
+
+// Kill ends the server with SIGKILL, as a crash would, and waits for it to
+// exit. Killing a stopped server does nothing.
+func (s *Server) Kill() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return nil
+	}
+	cmd, done := s.cmd, s.done
+	s.cmd, s.done = nil, nil
+	err := cmd.Process.Kill()
+	<-done
+	return err
+}
