@@ -13,6 +13,7 @@ import (
 
 	"mutualauth/server/account"
 	"mutualauth/server/config"
+	"mutualauth/server/keys"
 	"mutualauth/server/oidc"
 	"mutualauth/store"
 )
@@ -34,6 +35,13 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 			return errors.New("usage: mutualauth admin oidc-key rotate|retire [--alg RS256|ES256]")
 		}
 		return adminOIDCKey(ctx, args[1], args[2:], getenv, stdout)
+	case "users":
+		return adminUsers(ctx, args[1:], getenv, stdout)
+	case "keys":
+		if len(args) < 2 {
+			return errors.New("usage: mutualauth admin keys rotate|list|revoke --kid KID")
+		}
+		return adminKeys(ctx, args[1], args[2:], getenv, stdout)
 	case "cert":
 		switch {
 		case len(args) >= 2 && args[1] == "add":
@@ -54,11 +62,15 @@ func adminInvite(ctx context.Context, args []string, getenv func(string) string,
 	display := fs.String("display-name", "", "the name shown to people")
 	isAdmin := fs.Bool("admin", false, "give the user the admin role")
 	email := fs.String("email", "", "the user's email address (optional; OIDC apps see it as verified)")
+	server := fs.String("server", "", "a server URL: go through its admin API with the stored session")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError(err)
 	}
 	if *username == "" {
-		return errors.New("admin invite: --username is required")
+		return usageError(errors.New("admin invite: --username is required"))
+	}
+	if *server != "" {
+		return remoteInvite(ctx, *server, getenv, stdout, adminInviteBody{Username: *username, DisplayName: *display, Admin: *isAdmin, Email: *email})
 	}
 	cfg, st, err := adminStore(ctx, getenv)
 	if err != nil {
@@ -89,16 +101,20 @@ func adminClientCreate(ctx context.Context, args []string, getenv func(string) s
 	fs.Var(&redirects, "redirect-uri", "an OpenID Connect redirect URI, matched exactly (repeatable)")
 	fs.Var(&logouts, "post-logout-redirect-uri", "where RP-initiated logout may return to (repeatable)")
 	public := fs.Bool("public", false, "a public client (native or browser app): no secret, PKCE required")
+	server := fs.String("server", "", "a server URL: go through its admin API with the stored session")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError(err)
+	}
+	spec := account.ClientSpec{Name: *name, Origins: origins, RedirectURIs: redirects, PostLogoutRedirectURIs: logouts, Public: *public}
+	if *server != "" {
+		return remoteClientCreate(ctx, *server, getenv, stdout, spec)
 	}
 	_, st, err := adminStore(ctx, getenv)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	nc, err := account.RegisterClient(ctx, st, time.Now(), account.ClientSpec{Name: *name, Origins: origins,
-		RedirectURIs: redirects, PostLogoutRedirectURIs: logouts, Public: *public})
+	nc, err := account.RegisterClient(ctx, st, time.Now(), spec)
 	if err != nil {
 		return fmt.Errorf("admin client create: %w", err)
 	}
@@ -166,4 +182,70 @@ func adminStore(ctx context.Context, getenv func(string) string) (config.Config,
 	}
 	st, err := openDurable(ctx, cfg)
 	return cfg, st, err
+}
+
+// adminKeys runs `admin keys rotate|list|revoke` against the shared key
+// ring in the database; running instances pick the change up within
+// keys.RefreshInterval, and a rotated key signs after keys.ActivationDelay.
+func adminKeys(ctx context.Context, sub string, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("admin keys "+sub, flag.ContinueOnError)
+	getenv = configFlags(fs, getenv)
+	kid := fs.String("kid", "", "the key to revoke (its thumbprint)")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err)
+	}
+	switch sub {
+	case "rotate", "list":
+	case "revoke":
+		if *kid == "" {
+			return usageError(errors.New("admin keys revoke: --kid is required"))
+		}
+	default:
+		return usageError(fmt.Errorf("unknown admin keys command %q: want rotate, list or revoke", sub))
+	}
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.SigningKeyFile != "" && sub != "list" {
+		return fmt.Errorf("admin keys %s: the server signs with the key file of %s; replace that file instead", sub, config.EnvSigningKeyFile)
+	}
+	st, err := openDurable(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := time.Now()
+	switch sub {
+	case "list":
+		list, err := keys.List(ctx, st, now)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		for _, k := range list {
+			if err := enc.Encode(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	box, err := openBox(cfg)
+	if err != nil {
+		return err
+	}
+	if sub == "rotate" {
+		ring, err := keys.Rotate(ctx, st, box, cfg.Issuer(), now)
+		if err != nil {
+			return fmt.Errorf("admin keys rotate: %w", err)
+		}
+		_, err = fmt.Fprintln(stdout, ring.KIDs()[0])
+		return err
+	}
+	ring, err := keys.Revoke(ctx, st, box, *kid, now)
+	if err != nil {
+		return fmt.Errorf("admin keys revoke: %w", err)
+	}
+	_, err = fmt.Fprintln(stdout, ring.ActiveKIDAt(now))
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	sqlstore "mutualauth/store/sql"
 	"net"
 	"net/http"
@@ -229,6 +230,67 @@ func TestBadInput(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("error leaks a password: %v", err)
+		}
+	}
+}
+
+func TestHelpListsClientCommands(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"mutualauth", "help"}, envOf(nil), &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"mutualauth login --server URL", "mutualauth whoami", "mutualauth logout", "admin users --server URL",
+		"admin keys rotate", "admin keys list", "admin keys revoke --kid KID", "Exit codes: 0 done, 1 refused, 2 usage, 3"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}
+
+// TestAdminKeys rotates, lists and revokes keys in the local database, and
+// refuses bad use with the usage exit code.
+func TestAdminKeys(t *testing.T) {
+	dir := t.TempDir()
+	env := envOf(map[string]string{"MUTUALAUTH_DATA_DIR": dir, "MUTUALAUTH_PUBLIC_URL": "https://login.example"})
+	ctx := context.Background()
+	cmd := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(ctx, append([]string{"mutualauth", "admin", "keys"}, args...), env, &out)
+		return out.String(), err
+	}
+	first, err := cmd("rotate") // with no key yet: the first one
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := cmd("rotate")
+	if err != nil || first == second || !regexp.MustCompile(`^[A-Za-z0-9_-]{43}\n$`).MatchString(second) {
+		t.Fatalf("rotate printed %q then %q (%v)", first, second, err)
+	}
+	list, err := cmd("list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(list), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"kid":"`+strings.TrimSpace(second)+`"`) ||
+		!strings.Contains(lines[0], `"handover_from":"`+strings.TrimSpace(first)+`"`) {
+		t.Fatalf("list printed %q", list)
+	}
+	after, err := cmd("revoke", "--kid", strings.TrimSpace(second))
+	if err != nil || after == second || after == first {
+		t.Fatalf("revoking the newest key printed %q (%v), want a fresh key", after, err)
+	}
+	if _, err := cmd("revoke", "--kid", "no-such-kid"); err == nil || !strings.Contains(err.Error(), "no published signing key") {
+		t.Errorf("revoking an unknown kid: %v", err)
+	}
+	withFile := envOf(map[string]string{"MUTUALAUTH_DATA_DIR": dir, "MUTUALAUTH_SIGNING_KEY_FILE": dir + "/signing.pem"})
+	if err := run(ctx, []string{"mutualauth", "admin", "keys", "rotate"}, withFile, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "MUTUALAUTH_SIGNING_KEY_FILE") {
+		t.Errorf("rotate with a key file: %v", err)
+	}
+	for _, bad := range [][]string{{"revoke"}, {"spin"}, {"list", "--nope"}} {
+		_, err := cmd(bad...)
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != exitUsage {
+			t.Errorf("admin keys %v: %v, want the usage exit code", bad, err)
 		}
 	}
 }

@@ -89,6 +89,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("mutualauth serving", "listen", ln.Addr().String(), "issuer", cfg.Issuer(),
 		"signing_kid", deps.Keys.ActiveKID(), "tls", cfg.ServeTLS(), "client_certificates", cfg.ClientCerts())
 
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go deps.Keys.Watch(wctx, log)
+
 	errc := make(chan error, 2)
 	switch {
 	case tlsSrv != nil:

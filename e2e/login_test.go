@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -158,7 +159,12 @@ func loginJS[T any](t *testing.T, ctx context.Context, body string, args ...any)
 // free for the login that follows.
 func loginEnroll(t *testing.T, s *Server, ctx context.Context, username, phrase string, passkey bool) loginAccount {
 	t.Helper()
-	invite := s.AdminInvite(t, username, "", false)
+	return loginEnrollAt(t, s, ctx, s.AdminInvite(t, username, "", false), username, phrase, passkey)
+}
+
+// loginEnrollAt is loginEnroll through the enrollment link invite.
+func loginEnrollAt(t *testing.T, s *Server, ctx context.Context, invite, username, phrase string, passkey bool) loginAccount {
+	t.Helper()
 	i := strings.LastIndex(invite, "/enroll/")
 	if i < 0 {
 		t.Fatalf("invite URL %q has no /enroll/ path", invite)
@@ -791,7 +797,7 @@ func TestLoginPageSwappedKey(t *testing.T) {
 	ctx := newBrowser(t)
 	loginEnroll(t, s, ctx, "eve", "orange kite over hills", false)
 	fakeJWKS, fakeKID := loginOtherJWKS(t)
-	const keyChanged = "The server's key changed — this may not be the real server. Do not enter your password."
+	const keyChanged = "The server's key changed in a way this browser cannot check. This may not be the real server. Do not enter your password."
 
 	t.Run("other key pinned", func(t *testing.T) {
 		loginOpen(t, ctx, s, "")
@@ -933,7 +939,8 @@ func newProofSigner(t *testing.T) *proofSigner {
 }
 
 // sign returns header.payload.signature; the signature is the raw r||s of
-// RFC 7518 §3.4 unless der is set (then ASN.1 DER, which ES256 forbids).
+// RFC 7518 §3.4, s in the lower half, unless der is set (then ASN.1 DER,
+// which ES256 forbids).
 func (p *proofSigner) sign(t *testing.T, header, claims map[string]any, der bool) string {
 	t.Helper()
 	enc := func(v any) string {
@@ -955,6 +962,10 @@ func (p *proofSigner) sign(t *testing.T, header, claims map[string]any, der bool
 		r, s, err := ecdsa.Sign(rand.Reader, p.key, digest[:])
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The low-S form: verifiers refuse the malleated high-S twin.
+		if n := elliptic.P256().Params().N; s.Cmp(new(big.Int).Rsh(n, 1)) > 0 {
+			s.Sub(n, s)
 		}
 		sig = append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...)
 	}
@@ -1052,6 +1063,8 @@ func TestLoginProofVerifier(t *testing.T) {
 		{"wrong audience", p.sign(t, header(nil), claims(func(c map[string]any) { c["aud"] = "https://evil.example" }), false), "", jwks, "audience"},
 		{"wrong nonce", p.sign(t, header(nil), claims(func(c map[string]any) { c["nonce"] = "b3RoZXItbm9uY2Utb3RoZXItbm9uY2U" }), false), "", jwks, "nonce"},
 		{"other login", p.sign(t, header(nil), claims(func(c map[string]any) { c["login_id"] = "tx-2" }), false), "", jwks, "login-id"},
+		{"no login id", p.sign(t, header(nil), claims(func(c map[string]any) { delete(c, "login_id") }), false), "", jwks, "login-id"},
+		{"high-S twin of the good signature", highSJWS(t, good), "", jwks, "high-s"},
 		{"expired", p.sign(t, header(nil), claims(func(c map[string]any) { c["iat"], c["exp"] = now-900, now-600 }), false), "", jwks, "expired"},
 		{"lifetime over 300 s", p.sign(t, header(nil), claims(func(c map[string]any) { c["exp"] = now + 3600 }), false), "", jwks, "lifetime"},
 		{"no exp", p.sign(t, header(nil), claims(func(c map[string]any) { delete(c, "exp") }), false), "", jwks, "malformed"},
@@ -1062,4 +1075,19 @@ func TestLoginProofVerifier(t *testing.T) {
 			t.Errorf("%s: got %+v, want refused with reason %q", c.name, v, c.reason)
 		}
 	}
+}
+
+// highSJWS returns jws with its ES256 signature's s replaced by n - s: the
+// same signature in its malleated, high-S form, which ECDSA alone accepts.
+func highSJWS(t *testing.T, jws string) string {
+	t.Helper()
+	parts := strings.Split(jws, ".")
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("signature: %v", err)
+	}
+	n := elliptic.P256().Params().N
+	s := new(big.Int).Sub(n, new(big.Int).SetBytes(sig[32:]))
+	s.FillBytes(sig[32:])
+	return parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
 }

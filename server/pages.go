@@ -21,12 +21,15 @@ import (
 // browsers.
 type Renderer struct {
 	Set *templates.Set
+	// Support is the configured support contact, given to every page.
+	Support templates.Support
 }
 
 // Render implements echo.Renderer; data must be a templates.Page.
 func (r *Renderer) Render(w io.Writer, name string, data any, c echo.Context) error {
 	p, _ := data.(templates.Page)
 	r.localize(c, &p)
+	p.Support = r.Support
 	return r.Set.Render(w, name, p)
 }
 

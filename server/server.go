@@ -61,7 +61,7 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	renderer := &Renderer{Set: set}
+	renderer := &Renderer{Set: set, Support: templates.Support{Contact: d.Config.SupportContact, Href: d.Config.SupportHref()}}
 	e.Renderer = renderer
 	s := &Server{echo: e, Metrics: NewMetrics()}
 	h, err := wire(d, s.Metrics, renderer)

@@ -707,8 +707,6 @@ type LoginPage struct {
 	// (and how many recovery codes are left after a recovery-code login).
 	Sessions      *SessionManager
 	RecoveryCodes store.RecoveryCodes
-	// SupportContact is whom to ask about a lost password (may be empty).
-	SupportContact string
 	// Apps names the app an OIDC hand-off return_to leads to, and the
 	// login_hint it sent; may be nil.
 	Apps interface {
@@ -742,17 +740,15 @@ func (p *LoginPage) Serve(c echo.Context) error {
 
 // loginNotices are what the login page says before anything else: that the
 // visitor just signed out, or is signed in already (and how many recovery
-// codes are left when that session began with one), and whom to ask about
-// a lost password.
+// codes are left when that session began with one).
 type loginNotices struct {
-	SignedOut      bool
-	SignedInAs     string
-	RecoveryLeft   int // -1: the session did not begin with a recovery code
-	SupportContact string
+	SignedOut    bool
+	SignedInAs   string
+	RecoveryLeft int // -1: the session did not begin with a recovery code
 }
 
 func (p *LoginPage) notices(c echo.Context) (loginNotices, error) {
-	n := loginNotices{SignedOut: c.QueryParam("signed_out") == "1", RecoveryLeft: -1, SupportContact: p.SupportContact}
+	n := loginNotices{SignedOut: c.QueryParam("signed_out") == "1", RecoveryLeft: -1}
 	if p.Sessions == nil {
 		return n, nil
 	}

@@ -98,8 +98,7 @@ func wire(d Deps, metrics *Metrics, renderer *Renderer) (*handlers, error) {
 		Sessions: sessions, Devices: devices, Audit: auditor, Metrics: metrics, Log: d.Log, Now: d.Now,
 		CertLogin: &CertLogin{Certs: d.ClientCerts, Bindings: d.Durable},
 	}
-	h.loginPage = &LoginPage{Issuer: issuer, Clients: d.Durable, Sessions: sessions, RecoveryCodes: d.Durable,
-		SupportContact: cfg.SupportContact}
+	h.loginPage = &LoginPage{Issuer: issuer, Clients: d.Durable, Sessions: sessions, RecoveryCodes: d.Durable}
 	h.sessionAPI = &SessionHandler{Sessions: sessions, Audit: auditor}
 	h.verify = &VerifyHandler{Issuer: issuer, Sessions: sessions, Metrics: metrics, Log: d.Log}
 	h.widget = &WidgetHandler{

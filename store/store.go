@@ -129,6 +129,11 @@ type SigningKeys interface {
 	// ListSigningKeys returns all keys, highest generation first.
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	RetireSigningKey(ctx context.Context, generation int, at time.Time) error
+	// RevokeSigningKey deletes the key with this kid and, in the same
+	// transaction, clears every handover it signed (HandoverFrom = kid);
+	// its own incoming handover goes with its row. ErrNotFound when no key
+	// has this kid.
+	RevokeSigningKey(ctx context.Context, kid string) error
 }
 
 // Ephemeral is the store for short-lived state (store/redis, store/memory).

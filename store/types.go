@@ -150,6 +150,11 @@ type SigningKey struct {
 	Sealed     []byte // sealed private key (PKCS#8 DER)
 	CreatedAt  time.Time
 	RetiredAt  time.Time // zero while published; set when it leaves the JWKS
+	// Handover is the compact JWS, signed by the key HandoverFrom names,
+	// that introduces this key (API.md, "Key continuity"); empty for a first
+	// key, a key that replaced a revoked one, or when the signer was revoked.
+	Handover     string
+	HandoverFrom string // kid of the key that signed Handover
 }
 
 // Session is a login session. The token itself is never stored: the session

@@ -28,8 +28,15 @@ type Page struct {
 	// Lang is the page's language (BCP 47), set by the server from the
 	// request (i18n.Catalog.Match); empty is English. Path is the request's
 	// path, for the language switch to come back to.
-	Lang string
-	Path string
+	Lang    string
+	Path    string
+	Support Support // MUTUALAUTH_SUPPORT_CONTACT, shown on stop screens
+}
+
+// Support is whom users ask when the server cannot prove itself.
+type Support struct {
+	Contact string // text shown; empty when not configured
+	Href    string // its link (mailto: or URL); empty for plain text
 }
 
 // PageUser is the signed-in user shown in the header.

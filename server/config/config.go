@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Config is the validated configuration.
@@ -44,15 +46,32 @@ type Config struct {
 	MetricsToken string
 	// DatabaseTimeout bounds every database query.
 	DatabaseTimeout time.Duration
-	// SupportContact is whom the login page tells users to ask when they
-	// have lost their password (an email address, a URL or a phone number).
-	SupportContact string
 	// HTTPS served directly, and client certificates (docs/mtls.md).
 	TLSCertFile      string // PEM certificate chain; with TLSKeyFile: serve HTTPS
 	TLSKeyFile       string
 	TLSClientCAFile  string // PEM CAs whose client certificates count; empty: none do
 	TLSClientCRLFile string // optional CRLs of those CAs
 	TLSBindSessions  bool   // sessions made with a certificate work only with it
+	// SupportContact is whom users ask when the server cannot prove itself
+	// (an email address, an http(s) or mailto: URL, or a short text); shown
+	// on the stop screens when set.
+	SupportContact string
+}
+
+// SupportHref is the link for SupportContact: a mailto: for an email
+// address, the URL itself for a URL, empty for plain text.
+func (c Config) SupportHref() string { return supportHref(c.SupportContact) }
+
+func supportHref(v string) string {
+	if u, err := url.Parse(v); err == nil && !strings.ContainsAny(v, " \t") {
+		if ((u.Scheme == "https" || u.Scheme == "http") && u.Host != "") || (u.Scheme == "mailto" && strings.Contains(u.Opaque, "@")) {
+			return v
+		}
+	}
+	if a, err := mail.ParseAddress(v); err == nil && a.Name == "" && a.Address == v {
+		return "mailto:" + v
+	}
+	return ""
 }
 
 // ServeTLS reports whether the server terminates TLS itself.
@@ -113,8 +132,8 @@ const (
 	EnvMetricsListen   = "MUTUALAUTH_METRICS_LISTEN"
 	EnvMetricsToken    = "MUTUALAUTH_METRICS_TOKEN"
 	EnvDatabaseTimeout = "MUTUALAUTH_DATABASE_TIMEOUT"
-	EnvSupportContact  = "MUTUALAUTH_SUPPORT_CONTACT"
 	EnvOIDCIDTokenAlg  = "MUTUALAUTH_OIDC_ID_TOKEN_ALG"
+	EnvSupportContact  = "MUTUALAUTH_SUPPORT_CONTACT"
 	EnvTLSCertFile     = "MUTUALAUTH_TLS_CERT_FILE"
 	EnvTLSKeyFile      = "MUTUALAUTH_TLS_KEY_FILE"
 	EnvTLSClientCA     = "MUTUALAUTH_TLS_CLIENT_CA_FILE"
@@ -159,7 +178,6 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		MetricsListen:   strings.TrimSpace(getenv(EnvMetricsListen)),
 		MetricsToken:    strings.TrimSpace(getenv(EnvMetricsToken)),
 		DatabaseTimeout: p.duration(EnvDatabaseTimeout, DefaultDatabaseTimeout, 100*time.Millisecond, time.Minute),
-		SupportContact:  strings.TrimSpace(getenv(EnvSupportContact)),
 		OIDCIDTokenAlg:  strings.ToUpper(p.str(EnvOIDCIDTokenAlg, "RS256")),
 
 		TLSCertFile:      strings.TrimSpace(getenv(EnvTLSCertFile)),
@@ -178,9 +196,6 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		} else if c.MetricsListen == c.Listen {
 			p.fail(EnvMetricsListen, "must differ from %s", EnvListen)
 		}
-	}
-	if len(c.SupportContact) > 200 || strings.IndexFunc(c.SupportContact, unicode.IsControl) >= 0 {
-		p.fail(EnvSupportContact, "must be one line of at most 200 characters")
 	}
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
 		p.fail(EnvMetricsToken, "must be at least 16 characters")
@@ -230,6 +245,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			c.TrustedProxies = append(c.TrustedProxies, pfx)
 		}
 	}
+	c.SupportContact = p.supportContact(EnvSupportContact)
 	switch {
 	case c.TLSCertFile != "" && c.TLSKeyFile == "":
 		p.fail(EnvTLSKeyFile, "must be set with %s", EnvTLSCertFile)
@@ -253,6 +269,27 @@ func FromEnv(getenv func(string) string) (Config, error) {
 type parser struct {
 	getenv func(string) string
 	errs   []error
+}
+
+// supportContact: at most 200 characters of UTF-8 text without control
+// characters; a value with a URL scheme must be an http(s) or mailto: URL.
+func (p *parser) supportContact(name string) string {
+	v := strings.TrimSpace(p.getenv(name))
+	switch {
+	case v == "":
+		return ""
+	case !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0:
+		p.fail(name, "must be printable text (no control characters)")
+	case utf8.RuneCountInString(v) > 200:
+		p.fail(name, "is longer than 200 characters")
+	case strings.Contains(v, "://") && !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://"):
+		p.fail(name, "a URL must be https://, http:// or mailto:")
+	case (strings.Contains(v, "://") || strings.HasPrefix(strings.ToLower(v), "mailto:")) && supportHref(v) == "":
+		p.fail(name, "%q is not a valid URL", v)
+	default:
+		return v
+	}
+	return ""
 }
 
 func (p *parser) fail(name, format string, args ...any) {
