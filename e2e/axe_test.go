@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -158,4 +159,72 @@ func TestPagesAccessibleOnPhonesAndInDarkMode(t *testing.T) {
 		getComputedStyle(document.querySelector("table.events td[data-label]"), "::before").content.includes("Time")`) {
 		t.Error("the audit table is not stacked as labelled cards on a phone")
 	}
+}
+
+// TestLoginPageHelps: the server key is behind a closed "Details" toggle,
+// each step has one primary button, the password step carries the username
+// for password managers, a throttled step counts its wait down live, and
+// the notices and the lost-password help are there.
+func TestLoginPageHelps(t *testing.T) {
+	s := startServer(t, ServerOptions{Env: []string{"MUTUALAUTH_SUPPORT_CONTACT=help@example.org"}})
+	ctx := newBrowser(t)
+	tina := adminEnrollAPI(t, s, s.AdminInvite(t, "tina", "Tina", false), "tina")
+
+	onePrimary := func(what string) {
+		t.Helper()
+		n := eval[int](t, ctx, `Array.from(document.querySelectorAll("#login button"))
+			.filter(b => b.getClientRects().length > 0 && !b.classList.contains("secondary")).length`)
+		if n != 1 {
+			t.Errorf("%s: %d primary buttons in view, want 1", what, n)
+		}
+	}
+	loginOpen(t, ctx, s, "signed_out=1")
+	if !strings.Contains(text(t, ctx, "notice-signed-out"), "signed out") {
+		t.Error("no signed-out notice")
+	}
+	onePrimary("the username step")
+	do(t, ctx, "open the lost-password help", chromedp.Click(chromedp.CSS("#forgot summary")))
+	if !strings.Contains(text(t, ctx, "forgot"), "help@example.org") {
+		t.Error("the lost-password help does not name the support contact")
+	}
+	loginType(t, ctx, "username", "tina")
+	loginWaitFor(t, ctx, "recovery-link", "stop")
+	if eval[bool](t, ctx, `document.querySelector("#verified details.key-details").open`) {
+		t.Error("the key details are open from the start")
+	}
+	if kid := eval[string](t, ctx, `document.getElementById("verified-kid").textContent`); len(kid) != 43 {
+		t.Errorf("the key under Details is %q", kid)
+	}
+	onePrimary("the code step")
+
+	// Five wrong codes, then the sixth is throttled: the message counts down.
+	for i := range 6 {
+		loginType(t, ctx, "otp", "000000")
+		if i < 5 {
+			do(t, ctx, "wait for the refusal", chromedp.Poll[chromedp.Void](`!document.getElementById("error").hidden && !document.querySelector("#login button:disabled")`))
+			do(t, ctx, "clear", clearInput("otp"))
+		}
+	}
+	do(t, ctx, "wait for the throttle", chromedp.Poll[chromedp.Void](`document.getElementById("error").textContent.includes("Try again in")`))
+	first := text(t, ctx, "error")
+	time.Sleep(2200 * time.Millisecond)
+	later := text(t, ctx, "error")
+	if first == later || !strings.Contains(later, "Try again in") {
+		t.Errorf("the throttle message does not count down: %q, then %q", first, later)
+	}
+	screenshot(t, ctx, "throttled")
+
+	// A recovery code, then the password step carries the username.
+	loginClick(t, ctx, "recovery-link")
+	loginWaitFor(t, ctx, "recovery")
+	loginType(t, ctx, "recovery", tina.Recovery[0])
+	loginWaitFor(t, ctx, "password", "error")
+	if !eval[bool](t, ctx, `!document.getElementById("password").hidden`) {
+		t.Skipf("the recovery step is throttled too: %s", text(t, ctx, "error"))
+	}
+	if got := eval[string](t, ctx, `document.getElementById("password-username").value`); got != "tina" {
+		t.Errorf("the password step's username field holds %q", got)
+	}
+	onePrimary("the password step")
+	screenshot(t, ctx, "password-step")
 }

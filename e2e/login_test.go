@@ -274,7 +274,7 @@ const loginPageStateJS = `
 	if (location.pathname !== "/login") return {path: location.pathname, inputs: [], ready: document.readyState};
 	return {
 		stop: shown("stop"), stopText: text("stop"),
-		verified: shown("verified"), verifiedKid: text("verified-kid"),
+		verified: shown("verified"), verifiedKid: shown("verified") ? $("verified-kid").textContent.trim() : "",
 		firstUse: shown("first-use"),
 		phrase: shown("phrase-box") ? $("phrase").textContent : "", phraseHTML: $("phrase").innerHTML,
 		username: shown("username"), otp: shown("otp"), passkey: shown("webauthn-button"),

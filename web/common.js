@@ -53,15 +53,38 @@
     return (res.body && res.body.detail) || "Something went wrong (HTTP " + res.status + "). Try again.";
   };
 
-  // tooMany words a 429 answer from its Retry-After header (RFC 9110
-  // §10.2.3: seconds or an HTTP date).
-  MA.tooMany = function (res) {
+  // retrySeconds reads a 429 answer's Retry-After header (RFC 9110
+  // §10.2.3: seconds or an HTTP date); NaN when there is none.
+  MA.retrySeconds = function (res) {
     var h = res.headers && res.headers.get("Retry-After");
-    var secs = NaN;
-    if (h) secs = /^\d+$/.test(h) ? parseInt(h, 10) : Math.ceil((Date.parse(h) - Date.now()) / 1000);
+    if (!h) return NaN;
+    return /^\d+$/.test(h) ? parseInt(h, 10) : Math.ceil((Date.parse(h) - Date.now()) / 1000);
+  };
+
+  // tooMany words a 429 answer, or a wait of secs seconds.
+  MA.tooMany = function (res, secs) {
+    if (secs === undefined) secs = MA.retrySeconds(res);
     if (!isFinite(secs) || secs <= 0) return "Too many attempts. Wait a little, then try again.";
-    if (secs < 120) return "Too many attempts. Try again in " + secs + " seconds.";
+    if (secs < 120) return "Too many attempts. Try again in " + secs + (secs === 1 ? " second." : " seconds.");
     return "Too many attempts. Try again in " + Math.ceil(secs / 60) + " minutes.";
+  };
+
+  // countdown keeps el's 429 message live: every second it shows the wait
+  // left, and at zero says that it is time to try again. It stops as soon
+  // as someone else changes el's text.
+  var countdownTimer = 0;
+  MA.countdown = function (el, res) {
+    clearInterval(countdownTimer);
+    var until = Date.now() + MA.retrySeconds(res) * 1000;
+    if (!isFinite(until)) return;
+    var shown = el.textContent;
+    countdownTimer = setInterval(function () {
+      if (el.textContent !== shown) { clearInterval(countdownTimer); return; }
+      var left = Math.ceil((until - Date.now()) / 1000);
+      shown = left > 0 ? MA.tooMany(res, left) : "You can try again now.";
+      el.textContent = shown;
+      if (left <= 0) clearInterval(countdownTimer);
+    }, 1000);
   };
 
   MA.$ = function (id) { return document.getElementById(id); };

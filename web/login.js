@@ -205,6 +205,7 @@
     }
     if (res.status === 429) {
       setError(MA.tooMany(res));
+      MA.countdown(el.error, res);
     } else if (res.status === 401 && body.code === "invalid_credentials") {
       setError("That didn't work. Check what you typed and try again.");
     } else if (res.status === 409 || res.status === 404 || res.status === 410) {
@@ -309,6 +310,9 @@
     }
     tx = { loginId: res.body.login_id, username: username, phrase: "" };
     el.whoName.textContent = username;
+    // Password managers file the password under this username.
+    var pu = $("password-username");
+    if (pu) pu.value = username;
     var claims = await verify(res.body.proof, nonce, tx.loginId, res.body.phrase_shown === true);
     if (!claims) return;
     // The device was recognized by its TLS client certificate: the
