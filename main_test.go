@@ -71,35 +71,16 @@ func envOf(m map[string]string) func(string) string { return func(k string) stri
 
 // TestRunServesAndShutsDown runs the whole program in process on the
 // embedded defaults (SQLite, in-memory sessions), polls /healthz, then
-// cancels the context and expects a clean shutdown.
+// cancels the context and expects a clean shutdown (startRun's cleanup).
 func TestRunServesAndShutsDown(t *testing.T) {
 	addr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
-	env := envOf(map[string]string{
-		"MUTUALAUTH_LISTEN":     addr,
-		"MUTUALAUTH_PUBLIC_URL": "http://localhost:" + port,
-		"MUTUALAUTH_DATA_DIR":   t.TempDir(),
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"mutualauth"}, env, &out) }()
-
-	waitHealthy(t, http.DefaultClient, "http://"+addr, done, &out)
+	_, out := startRun(t, map[string]string{"MUTUALAUTH_LISTEN": addr, "MUTUALAUTH_PUBLIC_URL": "http://localhost:" + port})
 	if !regexp.MustCompile(`enroll_url=http://localhost:` + port + `/enroll/[A-Za-z0-9_-]{43}`).MatchString(out.String()) {
 		t.Errorf("first start did not log an admin enrollment URL:\n%s", out.String())
 	}
 	if !strings.Contains(out.String(), "sessions are kept in memory") {
 		t.Errorf("no warning about in-memory sessions:\n%s", out.String())
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run returned %v", err)
-		}
-	case <-time.After(25 * time.Second):
-		t.Fatal("no shutdown")
 	}
 }
 

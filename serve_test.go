@@ -41,25 +41,8 @@ func startRun(t *testing.T, env map[string]string) (string, *syncBuffer) {
 			t.Error("no shutdown")
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return addr, out
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("run ended before serving: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not become healthy: %v\n%s", err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitHealthy(t, http.DefaultClient, "http://"+addr, done, out)
+	return addr, out
 }
 
 func get(t *testing.T, url string, hdr ...string) (*http.Response, string) {

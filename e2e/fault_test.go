@@ -510,22 +510,17 @@ func (p *faultProxy) Cut() {
 }
 
 // Freeze drops the open connections and from then on accepts new ones
-// but never answers on them: a database that hangs. Thaw ends that.
-func (p *faultProxy) Freeze() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.frozen = true
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
+// but never answers on them: a database that hangs. Thaw ends that (the
+// held connections are dropped too).
+func (p *faultProxy) Freeze() { p.setFrozen(true) }
 
-// Thaw forwards again (the held connections are dropped).
-func (p *faultProxy) Thaw() {
+// Thaw forwards again.
+func (p *faultProxy) Thaw() { p.setFrozen(false) }
+
+func (p *faultProxy) setFrozen(frozen bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.frozen = false
+	p.frozen = frozen
 	for c := range p.conns {
 		c.Close()
 	}
@@ -547,15 +542,11 @@ func (p *faultProxy) Restore() {
 	p.t.Fatalf("listen on %s again: %v", p.addr, err)
 }
 
-// TestFaultPostgresUnreachable runs the server on PostgreSQL through a TCP
-// proxy and cuts it: the steps that need the database answer 503
-// store_unavailable in time, sessions (in Redis) keep working, and
-// everything recovers when the database is reachable again. Text
-// PostgreSQL cannot store (NUL, as JSON \u0000) must not reach it as a
-// server error either.
-func TestFaultPostgresUnreachable(t *testing.T) {
-	dbURL := postgresDatabase(t)
-	u, err := url.Parse(dbURL)
+// postgresBehindProxy gives the test a PostgreSQL database reached through
+// a fault proxy, and its URL.
+func postgresBehindProxy(t *testing.T) (*faultProxy, string) {
+	t.Helper()
+	u, err := url.Parse(postgresDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -565,7 +556,18 @@ func TestFaultPostgresUnreachable(t *testing.T) {
 	}
 	proxy := startFaultProxy(t, target)
 	u.Host = proxy.addr
-	s := startServer(t, ServerOptions{DatabaseURL: u.String()})
+	return proxy, u.String()
+}
+
+// TestFaultPostgresUnreachable runs the server on PostgreSQL through a TCP
+// proxy and cuts it: the steps that need the database answer 503
+// store_unavailable in time, sessions (in Redis) keep working, and
+// everything recovers when the database is reachable again. Text
+// PostgreSQL cannot store (NUL, as JSON \u0000) must not reach it as a
+// server error either.
+func TestFaultPostgresUnreachable(t *testing.T) {
+	proxy, dbURL := postgresBehindProxy(t)
+	s := startServer(t, ServerOptions{DatabaseURL: dbURL})
 	a := faultEnroll(t, s, "pg.user")
 	session := a.login(t, newAPILoginClient(t, s.URL()))
 	pending := a.begin(t, newAPILoginClient(t, s.URL()))
@@ -609,18 +611,8 @@ func TestFaultPostgresUnreachable(t *testing.T) {
 // answers 503 store_unavailable within a few seconds (not the 30 s write
 // timeout), and all recovers once the database answers again.
 func TestFaultPostgresNeverAnswers(t *testing.T) {
-	dbURL := postgresDatabase(t)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := u.Host
-	if u.Port() == "" {
-		target = net.JoinHostPort(u.Hostname(), "5432")
-	}
-	proxy := startFaultProxy(t, target)
-	u.Host = proxy.addr
-	s := startServer(t, ServerOptions{DatabaseURL: u.String(), Env: []string{"MUTUALAUTH_DATABASE_TIMEOUT=1s"}})
+	proxy, dbURL := postgresBehindProxy(t)
+	s := startServer(t, ServerOptions{DatabaseURL: dbURL, Env: []string{"MUTUALAUTH_DATABASE_TIMEOUT=1s"}})
 	a := faultEnroll(t, s, "hang.user")
 	session := a.login(t, newAPILoginClient(t, s.URL()))
 
