@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -227,4 +228,29 @@ func TestLoginPageHelps(t *testing.T) {
 	}
 	onePrimary("the password step")
 	screenshot(t, ctx, "password-step")
+}
+
+// TestEnrollTOTPLockedToTheQRShown: once a QR code is shown, the set-up
+// button is gone; only "Start again with a new key", which says the old
+// entry stops working, makes a new secret.
+func TestEnrollTOTPLockedToTheQRShown(t *testing.T) {
+	s := startServer(t, ServerOptions{})
+	ctx := newBrowser(t)
+	enrollPasswordAndPhrase(t, ctx, s.AdminInvite(t, "quinn", "Quinn", false), "quinn")
+	do(t, ctx, "show the QR code",
+		chromedp.Click(chromedp.ID("totp-start")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("totp-secret").textContent.length > 0`),
+	)
+	first := text(t, ctx, "totp-secret")
+	if eval[bool](t, ctx, `document.getElementById("totp-start").getClientRects().length > 0`) {
+		t.Error("the set-up button is still there once the QR code is shown")
+	}
+	if hint := text(t, ctx, "totp-restart-hint"); !strings.Contains(hint, "stops working") {
+		t.Errorf("the start-again hint says %q", hint)
+	}
+	screenshot(t, ctx, "totp-locked")
+	do(t, ctx, "start again",
+		chromedp.Click(chromedp.ID("totp-restart")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("totp-secret").textContent !== `+strconv.Quote(first)),
+	)
 }
