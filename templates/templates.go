@@ -113,7 +113,13 @@ func Parse() (*Set, error) {
 	s := &Set{pages: map[string]map[string]*template.Template{}, Catalog: cat}
 	for _, tag := range i18n.Languages {
 		p := cat.Printer(tag)
-		fm := template.FuncMap{"t": p.T}
+		js := map[string]string{}
+		for _, k := range cat.Keys(tag) {
+			if strings.HasPrefix(k, "js.") {
+				js[k] = p.T(k)
+			}
+		}
+		fm := template.FuncMap{"t": p.T, "jsMessages": func() map[string]string { return js }}
 		for k, v := range funcs {
 			fm[k] = v
 		}

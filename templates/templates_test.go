@@ -37,7 +37,8 @@ func TestDataAttributesAreRenderedAndEscaped(t *testing.T) {
 
 // TestScriptsLoadInOrderAfterCommon: the layout is the one place a page's
 // scripts are loaded: common.js first, then the page's own in the order
-// given, all deferred, and none inline (the CSP allows only 'self').
+// given, all deferred, and none inline (the CSP allows only 'self'); the
+// scripts' messages come as a JSON data block.
 func TestScriptsLoadInOrderAfterCommon(t *testing.T) {
 	set, err := Parse()
 	if err != nil {
@@ -52,7 +53,9 @@ func TestScriptsLoadInOrderAfterCommon(t *testing.T) {
 	want := `<script src="/static/common.js" defer></script>
 <script src="/static/proof.js" defer></script>
 <script src="/static/login.js" defer></script>`
-	if !strings.Contains(out, want) || strings.Count(out, "<script") != 3 {
+	// Besides them only the messages' JSON data block, which runs nothing.
+	if !strings.Contains(out, want) || strings.Count(out, "<script") != 4 ||
+		strings.Count(out, `<script type="application/json" id="ma-messages">{`) != 1 {
 		t.Errorf("scripts are not loaded as %s:\n%s", want, out)
 	}
 	buf.Reset()

@@ -15,7 +15,6 @@
 
   // ---- messages --------------------------------------------------------------
 
-  function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
 
   function showMessage(kind, text, offer) {
     var area = $("flash");
@@ -32,7 +31,7 @@
     var tpl = $("offer-template");
     if (offer > 0 && tpl) {
       var form = tpl.content.firstElementChild.cloneNode(true);
-      form.querySelector("[data-count]").textContent = plural(offer, "other session", "other sessions");
+      form.querySelector("[data-count]").textContent = MA.t(offer === 1 ? "js.other-session" : "js.other-sessions", offer);
       bindForm(form);
       box.appendChild(form);
     }
@@ -65,7 +64,7 @@
   function problemText(res) {
     var b = res.body || {};
     if (res.status === 429) return MA.tooMany(res);
-    if (res.status === 401 && b.code === "unauthenticated") return "Your session has ended. Sign in again.";
+    if (res.status === 401 && b.code === "unauthenticated") return MA.t("js.session-ended");
     return MA.detail(res);
   }
 
@@ -92,7 +91,7 @@
   function reauthenticate() {
     var dialog = $("reauth-dialog");
     if (!dialog || typeof dialog.showModal !== "function") {
-      showMessage("error", "Confirm it's you first, in the form below.");
+      showMessage("error", MA.t("js.confirm-first"));
       var form = $("reauth-form");
       if (form) { form.scrollIntoView(); $("reauth-password").focus(); }
       return Promise.resolve(false);
@@ -123,7 +122,7 @@
 
   function reauthFailure(res) {
     if (res.status === 401 && res.body && res.body.code === "invalid_credentials") {
-      return "That didn't work. Check your password and your code, then try again.";
+      return MA.t("js.reauth-failed");
     }
     return problemText(res);
   }
@@ -131,8 +130,8 @@
   async function submitDialog(ev) {
     ev.preventDefault();
     var password = $("rd-password").value, code = $("rd-code").value.trim();
-    if (!password) { dialogError("Enter your password."); $("rd-password").focus(); return; }
-    if (!code) { dialogError("Enter a code from your authenticator app or a recovery code."); $("rd-code").focus(); return; }
+    if (!password) { dialogError(MA.t("js.enter-your-password")); $("rd-password").focus(); return; }
+    if (!code) { dialogError(MA.t("js.enter-a-code")); $("rd-code").focus(); return; }
     var res = await guarded(function () {
       return MA.api("POST", "/api/v1/account/reauth", { password: password, code: code });
     }, $("reauth-dialog-form"));
@@ -144,7 +143,7 @@
 
   async function passkeyInDialog() {
     var password = $("rd-password").value;
-    if (!password) { dialogError("Enter your password, then use your passkey."); $("rd-password").focus(); return; }
+    if (!password) { dialogError(MA.t("js.password-then-passkey")); $("rd-password").focus(); return; }
     var res = await guarded(function () { return passkeyReauth(password); }, $("reauth-dialog-form"));
     if (!res) return;
     if (res.status === 204) { closeReauth(true); return; }
@@ -161,14 +160,14 @@
     } catch (e) {
       return { status: 0, body: { detail: passkeyError(e) } };
     }
-    if (!cred) return { status: 0, body: { detail: "No passkey was chosen." } };
+    if (!cred) return { status: 0, body: { detail: MA.t("js.no-passkey-chosen") } };
     return MA.api("POST", "/api/v1/account/reauth", { password: password, credential: MA.webauthn.credentialJSON(cred) });
   }
 
   function passkeyError(e) {
-    if (e && e.name === "NotAllowedError") return "The passkey request was cancelled or timed out. Try again.";
-    if (e && e.name === "InvalidStateError") return "This passkey is already registered.";
-    return "Your browser could not use a passkey here (" + (e && e.name ? e.name : "error") + ").";
+    if (e && e.name === "NotAllowedError") return MA.t("js.passkey-request-cancelled");
+    if (e && e.name === "InvalidStateError") return MA.t("js.passkey-registered");
+    return MA.t("js.passkey-unusable", e && e.name ? e.name : "error");
   }
 
   // guarded runs fn with the form's buttons disabled and returns its result.
@@ -221,10 +220,10 @@
         return;
       case "signout": window.location.assign("/login?signed_out=1"); return;
       case "others":
-        reloadWith("ok", "You were signed out everywhere else (" + plural(body.ended || 0, "session", "sessions") + " ended).");
+        reloadWith("ok", MA.t("js.signed-out-elsewhere", body.ended || 0));
         return;
     }
-    reloadWith("ok", form.dataset.ok || "Done.", body.other_sessions || 0);
+    reloadWith("ok", form.dataset.ok || MA.t("js.done"), body.other_sessions || 0);
   }
 
   function showTOTP(body) {
@@ -259,22 +258,22 @@
       } catch (e) {
         return { status: 0, body: { detail: passkeyError(e) } };
       }
-      if (!cred) return { status: 0, body: { detail: "No passkey was created." } };
+      if (!cred) return { status: 0, body: { detail: MA.t("js.no-passkey-created") } };
       return call("POST", "/api/v1/account/webauthn", { credential: MA.webauthn.credentialJSON(cred), name: name });
     }, form);
     if (!res) return;
     if (res.status !== 200) { showMessage("error", problemText(res)); return; }
     var added = (res.body && res.body.credential && res.body.credential.name) || "passkey";
-    reloadWith("ok", "Added “" + added + "”. You can now sign in with it.", res.body.other_sessions || 0);
+    reloadWith("ok", MA.t("js.passkey-added", added), res.body.other_sessions || 0);
   }
 
   async function passkeyInCard() {
     var password = $("reauth-password").value;
-    if (!password) { showMessage("error", "Enter your password, then use your passkey."); $("reauth-password").focus(); return; }
+    if (!password) { showMessage("error", MA.t("js.password-then-passkey")); $("reauth-password").focus(); return; }
     var form = $("reauth-form");
     var res = await guarded(function () { return passkeyReauth(password); }, form);
     if (!res) return;
-    if (res.status === 204) { reloadWith("ok", form.dataset.ok || "Confirmed."); return; }
+    if (res.status === 204) { reloadWith("ok", form.dataset.ok || MA.t("js.confirmed")); return; }
     showMessage("error", reauthFailure(res));
   }
 
@@ -329,7 +328,7 @@
     if ($("phrase-suggest")) $("phrase-suggest").addEventListener("click", suggestPhrase);
     if ($("codes-done")) {
       $("codes-done").addEventListener("click", function () {
-        reloadWith("ok", "New recovery codes are in place; the old ones no longer work.", codesOffer);
+        reloadWith("ok", MA.t("js.new-codes"), codesOffer);
       });
     }
     if ($("codes") && $("codes").children.length > 0) MA.recoveryCodes(null, codesHeading());

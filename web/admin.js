@@ -11,7 +11,7 @@
       input.focus();
       input.select();
       try { if (document.execCommand("copy")) { done(); return; } } catch (e) { /* not allowed */ }
-      button.textContent = "Press Ctrl+C";
+      button.textContent = MA.t("js.press-ctrl-c");
     };
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(input.value).then(done, fallback);

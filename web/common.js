@@ -6,6 +6,18 @@
 (function () {
   var MA = window.MA || (window.MA = {});
 
+  // t is the message key in the page's language (the js.* keys of
+  // templates/i18n, which the layout puts in #ma-messages), with each "{}"
+  // replaced by the next argument.
+  var messages = null;
+  MA.t = function (key) {
+    if (!messages) {
+      try { messages = JSON.parse(document.getElementById("ma-messages").textContent); } catch (e) { messages = {}; }
+    }
+    var args = Array.prototype.slice.call(arguments, 1);
+    return String(messages[key] || "[" + key + "]").replace(/\{\}/g, function () { return args.length ? String(args.shift()) : ""; });
+  };
+
   // b64u is base64url without padding (RFC 4648 §5), the encoding of every
   // binary field in the API and in WebAuthn's JSON forms.
   MA.b64u = {
@@ -23,7 +35,7 @@
     }
   };
 
-  MA.UNREACHABLE = "The server could not be reached. Check your connection and try again.";
+  MA.UNREACHABLE = MA.t("js.unreachable");
 
   // api sends a JSON request and resolves to {status, body, headers}; a
   // problem document (RFC 9457) comes back as body, with its code and
@@ -50,7 +62,7 @@
   // detail is what a failed answer tells the user: the problem's detail, or
   // its status.
   MA.detail = function (res) {
-    return (res.body && res.body.detail) || "Something went wrong (HTTP " + res.status + "). Try again.";
+    return (res.body && res.body.detail) || MA.t("js.http-error", res.status);
   };
 
   // retrySeconds reads a 429 answer's Retry-After header (RFC 9110
@@ -64,9 +76,9 @@
   // tooMany words a 429 answer, or a wait of secs seconds.
   MA.tooMany = function (res, secs) {
     if (secs === undefined) secs = MA.retrySeconds(res);
-    if (!isFinite(secs) || secs <= 0) return "Too many attempts. Wait a little, then try again.";
-    if (secs < 120) return "Too many attempts. Try again in " + secs + (secs === 1 ? " second." : " seconds.");
-    return "Too many attempts. Try again in " + Math.ceil(secs / 60) + " minutes.";
+    if (!isFinite(secs) || secs <= 0) return MA.t("js.too-many");
+    if (secs < 120) return MA.t(secs === 1 ? "js.too-many-second" : "js.too-many-seconds", secs);
+    return MA.t("js.too-many-minutes", Math.ceil(secs / 60));
   };
 
   // countdown keeps el's 429 message live: every second it shows the wait
@@ -81,7 +93,7 @@
     countdownTimer = setInterval(function () {
       if (el.textContent !== shown) { clearInterval(countdownTimer); return; }
       var left = Math.ceil((until - Date.now()) / 1000);
-      shown = left > 0 ? MA.tooMany(res, left) : "You can try again now.";
+      shown = left > 0 ? MA.tooMany(res, left) : MA.t("js.try-now");
       el.textContent = shown;
       if (left <= 0) clearInterval(countdownTimer);
     }, 1000);
@@ -105,7 +117,7 @@
     } else {
       codes = Array.prototype.map.call(list.querySelectorAll("li"), function (li) { return li.textContent.trim(); });
     }
-    var text = heading + "Each code works once.\n\n" + codes.join("\n") + "\n";
+    var text = heading + MA.t("js.codes-once") + "\n\n" + codes.join("\n") + "\n";
     var link = MA.$("codes-download");
     if (link) {
       if (link.dataset.url) URL.revokeObjectURL(link.dataset.url);
@@ -117,14 +129,14 @@
     button.onclick = async function () {
       try {
         await navigator.clipboard.writeText(text);
-        note.textContent = "Copied. Paste them somewhere safe, such as a password manager.";
+        note.textContent = MA.t("js.codes-copied");
       } catch (e) {
         var range = document.createRange();
         range.selectNodeContents(list);
         var sel = window.getSelection();
         sel.removeAllRanges();
         sel.addRange(range);
-        note.textContent = "Copying is blocked here: the codes are selected, press Ctrl+C (or ⌘C) to copy them.";
+        note.textContent = MA.t("js.codes-copy-blocked");
       }
     };
   };

@@ -68,12 +68,12 @@
 
   function refreshFactors() {
     $("totp-status").hidden = !state.done.totp;
-    $("totp-start").textContent = state.done.totp ? "Replace the authenticator app" : "Set up an authenticator app";
+    $("totp-start").textContent = MA.t(state.done.totp ? "js.totp-replace" : "js.totp-start");
     $("webauthn-status").hidden = !state.done.webauthn;
     var canPasskey = state.webauthnAvailable && MA.webauthn.available();
     $("webauthn-setup").hidden = !canPasskey;
     $("webauthn-unavailable").hidden = canPasskey;
-    $("webauthn-add").textContent = state.done.webauthn ? "Add another passkey or security key" : "Add a passkey or security key";
+    $("webauthn-add").textContent = MA.t(state.done.webauthn ? "js.webauthn-add-another" : "js.webauthn-add");
     $("complete").disabled = !(state.done.password && state.done.phrase && (state.done.totp || state.done.webauthn));
   }
 
@@ -84,7 +84,7 @@
   $("form-password").addEventListener("submit", async function (ev) {
     ev.preventDefault();
     var input = $("password"), button = $("password-submit");
-    if (!input.value) { showError("password-error", "Enter a password.", input); return; }
+    if (!input.value) { showError("password-error", MA.t("js.enter-password"), input); return; }
     busy(button, true);
     var r = await api("POST", base + "/password", { password: input.value });
     busy(button, false);
@@ -119,7 +119,7 @@
   $("form-phrase").addEventListener("submit", async function (ev) {
     ev.preventDefault();
     var input = $("phrase"), button = $("phrase-submit");
-    if (!input.value.trim()) { showError("phrase-error", "Enter a security phrase, or press “Suggest one”.", input); return; }
+    if (!input.value.trim()) { showError("phrase-error", MA.t("js.enter-phrase"), input); return; }
     busy(button, true);
     var r = await api("POST", base + "/phrase", { phrase: input.value });
     busy(button, false);
@@ -164,7 +164,7 @@
     ev.preventDefault();
     var input = $("totp-code"), button = $("totp-confirm");
     var code = input.value.replace(/\s+/g, "");
-    if (!/^[0-9]{6}$/.test(code)) { showError("totp-error", "Enter the 6 digits your app shows.", input); return; }
+    if (!/^[0-9]{6}$/.test(code)) { showError("totp-error", MA.t("js.enter-code"), input); return; }
     busy(button, true);
     var r = await api("POST", base + "/totp/confirm", { code: code });
     busy(button, false);
@@ -197,13 +197,13 @@
       try {
         cred = await navigator.credentials.create({ publicKey: MA.webauthn.creationOptions(r.body.publicKey) });
       } catch (e) {
-        var msg = "The passkey could not be created: " + (e && e.message ? e.message : String(e));
-        if (e && e.name === "NotAllowedError") msg = "The request was cancelled or timed out. Try again when you are ready.";
-        if (e && e.name === "InvalidStateError") msg = "This authenticator already holds a passkey for this account.";
+        var msg = MA.t("js.passkey-failed", e && e.message ? e.message : String(e));
+        if (e && e.name === "NotAllowedError") msg = MA.t("js.passkey-cancelled");
+        if (e && e.name === "InvalidStateError") msg = MA.t("js.passkey-exists");
         showError("webauthn-error", msg);
         return;
       }
-      if (!cred) { showError("webauthn-error", "No passkey was created. Try again."); return; }
+      if (!cred) { showError("webauthn-error", MA.t("js.passkey-none")); return; }
       var body = { credential: MA.webauthn.credentialJSON(cred) };
       var name = $("webauthn-name").value.trim();
       if (name) body.name = name;
@@ -260,8 +260,7 @@
       $("pin-kid").textContent = kid;
       $("pin-ok").hidden = false;
     } catch (e) {
-      $("pin-error").textContent = "This browser could not pin the server key: " + e.message +
-        ". Signing in here will warn you until this is fixed; tell your administrator.";
+      $("pin-error").textContent = MA.t("js.pin-failed", e.message);
       $("pin-error").hidden = false;
     }
   });

@@ -63,6 +63,37 @@ func TestTemplatesUseOnlyKnownKeys(t *testing.T) {
 	}
 }
 
+// Every js.* key the scripts ask for (MA.t) is in every catalog.
+func TestScriptsUseOnlyKnownKeys(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("../../web/*.js")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("scripts: %v", err)
+	}
+	use := regexp.MustCompile(`"(js\.[a-z0-9-]+)"`)
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range use.FindAllStringSubmatch(string(b), -1) {
+			n++
+			for _, tag := range Languages {
+				if !c.Has(tag, m[1]) {
+					t.Errorf("%s uses %q, which the %s catalog lacks", filepath.Base(f), m[1], tag)
+				}
+			}
+		}
+	}
+	if n < 30 {
+		t.Fatalf("only %d script messages found", n)
+	}
+}
+
 func TestPluralsAndMissingKeys(t *testing.T) {
 	c, err := Load()
 	if err != nil {
