@@ -160,6 +160,20 @@ func TestPagesAccessibleOnPhonesAndInDarkMode(t *testing.T) {
 		getComputedStyle(document.querySelector("table.events td[data-label]"), "::before").content.includes("Time")`) {
 		t.Error("the audit table is not stacked as labelled cards on a phone")
 	}
+
+	// In German, through the language switch at the bottom of the page.
+	do(t, ctx, "open the account page", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(s.URL()+"/account"),
+		chromedp.WaitVisible(chromedp.ID("signout")))
+	href := eval[string](t, ctx, `document.querySelector('footer a[hreflang="de"]').href`)
+	do(t, ctx, "follow the switch to German", chromedp.Navigate(href), chromedp.WaitVisible(chromedp.ID("signout")))
+	if lang := eval[string](t, ctx, `document.documentElement.lang`); lang != "de" {
+		t.Errorf("after the switch the page's language is %q", lang)
+	}
+	if got := text(t, ctx, "signout"); got != "Abmelden" {
+		t.Errorf("the German account page's sign-out button says %q", got)
+	}
+	pageShot(t, ctx, s.URL()+"/account", "#signout", "account-de")
+	pageShot(t, ctx, s.URL()+"/admin/users/"+admin.ID, "#sessions", "admin-user-de")
 }
 
 // TestLoginPageHelps: the server key is behind a closed "Details" toggle,

@@ -220,7 +220,7 @@
         return;
       case "signout": window.location.assign("/login?signed_out=1"); return;
       case "others":
-        reloadWith("ok", MA.t("js.signed-out-elsewhere", body.ended || 0));
+        reloadWith("ok", MA.t(body.ended === 1 ? "js.signed-out-elsewhere-one" : "js.signed-out-elsewhere", body.ended || 0));
         return;
     }
     reloadWith("ok", form.dataset.ok || MA.t("js.done"), body.other_sessions || 0);
