@@ -295,8 +295,8 @@
       var withTime = el.textContent.indexOf(":") >= 0;
       el.title = el.getAttribute("datetime");
       el.textContent = withTime
-        ? d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" })
-        : d.toLocaleDateString([], { dateStyle: "medium" });
+        ? d.toLocaleString(document.documentElement.lang || [], { dateStyle: "medium", timeStyle: "short" })
+        : d.toLocaleDateString(document.documentElement.lang || [], { dateStyle: "medium" });
     });
   }
 
