@@ -92,7 +92,9 @@ type adminBase struct {
 	Flash *flash
 }
 
-type adminBadge struct{ Text, Class string }
+// adminBadge is a status pill; Key names its text in the message catalog
+// (templates/i18n).
+type adminBadge struct{ Key, Class string }
 
 type adminUserRow struct {
 	ID, Username, DisplayName, URL, Created, Email string
@@ -250,18 +252,18 @@ func userURL(id string) string { return "/admin/users/" + url.PathEscape(id) }
 func userBadges(u adminUser) []adminBadge {
 	var b []adminBadge
 	if u.Role == string(store.RoleAdmin) {
-		b = append(b, adminBadge{"Admin", "pill-admin"})
+		b = append(b, adminBadge{"admin.badge-admin", "pill-admin"})
 	}
 	switch {
 	case u.Disabled:
-		b = append(b, adminBadge{"Disabled", "pill-bad"})
+		b = append(b, adminBadge{"admin.badge-disabled", "pill-bad"})
 	case !u.Enrolled:
-		b = append(b, adminBadge{"Invited", "pill-warn"})
+		b = append(b, adminBadge{"admin.badge-invited", "pill-warn"})
 	default:
-		b = append(b, adminBadge{"Active", "pill-ok"})
+		b = append(b, adminBadge{"admin.badge-active", "pill-ok"})
 	}
 	if u.Locked {
-		b = append(b, adminBadge{"Locked", "pill-bad"})
+		b = append(b, adminBadge{"admin.badge-locked", "pill-bad"})
 	}
 	return b
 }

@@ -66,3 +66,26 @@ func TestPagesFollowTheLanguage(t *testing.T) {
 		t.Errorf("an unsupported language: %d", resp.StatusCode)
 	}
 }
+
+// The admin center in German shows no message marker: the status badges'
+// keys (composed in Go) are in the catalog too.
+func TestAdminPagesInGermanHaveEveryMessage(t *testing.T) {
+	e := newLoginEnv(t, nil)
+	root := e.enrollAdmin("root")
+	b := e.adminSignIn(root)
+	b.call("POST", "/api/v1/admin/users", map[string]any{"username": "ina"})
+	for _, path := range []string{"/admin", "/admin/users/" + root.User.ID, "/admin/audit", "/admin/clients", "/account"} {
+		r := b.call("GET", path, nil, "Accept", "text/html", "Accept-Language", "de")
+		requireOK(t, path, r)
+		body := string(r.body)
+		if i := strings.Index(body, ">["); i >= 0 {
+			t.Errorf("%s shows a missing message: %s", path, body[i:min(i+60, len(body))])
+		}
+		if !strings.Contains(body, `<html lang="de">`) {
+			t.Errorf("%s is not in German", path)
+		}
+	}
+	if r := b.call("GET", "/admin", nil, "Accept", "text/html", "Accept-Language", "de"); !strings.Contains(string(r.body), "Eingeladen") {
+		t.Error("the invited user's badge is not in German")
+	}
+}
