@@ -517,7 +517,7 @@ func TestLoginRecognizedDevice(t *testing.T) {
 	lr, r = b.post("otp", map[string]any{"login_id": id, "code": e.code(alice)})
 	requireOK(t, "otp", r)
 	if !lr.Done || lr.User.ID != alice.User.ID || lr.User.Username != "alice" || lr.User.DisplayName != "Display alice" ||
-		!slices.Equal(lr.AMR, []string{"pwd", "otp"}) || lr.DeviceToken != dev || lr.Code != "" || lr.Proof != "" {
+		!slices.Equal(lr.AMR, []string{"pwd", "otp", "mfa"}) || lr.DeviceToken != dev || lr.Code != "" || lr.Proof != "" {
 		t.Fatalf("completion: %s", r.body)
 	}
 	exp, err := time.Parse(time.RFC3339, lr.ExpiresAt)
@@ -566,18 +566,19 @@ func TestLoginUnrecognizedDevice(t *testing.T) {
 	nonce = newClientNonce()
 	lr, r = b.post("otp", map[string]any{"login_id": id, "code": e.code(bob), "client_nonce": nonce})
 	requireOK(t, "otp", r)
-	if !slices.Equal(lr.Next, []string{"password"}) || !lr.PhraseShown {
+	// A relayable code never buys the phrase (v1.1 "Phrase honesty").
+	if !slices.Equal(lr.Next, []string{"password"}) || lr.PhraseShown {
 		t.Fatalf("after otp: %s", r.body)
 	}
-	e.checkProof(lr.Proof, e.URL, nonce, id, "bob", bob.Phrase)
+	e.checkProof(lr.Proof, e.URL, nonce, id, "bob", "")
 
 	nonce = newClientNonce()
 	lr, r = b.post("password", map[string]any{"login_id": id, "password": bob.Password, "client_nonce": nonce})
 	requireOK(t, "password", r)
-	if !lr.Done || !slices.Equal(lr.AMR, []string{"pwd", "otp"}) || !token.Valid(lr.DeviceToken) {
+	if !lr.Done || !slices.Equal(lr.AMR, []string{"pwd", "otp", "mfa"}) || !token.Valid(lr.DeviceToken) {
 		t.Fatalf("completion: %s", r.body)
 	}
-	e.checkProof(lr.Proof, e.URL, nonce, id, "bob", bob.Phrase)
+	e.checkProof(lr.Proof, e.URL, nonce, id, "bob", "")
 	if b.cookie(DeviceCookie) != lr.DeviceToken {
 		t.Fatal("the new device token is not in the cookie")
 	}
@@ -615,7 +616,7 @@ func TestLoginRecoveryCode(t *testing.T) {
 	}
 	lr, r = b.post("password", map[string]any{"login_id": id, "password": m.Password})
 	requireOK(t, "password", r)
-	if !slices.Equal(lr.AMR, []string{"pwd", "rec"}) {
+	if !slices.Equal(lr.AMR, []string{"pwd", "rec", "mfa"}) {
 		t.Fatalf("amr %v", lr.AMR)
 	}
 	b2 := e.client()
@@ -1127,7 +1128,7 @@ func TestWidgetClientCode(t *testing.T) {
 	}
 	var wc widgetCode
 	if err := json.Unmarshal(raw, &wc); err != nil || wc.ClientID != cl.Client.ID || wc.UserID != m.User.ID ||
-		wc.Username != "omar" || !slices.Equal(wc.AMR, []string{"pwd", "otp"}) {
+		wc.Username != "omar" || !slices.Equal(wc.AMR, []string{"pwd", "otp", "mfa"}) {
 		t.Fatalf("widget code record %s %v", raw, err)
 	}
 	if bytes.Contains(raw, []byte(lr.Code)) {
@@ -1208,6 +1209,8 @@ type softKey struct {
 	id    []byte
 	priv  *ecdsa.PrivateKey
 	count uint32
+	// noUV: assertions claim user presence only, no user verification.
+	noUV bool
 }
 
 func newSoftKey(t *testing.T) *softKey {
@@ -1259,7 +1262,11 @@ func (k *softKey) assert(t *testing.T, options []byte, rpID, origin string, hand
 	cdj, _ := json.Marshal(map[string]any{"type": "webauthn.get", "challenge": opt.PublicKey.Challenge, "origin": origin, "crossOrigin": false})
 	k.count++
 	rpHash := sha256.Sum256([]byte(rpID))
-	ad := append(rpHash[:], 0x05) // UP | UV
+	flags := byte(0x05) // UP | UV
+	if k.noUV {
+		flags = 0x01
+	}
+	ad := append(rpHash[:], flags)
 	ad = binary.BigEndian.AppendUint32(ad, k.count)
 	cdHash := sha256.Sum256(cdj)
 	digest := sha256.Sum256(append(slices.Clone(ad), cdHash[:]...))
@@ -1290,8 +1297,9 @@ func TestLoginWebAuthn(t *testing.T) {
 		return r.body
 	}
 
-	// Unrecognized device: a discoverable request, the assertion reveals
-	// the phrase, then the password.
+	// Unrecognized device: a discoverable request, the assertion (without
+	// user verification) reveals the phrase, then the password.
+	key.noUV = true
 	b := e.client()
 	lr, r := b.post("begin", map[string]any{"username": "quinn"})
 	requireOK(t, "begin", r)
@@ -1313,7 +1321,7 @@ func TestLoginWebAuthn(t *testing.T) {
 	requireProblem(t, "webauthn after success", r, 409, "wrong_step")
 	lr, r = b.post("password", map[string]any{"login_id": id, "password": m.Password})
 	requireOK(t, "password", r)
-	if !slices.Equal(lr.AMR, []string{"pwd", "hwk"}) {
+	if !slices.Equal(lr.AMR, []string{"pwd", "hwk", "mfa"}) {
 		t.Fatalf("amr %v", lr.AMR)
 	}
 	creds, _ := e.Deps.Durable.ListCredentials(context.Background(), m.User.ID)
@@ -1340,7 +1348,7 @@ func TestLoginWebAuthn(t *testing.T) {
 	opts = options(b, lr.LoginID)
 	lr2, r := b.post("webauthn", map[string]any{"login_id": lr.LoginID, "credential": key.assert(t, opts, rpID, e.URL, nil)})
 	requireOK(t, "webauthn recognized", r)
-	if !lr2.Done || !slices.Equal(lr2.AMR, []string{"pwd", "hwk"}) {
+	if !lr2.Done || !slices.Equal(lr2.AMR, []string{"pwd", "hwk", "mfa"}) {
 		t.Fatalf("completion: %s", r.body)
 	}
 
