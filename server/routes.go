@@ -88,6 +88,7 @@ func (s *Server) routes(d Deps) error {
 		Devices: &DeviceManager{Store: d.Durable, TTL: cfg.DeviceTTL, Secure: cfg.Secure(), Now: d.Now},
 		Audit:   auditor,
 		Metrics: s.Metrics, Log: d.Logger, Now: d.Now,
+		Policy: login.Policy(cfg.PhishingResistant),
 	}
 	sessionAPI := &SessionHandler{Sessions: loginSessions, Audit: loginTx.Audit}
 	forwardAuth := &VerifyHandler{Issuer: issuer, Sessions: loginSessions, Metrics: s.Metrics, Log: d.Logger}

@@ -33,6 +33,10 @@ type Config struct {
 	TrustedProxies []netip.Prefix // X-Forwarded-For is believed only from these
 	LogLevel       string         // debug, info, warn, error
 	LogFormat      string         // text or json
+
+	// PhishingResistant is the downgrade protection: passkey-users, all
+	// or off (API contract v1.1, "Phishing resistance").
+	PhishingResistant string
 }
 
 // Issuer is the origin the server is reached at, e.g. "https://login.example.com".
@@ -63,19 +67,22 @@ const (
 	EnvTrustedProxies  = "MUTUALAUTH_TRUSTED_PROXIES"
 	EnvLogLevel        = "MUTUALAUTH_LOG_LEVEL"
 	EnvLogFormat       = "MUTUALAUTH_LOG_FORMAT"
+	// EnvPhishingResistant: passkey-users (default), all or off.
+	EnvPhishingResistant = "MUTUALAUTH_PHISHING_RESISTANT"
 )
 
 // Defaults, as API.md and DESIGN.md set them.
 const (
-	DefaultListen          = "127.0.0.1:8080"
-	DefaultPublicURL       = "http://localhost:8080"
-	DefaultDataDir         = "./data"
-	DefaultIPRateLimit     = 60
-	DefaultSessionIdle     = 30 * time.Minute
-	DefaultSessionAbsolute = 12 * time.Hour
-	DefaultInviteTTL       = 72 * time.Hour
-	DefaultDeviceTTL       = 90 * 24 * time.Hour
-	DefaultPasswordMinLen  = 12
+	DefaultListen            = "127.0.0.1:8080"
+	DefaultPublicURL         = "http://localhost:8080"
+	DefaultDataDir           = "./data"
+	DefaultIPRateLimit       = 60
+	DefaultSessionIdle       = 30 * time.Minute
+	DefaultSessionAbsolute   = 12 * time.Hour
+	DefaultInviteTTL         = 72 * time.Hour
+	DefaultDeviceTTL         = 90 * 24 * time.Hour
+	DefaultPasswordMinLen    = 12
+	DefaultPhishingResistant = "passkey-users"
 )
 
 // FromEnv reads and validates the configuration. Every problem found is
@@ -98,6 +105,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		HashConcurrency: p.integer(EnvHashConcurrency, 0, 0, 1024),
 		LogLevel:        strings.ToLower(p.str(EnvLogLevel, "info")),
 		LogFormat:       strings.ToLower(p.str(EnvLogFormat, "text")),
+
+		PhishingResistant: p.str(EnvPhishingResistant, DefaultPhishingResistant),
 	}
 	c.PublicURL = p.publicURL(EnvPublicURL, DefaultPublicURL)
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
@@ -127,6 +136,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	case "text", "json":
 	default:
 		p.fail(EnvLogFormat, "must be text or json")
+	}
+	switch c.PhishingResistant {
+	case "passkey-users", "all", "off":
+	default:
+		p.fail(EnvPhishingResistant, "%q must be passkey-users, all or off", c.PhishingResistant)
 	}
 	if v := strings.TrimSpace(getenv(EnvTrustedProxies)); v != "" {
 		for _, s := range strings.Split(v, ",") {

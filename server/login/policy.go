@@ -1,15 +1,13 @@
 package login
 
-import (
-	"errors"
-	"fmt"
-)
+import "errors"
 
 // Policy is the downgrade protection of the API contract (v1.1, "Phishing
 // resistance"): which relayable codes (TOTP, recovery) are accepted as a
 // second factor on a device the server does not recognize. A real-time
 // phishing proxy relays a code as easily as a password; it cannot relay a
 // WebAuthn assertion, which is bound to the origin (WebAuthn L3 §13.4.9).
+// server/config validates the configured name.
 type Policy string
 
 const (
@@ -25,15 +23,6 @@ const (
 // ErrPhishingResistantRequired refuses a right code where the policy asks
 // for a passkey.
 var ErrPhishingResistantRequired = errors.New("login: a passkey is required on this device")
-
-// ParsePolicy reads a policy name.
-func ParsePolicy(s string) (Policy, error) {
-	switch p := Policy(s); p {
-	case PolicyPasskeyUsers, PolicyAll, PolicyOff:
-		return p, nil
-	}
-	return "", fmt.Errorf("%q is not passkey-users, all or off", s)
-}
 
 // BarsCodes reports whether the policy refuses every code in tx without
 // looking at it: with PolicyAll on an unrecognized device. The refusal is

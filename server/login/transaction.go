@@ -57,7 +57,7 @@ type Transaction struct {
 	DeviceID   string `json:"device_id,omitempty"`
 	// DeviceSeal is the recognized device's token sealed by the caller, so
 	// that completion can hand the same token back; never in the clear.
-	DeviceSeal []byte    `json:"device_seal,omitempty"`
+	DeviceSeal []byte `json:"device_seal,omitempty"`
 	// PendingDevice is the device token a passkey-first begin carried,
 	// sealed by the caller: the device is recognized only once the passkey
 	// names the account it belongs to.
