@@ -125,6 +125,8 @@ func TestBadInput(t *testing.T) {
 		{[]string{"mutualauth", "admin", "invite"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "--username"},
 		{[]string{"mutualauth", "admin", "invite", "--username", "a b"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "invalid username"},
 		{[]string{"mutualauth", "admin", "client", "create", "--name", "x", "--origin", "https://x.example/path"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "invalid origin"},
+		// The command line applies the admin API's client name rules.
+		{[]string{"mutualauth", "admin", "client", "create", "--name", "shop\x1b[2J", "--origin", "https://x.example"}, map[string]string{"MUTUALAUTH_DATA_DIR": dir}, "without control characters"},
 		{[]string{"mutualauth", "frobnicate"}, nil, "unknown command"},
 	}
 	for _, c := range cases {

@@ -146,7 +146,7 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger) (server.Deps
 	}
 	return server.Deps{
 		Config: cfg, Durable: durable, Ephemeral: ephemeral, Keys: ring,
-		Box: box, Hasher: hasher, Logger: log,
+		Box: box, Hasher: hasher, Log: log,
 	}, closeAll, nil
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// The admin center (issue 5) in headless Chromium against the real binary:
+// The admin center in headless Chromium against the real binary:
 // the first-run admin enrolls from the link in the server log, signs in,
 // invites a user, sees that user's session and ends it, disables the user,
 // and reads each step in the audit log; widget clients are registered and

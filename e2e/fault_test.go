@@ -23,7 +23,7 @@ import (
 	"mutualauth/store/redis/redistest"
 )
 
-// Fault tests against the real binary (issue 8): the session store and
+// Fault tests against the real binary: the session store and
 // the database go away while the server runs and come back, and the server
 // is stopped under load. The bars (DESIGN.md): fail closed with 503
 // store_unavailable, never 200 for what could not be checked, never a hang

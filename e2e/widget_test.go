@@ -24,7 +24,7 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// The embeddable login widget (issue 6) in headless Chromium against the
+// The embeddable login widget in headless Chromium against the
 // real binary: the example host app of docs/examples/widget-host runs on
 // http://127.0.0.1:<port>, another site than the server's
 // http://localhost:<port>, embeds widget.js with Subresource Integrity, and

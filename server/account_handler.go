@@ -2,43 +2,16 @@ package server
 
 import (
 	"bytes"
-	"context"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
-	"slices"
-	"strconv"
 	"time"
 
-	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/labstack/echo/v4"
 
-	"mutualauth/server/audit"
-	"mutualauth/server/passkey"
-	"mutualauth/server/password"
+	"mutualauth/server/account"
 	"mutualauth/server/phrase"
-	"mutualauth/server/secretbox"
-	"mutualauth/server/token"
-	"mutualauth/server/totp"
 	"mutualauth/store"
-)
-
-// Audit actions of self-service changes; actor and subject are the user.
-const (
-	AuditAccountCredentialRename = "account.credential_rename"
-	AuditAccountCredentialRemove = "account.credential_remove"
-	AuditAccountWebAuthn         = "account.webauthn_add"
-	AuditAccountTOTP             = "account.totp"
-	AuditAccountTOTPConfirm      = "account.totp_confirm"
-	AuditAccountRecoveryCodes    = "account.recovery_codes"
-	AuditAccountPassword         = "account.password"
-	AuditAccountPhrase           = "account.phrase"
-	AuditAccountDeviceForget     = "account.device_forget"
-	AuditAccountRevokeOthers     = "account.sessions_revoke_others"
-	AuditAccountSessionRevoke    = "session.revoke"
-	AuditAccountLogout           = "session.logout"
 )
 
 // AccountHandler serves self-service for the signed-in user: the JSON API
@@ -47,17 +20,12 @@ const (
 // needs a re-authentication of the session within ReauthTTL (ReauthHandler);
 // every change is audited.
 type AccountHandler struct {
-	Store      store.Durable
-	Sessions   *SessionManager
-	Reauth     *ReauthHandler
-	Box        *secretbox.Box
-	Hasher     *password.Hasher
-	Policy     password.Policy
-	Ceremonies *passkey.Ceremonies
-	Audit      *audit.Auditor
-	// TOTPIssuer names the service in authenticator apps.
-	TOTPIssuer string
-	// Secure marks the flash cookie Secure (https).
+	Self     *account.Self
+	Durable  store.Durable // what the account page shows
+	Sessions *SessionManager
+	Reauth   *ReauthHandler
+	Flash    flashes
+	// Secure marks the device cookie Secure when it is cleared (https).
 	Secure bool
 	Now    func() time.Time
 }
@@ -71,46 +39,11 @@ type accountUser struct {
 	Role        string `json:"role"`
 }
 
-type credentialView struct {
-	ID             string     `json:"id"` // base64url
-	Name           string     `json:"name"`
-	CreatedAt      time.Time  `json:"created_at"`
-	LastUsedAt     *time.Time `json:"last_used_at"`
-	BackupEligible bool       `json:"backup_eligible"`
-	BackupState    bool       `json:"backup_state"`
-	Transports     []string   `json:"transports"`
-	CloneWarning   bool       `json:"clone_warning"`
-}
-
-type factorsView struct {
-	Password          bool             `json:"password"`
-	Phrase            bool             `json:"phrase"`
-	TOTP              bool             `json:"totp"`
-	Credentials       []credentialView `json:"credentials"`
-	RecoveryCodesLeft int              `json:"recovery_codes_left"`
-}
-
-type deviceView struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	CreatedAt  time.Time `json:"created_at"`
-	LastSeenAt time.Time `json:"last_seen_at"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	Current    bool      `json:"current"`
-}
-
-type accountSession struct {
-	sessionListItem
-	Device string `json:"device"` // a readable name made from the User-Agent
-}
-
 type accountView struct {
-	User              accountUser      `json:"user"`
-	Factors           factorsView      `json:"factors"`
-	Devices           []deviceView     `json:"devices"`
-	Sessions          []accountSession `json:"sessions"`
-	ReauthUntil       *time.Time       `json:"reauth_until"`
-	WebAuthnAvailable bool             `json:"webauthn_available"`
+	User accountUser `json:"user"`
+	userActivity
+	ReauthUntil       *time.Time `json:"reauth_until"`
+	WebAuthnAvailable bool       `json:"webauthn_available"`
 }
 
 // otherSessionsOffer answers a change after which the user may want to end
@@ -119,57 +52,16 @@ type otherSessionsOffer struct {
 	OtherSessions int `json:"other_sessions"`
 }
 
-func viewCredential(c store.Credential) credentialView {
-	v := credentialView{
-		ID: base64.RawURLEncoding.EncodeToString(c.ID), Name: c.Name, CreatedAt: c.CreatedAt.UTC(),
-		BackupEligible: c.BackupEligible, BackupState: c.BackupState, Transports: nonNil(c.Transports),
-		CloneWarning: c.CloneWarning,
-	}
-	if !c.LastUsedAt.IsZero() {
-		t := c.LastUsedAt.UTC()
-		v.LastUsedAt = &t
-	}
-	return v
-}
-
 // view gathers everything the account shows.
 func (h *AccountHandler) view(c echo.Context, s store.Session, u store.User) (accountView, error) {
 	ctx := c.Request().Context()
 	v := accountView{
 		User:              accountUser{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: string(u.Role)},
-		WebAuthnAvailable: h.Ceremonies.Available(),
+		WebAuthnAvailable: h.Self.Ceremonies.Available(),
 	}
-	creds, err := h.Store.ListCredentials(ctx, u.ID)
-	if err != nil {
+	var err error
+	if v.userActivity, err = loadActivity(ctx, h.Durable, h.Sessions.Store, u, h.activityQuery(c, s)); err != nil {
 		return v, err
-	}
-	left, err := h.Store.CountRecoveryCodes(ctx, u.ID)
-	if err != nil {
-		return v, err
-	}
-	v.Factors = factorsView{
-		Password: u.PasswordHash != "", Phrase: len(u.Phrase) > 0, TOTP: len(u.TOTPSecret) > 0,
-		Credentials: make([]credentialView, 0, len(creds)), RecoveryCodesLeft: left,
-	}
-	for _, cr := range creds {
-		v.Factors.Credentials = append(v.Factors.Credentials, viewCredential(cr))
-	}
-	if v.Devices, err = h.devices(c, u.ID); err != nil {
-		return v, err
-	}
-	all, err := h.Sessions.Store.ListSessions(ctx, u.ID)
-	if err != nil {
-		return v, err
-	}
-	v.Sessions = make([]accountSession, 0, len(all))
-	for _, x := range all {
-		v.Sessions = append(v.Sessions, accountSession{
-			sessionListItem: sessionListItem{
-				ID: x.ID, CreatedAt: x.CreatedAt.UTC(), LastSeenAt: x.LastSeenAt.UTC(), ExpiresAt: x.ExpiresAt.UTC(),
-				IP: x.IP, UserAgent: x.UserAgent, AMR: nonNil(x.AMR), Current: x.TokenHash == s.TokenHash,
-			},
-			Device: deviceName(x.UserAgent),
-		})
 	}
 	until, err := h.Reauth.Until(ctx, s)
 	if err != nil {
@@ -182,353 +74,46 @@ func (h *AccountHandler) view(c echo.Context, s store.Session, u store.User) (ac
 	return v, nil
 }
 
-// devices lists the user's unexpired recognized devices, marking the one
-// whose token this request carries.
-func (h *AccountHandler) devices(c echo.Context, userID string) ([]deviceView, error) {
-	all, err := h.Store.ListDevices(c.Request().Context(), userID)
-	if err != nil {
-		return nil, err
-	}
-	mine := h.currentDeviceHash(c)
-	now := h.Now()
-	out := make([]deviceView, 0, len(all))
-	for _, d := range all {
-		if !now.Before(d.ExpiresAt) {
-			continue
-		}
-		out = append(out, deviceView{
-			ID: d.ID, Name: d.Name, CreatedAt: d.CreatedAt.UTC(), LastSeenAt: d.LastSeenAt.UTC(), ExpiresAt: d.ExpiresAt.UTC(),
-			Current: mine != nil && bytes.Equal(mine, d.TokenHash),
-		})
-	}
-	return out, nil
+// activityQuery marks this request's session and device, and lists only
+// unexpired devices.
+func (h *AccountHandler) activityQuery(c echo.Context, s store.Session) activityQuery {
+	return activityQuery{me: s, requestDevice: requestDevice(c), liveAt: h.Now()}
 }
 
-func (h *AccountHandler) currentDeviceHash(c echo.Context) []byte {
-	tok := TokenFrom(c, "")
-	if !token.Valid(tok) {
-		return nil
-	}
-	return token.Hash(tok)
-}
-
-// ---- the changes, shared by the JSON API and the page's forms -------------
-
-func errLastFactor() *Problem {
-	return NewProblem(http.StatusConflict, "last_factor",
-		"This is your only second factor. Add an authenticator app or another passkey before removing it.")
-}
-
-// user loads the session's account. A deleted or disabled account ends the
-// conversation: 401, as if the session were gone.
-func (h *AccountHandler) user(ctx context.Context, s store.Session) (store.User, error) {
-	u, err := h.Store.GetUser(ctx, s.UserID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
-		return store.User{}, errUnauthenticated()
-	}
-	return u, err
-}
-
-// act runs one change of the caller's account, after the re-authentication
-// check when reauth is set, and writes its audit event. fn returns a detail
-// for the log (never a secret).
-func (h *AccountHandler) act(c echo.Context, s store.Session, action string, reauth bool, fn func(ctx context.Context, u store.User) (string, error)) error {
-	ctx := c.Request().Context()
-	var detail string
-	err := func() error {
-		if reauth {
-			if err := h.Reauth.Require(ctx, s); err != nil {
-				return err
-			}
-		}
-		u, err := h.user(ctx, s)
-		if err != nil {
-			return err
-		}
-		detail, err = fn(ctx, u)
-		return err
-	}()
-	result := "success"
-	if err != nil {
-		result = "failure"
-		if detail == "" {
-			detail = toProblem(err).Code
-		}
-	}
-	h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: action, Result: result, Detail: detail})
-	return err
-}
-
-func parseCredentialID(raw string) ([]byte, bool) {
-	id, err := base64.RawURLEncoding.Strict().DecodeString(raw)
-	return id, err == nil && len(id) > 0 && len(id) <= 1023
-}
-
-func shortID(id []byte) string {
-	s := base64.RawURLEncoding.EncodeToString(id)
-	if len(s) > 16 {
-		s = s[:16]
-	}
-	return s
-}
-
-func (h *AccountHandler) renameCredential(c echo.Context, s store.Session, rawID, name string) (credentialView, error) {
-	var out credentialView
-	id, ok := parseCredentialID(rawID)
-	if !ok {
-		return out, errNotFound()
-	}
-	err := h.act(c, s, AuditAccountCredentialRename, false, func(ctx context.Context, u store.User) (string, error) {
-		cred, err := h.Store.GetCredential(ctx, id)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && cred.UserID != u.ID) {
-			return "unknown credential", errNotFound()
-		}
-		if err != nil {
-			return "", err
-		}
-		cred.Name = passkey.CredentialName(name, h.Now())
-		if err := h.Store.UpdateCredential(ctx, cred); err != nil {
-			return "", err
-		}
-		out = viewCredential(cred)
-		return "credential " + shortID(id), nil
-	})
-	return out, err
-}
-
-// removeCredential deletes one of the user's credentials, but never the
-// last second factor: with no authenticator app, the last credential stays
-// (409 last_factor). The check is repeated after the delete, so that of
-// concurrent removals one that would leave no second factor puts its
-// credential back.
-func (h *AccountHandler) removeCredential(c echo.Context, s store.Session, rawID string) error {
-	id, ok := parseCredentialID(rawID)
-	if !ok {
-		return errNotFound()
-	}
-	return h.act(c, s, AuditAccountCredentialRemove, true, func(ctx context.Context, u store.User) (string, error) {
-		creds, err := h.Store.ListCredentials(ctx, u.ID)
-		if err != nil {
-			return "", err
-		}
-		i := slices.IndexFunc(creds, func(x store.Credential) bool { return bytes.Equal(x.ID, id) })
-		if i < 0 {
-			return "unknown credential", errNotFound()
-		}
-		if len(creds) == 1 && len(u.TOTPSecret) == 0 {
-			return "last second factor", errLastFactor()
-		}
-		err = h.Store.DeleteCredential(ctx, u.ID, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return "unknown credential", errNotFound()
-		}
-		if err != nil {
-			return "", err
-		}
-		left, err := h.Store.ListCredentials(ctx, u.ID)
-		if err != nil {
-			return "", err
-		}
-		if len(left) == 0 {
-			fresh, err := h.Store.GetUser(ctx, u.ID)
-			if err != nil {
-				return "", err
-			}
-			if len(fresh.TOTPSecret) == 0 {
-				if err := h.Store.AddCredential(ctx, creds[i]); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
-					return "", err
-				}
-				return "last second factor (concurrent removal)", errLastFactor()
-			}
-		}
-		return "credential " + shortID(id), nil
-	})
-}
-
-func (h *AccountHandler) webAuthnOptions(c echo.Context, s store.Session) (*protocol.CredentialCreation, error) {
-	if !h.Ceremonies.Available() {
-		return nil, errWebAuthnUnavailable()
-	}
-	ctx := c.Request().Context()
-	if err := h.Reauth.Require(ctx, s); err != nil {
-		return nil, err
-	}
-	u, err := h.user(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	creation, err := h.Ceremonies.BeginRegistration(ctx, passkey.ScopeAccount, s.ID, u)
-	if err != nil {
-		return nil, webAuthnProblem(err)
-	}
-	return creation, nil
-}
-
-func (h *AccountHandler) addCredential(c echo.Context, s store.Session, credJSON json.RawMessage, name string) (credentialView, error) {
-	var out credentialView
-	err := h.act(c, s, AuditAccountWebAuthn, true, func(ctx context.Context, u store.User) (string, error) {
-		rec, err := h.Ceremonies.FinishRegistration(ctx, passkey.ScopeAccount, s.ID, u, credJSON, name)
-		if err != nil {
-			return registrationRefused(err)
-		}
-		out = viewCredential(rec)
-		return "credential " + shortID(rec.ID), nil
-	})
-	return out, err
-}
-
-func (h *AccountHandler) rules() factorRules {
-	return factorRules{Users: h.Store, Box: h.Box, Hasher: h.Hasher, Policy: h.Policy, Now: h.Now}
-}
-
-func (h *AccountHandler) startTOTP(c echo.Context, s store.Session) (totp.Enrollment, error) {
-	var enr totp.Enrollment
-	err := h.act(c, s, AuditAccountTOTP, true, func(ctx context.Context, u store.User) (string, error) {
-		var err error
-		enr, err = h.rules().startTOTP(ctx, h.TOTPIssuer, u)
-		return "secret issued, pending confirmation", err
-	})
-	return enr, err
-}
-
-func (h *AccountHandler) confirmTOTP(c echo.Context, s store.Session, code string) error {
-	return h.act(c, s, AuditAccountTOTPConfirm, true, func(ctx context.Context, u store.User) (string, error) {
-		replaced := len(u.TOTPSecret) > 0
-		if detail, err := h.rules().confirmTOTP(ctx, u, code); err != nil {
-			return detail, err
-		}
-		if replaced {
-			return "authenticator app replaced", nil
-		}
-		return "authenticator app added", nil
-	})
-}
-
-func (h *AccountHandler) regenerateCodes(c echo.Context, s store.Session) ([]string, error) {
-	var codes []string
-	err := h.act(c, s, AuditAccountRecoveryCodes, true, func(ctx context.Context, u store.User) (string, error) {
-		fresh, hashes, err := newRecoveryCodes(RecoveryCodeCount)
-		if err != nil {
-			return "", err
-		}
-		if err := h.Store.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {
-			return "", err
-		}
-		codes = fresh
-		return strconv.Itoa(len(fresh)) + " new codes; the old ones no longer work", nil
-	})
-	return codes, err
-}
-
-func (h *AccountHandler) setPassword(c echo.Context, s store.Session, pw string) error {
-	return h.act(c, s, AuditAccountPassword, true, func(ctx context.Context, u store.User) (string, error) {
-		phc, detail, err := h.rules().passwordHash(ctx, u, pw)
-		if err != nil {
-			return detail, err
-		}
-		_, err = h.Store.UpdateUser(ctx, u.ID, func(x *store.User) error {
-			x.PasswordHash = phc
-			return nil
-		})
-		return "", err
-	})
-}
-
-func (h *AccountHandler) setPhrase(c echo.Context, s store.Session, p string) error {
-	return h.act(c, s, AuditAccountPhrase, true, func(ctx context.Context, u store.User) (string, error) {
-		sealed, detail, err := h.rules().sealPhrase(ctx, u, p)
-		if err != nil {
-			return detail, err
-		}
-		_, err = h.Store.UpdateUser(ctx, u.ID, func(x *store.User) error {
-			x.Phrase = sealed
-			return nil
-		})
-		return "", err
-	})
-}
+// ---- the edge of the changes that touch cookies ----------------------------
 
 // forgetDevice deletes one of the user's recognized devices; when it is the
 // device of this request, its cookie is cleared too.
 func (h *AccountHandler) forgetDevice(c echo.Context, s store.Session, id string) error {
-	return h.act(c, s, AuditAccountDeviceForget, false, func(ctx context.Context, u store.User) (string, error) {
-		all, err := h.Store.ListDevices(ctx, u.ID)
-		if err != nil {
-			return "", err
-		}
-		i := slices.IndexFunc(all, func(d store.Device) bool { return d.ID == id })
-		if i < 0 {
-			return "unknown device", errNotFound()
-		}
-		err = h.Store.DeleteDevice(ctx, u.ID, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return "unknown device", errNotFound()
-		}
-		if err != nil {
-			return "", err
-		}
-		if mine := h.currentDeviceHash(c); mine != nil && bytes.Equal(mine, all[i].TokenHash) {
-			c.SetCookie(&http.Cookie{Name: DeviceCookie, Value: "", Path: "/", HttpOnly: true, Secure: h.Secure,
-				SameSite: http.SameSiteLaxMode, MaxAge: -1})
-		}
-		return "device " + id, nil
-	})
+	gone, err := h.Self.ForgetDevice(c.Request().Context(), s, id)
+	if err != nil {
+		return err
+	}
+	if mine := requestDevice(c); mine != nil && bytes.Equal(mine, gone.TokenHash) {
+		c.SetCookie(&http.Cookie{Name: DeviceCookie, Value: "", Path: "/", HttpOnly: true, Secure: h.Secure,
+			SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	}
+	return nil
 }
 
 // revokeSession ends one of the user's sessions by its public id and
 // reports whether it was the current one (then its cookie is cleared).
 func (h *AccountHandler) revokeSession(c echo.Context, s store.Session, id string) (bool, error) {
-	current := false
-	err := h.act(c, s, AuditAccountSessionRevoke, false, func(ctx context.Context, u store.User) (string, error) {
-		all, err := h.Sessions.Store.ListSessions(ctx, u.ID)
-		if err != nil {
-			return "", err
-		}
-		i := slices.IndexFunc(all, func(x store.Session) bool { return x.ID == id && x.UserID == u.ID })
-		if i < 0 {
-			return "unknown session", errNotFound()
-		}
-		if err := h.Sessions.Store.DeleteSession(ctx, all[i].TokenHash); err != nil {
-			return "", err
-		}
-		if all[i].TokenHash == s.TokenHash {
-			current = true
-			h.Sessions.clearCookie(c)
-		}
-		return "session " + id, nil
-	})
-	return current, err
-}
-
-func (h *AccountHandler) revokeOthers(c echo.Context, s store.Session) (int, error) {
-	n := 0
-	err := h.act(c, s, AuditAccountRevokeOthers, false, func(ctx context.Context, u store.User) (string, error) {
-		var err error
-		n, err = h.Sessions.Store.DeleteUserSessions(ctx, u.ID, s.TokenHash)
-		return "ended " + strconv.Itoa(n) + " other sessions", err
-	})
-	return n, err
-}
-
-// otherSessions counts the user's live sessions besides this one.
-func (h *AccountHandler) otherSessions(ctx context.Context, s store.Session) (int, error) {
-	all, err := h.Sessions.Store.ListSessions(ctx, s.UserID)
+	ended, err := h.Self.RevokeSession(c.Request().Context(), s, id)
 	if err != nil {
-		return 0, err
+		return false, err
 	}
-	n := 0
-	for _, x := range all {
-		if x.TokenHash != s.TokenHash {
-			n++
-		}
+	if ended.TokenHash == s.TokenHash {
+		h.Sessions.clearCookie(c)
+		return true, nil
 	}
-	return n, nil
+	return false, nil
 }
 
 // offer answers a change with the number of other sessions, so that the
 // client can offer to end them.
 func (h *AccountHandler) offer(c echo.Context, s store.Session, extra map[string]any) error {
-	n, err := h.otherSessions(c.Request().Context(), s)
+	n, err := h.Self.OtherSessions(c.Request().Context(), s)
 	if err != nil {
 		return err
 	}
@@ -547,7 +132,7 @@ func (h *AccountHandler) signedIn(c echo.Context) (store.Session, store.User, er
 	if err != nil {
 		return store.Session{}, store.User{}, err
 	}
-	u, err := h.user(c.Request().Context(), s)
+	u, err := h.Self.User(c.Request().Context(), s)
 	return s, u, err
 }
 
@@ -584,11 +169,11 @@ func (h *AccountHandler) RenameCredential(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	v, err := h.renameCredential(c, s, c.Param("id"), req.Name)
+	cred, err := h.Self.RenameCredential(c.Request().Context(), s, c.Param("id"), req.Name)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, v)
+	return c.JSON(http.StatusOK, viewCredential(cred))
 }
 
 // RemoveCredential serves DELETE /api/v1/account/credentials/:id.
@@ -597,7 +182,7 @@ func (h *AccountHandler) RemoveCredential(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.removeCredential(c, s, c.Param("id")); err != nil {
+	if err := h.Self.RemoveCredential(c.Request().Context(), s, c.Param("id")); err != nil {
 		return err
 	}
 	return h.offer(c, s, nil)
@@ -609,7 +194,7 @@ func (h *AccountHandler) WebAuthnOptions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	creation, err := h.webAuthnOptions(c, s)
+	creation, err := h.Self.WebAuthnOptions(c.Request().Context(), s)
 	if err != nil {
 		return err
 	}
@@ -629,11 +214,11 @@ func (h *AccountHandler) AddCredential(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	v, err := h.addCredential(c, s, req.Credential, req.Name)
+	cred, err := h.Self.AddCredential(c.Request().Context(), s, req.Credential, req.Name)
 	if err != nil {
 		return err
 	}
-	return h.offer(c, s, map[string]any{"credential": v})
+	return h.offer(c, s, map[string]any{"credential": viewCredential(cred)})
 }
 
 // TOTP serves POST /api/v1/account/totp: a new secret, pending until
@@ -643,7 +228,7 @@ func (h *AccountHandler) TOTP(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	enr, err := h.startTOTP(c, s)
+	enr, err := h.Self.StartTOTP(c.Request().Context(), s)
 	if err != nil {
 		return err
 	}
@@ -662,7 +247,7 @@ func (h *AccountHandler) TOTPConfirm(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	if err := h.confirmTOTP(c, s, req.Code); err != nil {
+	if err := h.Self.ConfirmTOTP(c.Request().Context(), s, req.Code); err != nil {
 		return err
 	}
 	return h.offer(c, s, nil)
@@ -674,7 +259,7 @@ func (h *AccountHandler) RecoveryCodes(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	codes, err := h.regenerateCodes(c, s)
+	codes, err := h.Self.RegenerateCodes(c.Request().Context(), s)
 	if err != nil {
 		return err
 	}
@@ -693,7 +278,7 @@ func (h *AccountHandler) Password(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	if err := h.setPassword(c, s, req.Password); err != nil {
+	if err := h.Self.SetPassword(c.Request().Context(), s, req.Password); err != nil {
 		return err
 	}
 	return h.offer(c, s, nil)
@@ -711,7 +296,7 @@ func (h *AccountHandler) Phrase(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	if err := h.setPhrase(c, s, req.Phrase); err != nil {
+	if err := h.Self.SetPhrase(c.Request().Context(), s, req.Phrase); err != nil {
 		return err
 	}
 	return h.offer(c, s, nil)
@@ -732,7 +317,7 @@ func (h *AccountHandler) Devices(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	list, err := h.devices(c, s.UserID)
+	list, err := loadDevices(c.Request().Context(), h.Durable, s.UserID, h.activityQuery(c, s))
 	if err != nil {
 		return err
 	}
@@ -757,7 +342,7 @@ func (h *AccountHandler) RevokeOthers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	n, err := h.revokeOthers(c, s)
+	n, err := h.Self.RevokeOthers(c.Request().Context(), s)
 	if err != nil {
 		return err
 	}

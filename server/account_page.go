@@ -1,8 +1,6 @@
 package server
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"html/template"
 	"net/http"
 	"slices"
@@ -11,7 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"mutualauth/server/password"
+	"mutualauth/server/audit"
 	"mutualauth/server/phrase"
 	"mutualauth/store"
 	"mutualauth/templates"
@@ -24,51 +22,6 @@ import (
 // actions to the JSON API instead and asks for re-authentication in a
 // dialog. Only adding a passkey and re-authenticating with one need
 // JavaScript (WebAuthn has no form-based API).
-
-// flashCookie carries one message across the redirect after a form post.
-const flashCookie = "mutualauth_flash"
-
-const maxFlashText = 300
-
-type flash struct {
-	Kind string `json:"k"` // "ok" or "error"
-	Text string `json:"t"`
-	// Offer is the number of other sessions to offer ending after a change
-	// of factor, phrase or password.
-	Offer int `json:"o,omitempty"`
-}
-
-func (h *AccountHandler) setFlash(c echo.Context, f flash) {
-	f.Text = truncate(f.Text, maxFlashText)
-	raw, err := json.Marshal(f)
-	if err != nil {
-		return
-	}
-	c.SetCookie(&http.Cookie{
-		Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString(raw), Path: "/account",
-		HttpOnly: true, Secure: h.Secure, SameSite: http.SameSiteLaxMode, MaxAge: 60,
-	})
-}
-
-// takeFlash reads the flash message, if any, and clears it.
-func (h *AccountHandler) takeFlash(c echo.Context) *flash {
-	ck, err := c.Cookie(flashCookie)
-	if err != nil {
-		return nil
-	}
-	c.SetCookie(&http.Cookie{Name: flashCookie, Value: "", Path: "/account", HttpOnly: true, Secure: h.Secure,
-		SameSite: http.SameSiteLaxMode, MaxAge: -1})
-	raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
-	if err != nil {
-		return nil
-	}
-	var f flash
-	if json.Unmarshal(raw, &f) != nil || f.Text == "" || (f.Kind != "ok" && f.Kind != "error") {
-		return nil
-	}
-	f.Text = truncate(f.Text, maxFlashText)
-	return &f
-}
 
 // accountPage is the data of templates/account.html.
 type accountPage struct {
@@ -92,14 +45,6 @@ func (h *AccountHandler) pageUser(s store.Session, u store.User) *templates.Page
 	}
 }
 
-func (h *AccountHandler) passwordMinLength() int {
-	n := h.Policy.MinLength
-	if n == 0 {
-		n = password.DefaultPolicy.MinLength
-	}
-	return max(n, 8)
-}
-
 // Page serves GET /account.
 func (h *AccountHandler) Page(c echo.Context) error {
 	s, u, err := h.signedIn(c)
@@ -120,7 +65,7 @@ func (h *AccountHandler) Page(c echo.Context) error {
 		Data:   map[string]string{"webauthn": webauthn},
 		User:   h.pageUser(s, u),
 		Body: accountPage{
-			Account: v, Flash: h.takeFlash(c), PasswordMinLen: h.passwordMinLength(),
+			Account: v, Flash: h.Flash.take(c), PasswordMinLen: h.Self.Rules.PasswordMinLength(),
 			PhraseMin: phrase.MinLength, PhraseMax: phrase.MaxLength, ReauthMinutes: int(ReauthTTL / time.Minute),
 			HasCredentials: len(v.Factors.Credentials) > 0,
 		},
@@ -132,24 +77,24 @@ func (h *AccountHandler) Page(c echo.Context) error {
 // ending the other sessions says how many there are. Server errors (5xx)
 // are returned as they are.
 func (h *AccountHandler) back(c echo.Context, s store.Session, err error, ok, anchor string, offer bool) error {
-	f := flash{Kind: "ok", Text: ok}
+	f := flash{Kind: flashSuccess, Text: ok}
 	if err != nil {
 		p := toProblem(err)
 		if p.Status >= http.StatusInternalServerError {
 			return err
 		}
-		f = flash{Kind: "error", Text: p.Detail}
+		f = flash{Kind: flashError, Text: p.Detail}
 		if p.Code == "reauth_required" {
 			anchor = "reauth"
 		}
 	} else if offer {
-		n, err := h.otherSessions(c.Request().Context(), s)
+		n, err := h.Self.OtherSessions(c.Request().Context(), s)
 		if err != nil {
 			return err
 		}
 		f.Offer = n
 	}
-	h.setFlash(c, f)
+	h.Flash.set(c, f)
 	return c.Redirect(http.StatusSeeOther, "/account#"+anchor)
 }
 
@@ -173,7 +118,7 @@ func (h *AccountHandler) FormPassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = h.setPassword(c, s, c.FormValue("password"))
+	err = h.Self.SetPassword(c.Request().Context(), s, c.FormValue("password"))
 	return h.back(c, s, err, "Your password was changed.", "password", true)
 }
 
@@ -183,7 +128,7 @@ func (h *AccountHandler) FormPhrase(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = h.setPhrase(c, s, c.FormValue("phrase"))
+	err = h.Self.SetPhrase(c.Request().Context(), s, c.FormValue("phrase"))
 	return h.back(c, s, err, "Your security phrase was changed. Recognized devices show the new one from now on.", "phrase", true)
 }
 
@@ -194,11 +139,11 @@ func (h *AccountHandler) FormTOTP(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	enr, err := h.startTOTP(c, s)
+	enr, err := h.Self.StartTOTP(c.Request().Context(), s)
 	if err != nil {
 		return h.back(c, s, err, "", "totp", false)
 	}
-	u, err := h.user(c.Request().Context(), s)
+	u, err := h.Self.User(c.Request().Context(), s)
 	if err != nil {
 		return err
 	}
@@ -219,7 +164,7 @@ func (h *AccountHandler) FormTOTPConfirm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = h.confirmTOTP(c, s, c.FormValue("code"))
+	err = h.Self.ConfirmTOTP(c.Request().Context(), s, c.FormValue("code"))
 	return h.back(c, s, err, "Your authenticator app is set up. Codes from an earlier app no longer work.", "totp", true)
 }
 
@@ -230,11 +175,11 @@ func (h *AccountHandler) FormRecoveryCodes(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	codes, err := h.regenerateCodes(c, s)
+	codes, err := h.Self.RegenerateCodes(c.Request().Context(), s)
 	if err != nil {
 		return h.back(c, s, err, "", "recovery", false)
 	}
-	u, err := h.user(c.Request().Context(), s)
+	u, err := h.Self.User(c.Request().Context(), s)
 	if err != nil {
 		return err
 	}
@@ -250,7 +195,7 @@ func (h *AccountHandler) FormRenameCredential(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := h.renameCredential(c, s, c.Param("id"), c.FormValue("name"))
+	v, err := h.Self.RenameCredential(c.Request().Context(), s, c.Param("id"), c.FormValue("name"))
 	return h.back(c, s, err, "Renamed to “"+v.Name+"”.", "passkeys", false)
 }
 
@@ -260,7 +205,7 @@ func (h *AccountHandler) FormRemoveCredential(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = h.removeCredential(c, s, c.Param("id"))
+	err = h.Self.RemoveCredential(c.Request().Context(), s, c.Param("id"))
 	return h.back(c, s, err, "The passkey was removed.", "passkeys", true)
 }
 
@@ -294,7 +239,7 @@ func (h *AccountHandler) FormRevokeOthers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	n, err := h.revokeOthers(c, s)
+	n, err := h.Self.RevokeOthers(c.Request().Context(), s)
 	msg := "You were signed out everywhere else."
 	if n == 1 {
 		msg = "You were signed out everywhere else (1 session ended)."
@@ -314,7 +259,7 @@ func (h *AccountHandler) FormSignOut(c echo.Context) error {
 	if err := h.Sessions.End(c); err != nil {
 		return err
 	}
-	h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: AuditAccountLogout,
+	h.Self.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: audit.SessionLogout,
 		Result: "success", Detail: "session " + s.ID})
 	return c.Redirect(http.StatusSeeOther, "/login")
 }

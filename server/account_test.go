@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"mutualauth/server/account"
+	"mutualauth/server/audit"
 	"mutualauth/server/config"
 	"mutualauth/server/login"
 	"mutualauth/server/token"
@@ -319,10 +321,10 @@ func TestAccountReauthRequiredAndExpiry(t *testing.T) {
 	r = b.call("POST", "/api/v1/account/reauth", map[string]any{"password": newPassword, "code": m.Recovery[0]})
 	requireProblem(t, "used recovery code", r, 401, "invalid_credentials")
 
-	if len(e.audit(AuditReauth, "success")) != 2 || len(e.audit(AuditReauth, "failure")) != 5 {
-		t.Fatalf("reauth audit: %d successes, %d failures", len(e.audit(AuditReauth, "success")), len(e.audit(AuditReauth, "failure")))
+	if len(e.audit(audit.AccountReauth, "success")) != 2 || len(e.audit(audit.AccountReauth, "failure")) != 5 {
+		t.Fatalf("reauth audit: %d successes, %d failures", len(e.audit(audit.AccountReauth, "success")), len(e.audit(audit.AccountReauth, "failure")))
 	}
-	refused := e.audit(AuditAccountPassword, "failure")
+	refused := e.audit(audit.AccountPassword, "failure")
 	if len(refused) != 4 || refused[0].Detail != "reauth_required" || refused[0].Actor != m.User.ID || refused[0].Subject != m.User.ID {
 		t.Fatalf("refused changes audit %+v", refused)
 	}
@@ -349,7 +351,7 @@ func TestAccountReauthThrottledPerSession(t *testing.T) {
 	e.acctTick()
 	_, r = e.client().post("otp", map[string]any{"login_id": lr.LoginID, "code": e.code(m)})
 	requireOK(t, "login while the session is throttled", r)
-	if len(e.audit(AuditReauth, "throttled")) != 1 {
+	if len(e.audit(audit.AccountReauth, "throttled")) != 1 {
 		t.Fatal("throttled reauth not audited")
 	}
 	e.clk.Advance(login.BaseDelay)
@@ -387,7 +389,7 @@ func TestAccountReauthWithPasskey(t *testing.T) {
 	if creds[0].SignCount != key.count || creds[0].LastUsedAt.IsZero() {
 		t.Fatalf("credential not updated: %+v", creds[0])
 	}
-	ev := e.audit(AuditReauth, "success")
+	ev := e.audit(audit.AccountReauth, "success")
 	if len(ev) != 1 || !strings.HasPrefix(ev[0].Detail, "password+hwk") {
 		t.Fatalf("audit %+v", ev)
 	}
@@ -409,7 +411,7 @@ func TestAccountPasswordChange(t *testing.T) {
 	if n := acctOtherSessions(t, r); n != 0 {
 		t.Fatalf("other_sessions %d", n)
 	}
-	if ev := e.audit(AuditAccountPassword, "success"); len(ev) != 1 || ev[0].Actor != m.User.ID || ev[0].Subject != m.User.ID {
+	if ev := e.audit(audit.AccountPassword, "success"); len(ev) != 1 || ev[0].Actor != m.User.ID || ev[0].Subject != m.User.ID {
 		t.Fatalf("audit %+v", ev)
 	}
 
@@ -443,7 +445,7 @@ func TestAccountPhraseChangeShowsInProof(t *testing.T) {
 		t.Fatalf("begin on a recognized device: %s", r.body)
 	}
 	e.checkProof(lr.Proof, e.URL, nonce, lr.LoginID, "tara", strings.TrimSpace(fresh))
-	if len(e.audit(AuditAccountPhrase, "success")) != 1 || len(e.audit(AuditAccountPhrase, "failure")) != 2 {
+	if len(e.audit(audit.AccountPhrase, "success")) != 1 || len(e.audit(audit.AccountPhrase, "failure")) != 2 {
 		t.Fatal("phrase changes not audited")
 	}
 }
@@ -460,7 +462,7 @@ func TestAccountRecoveryCodesRegenerate(t *testing.T) {
 		Codes []string `json:"recovery_codes"`
 	}
 	r.decode(t, &out)
-	if len(out.Codes) != RecoveryCodeCount || acctOtherSessions(t, r) != 0 {
+	if len(out.Codes) != account.RecoveryCodeCount || acctOtherSessions(t, r) != 0 {
 		t.Fatalf("answer %s", r.body)
 	}
 	for _, c := range out.Codes {
@@ -468,7 +470,7 @@ func TestAccountRecoveryCodesRegenerate(t *testing.T) {
 			t.Fatalf("code %q", c)
 		}
 	}
-	if d := b.acctDoc(); d.Factors.RecoveryCodesLeft != RecoveryCodeCount {
+	if d := b.acctDoc(); d.Factors.RecoveryCodesLeft != account.RecoveryCodeCount {
 		t.Fatalf("codes left %d", d.Factors.RecoveryCodesLeft)
 	}
 
@@ -522,7 +524,7 @@ func TestAccountReplaceTOTP(t *testing.T) {
 	requireProblem(t, "old secret", r, 401, "invalid_credentials")
 	m.Secret = enr.Secret
 	e.acctSignIn(m)
-	if len(e.acctAudit(AuditAccountTOTPConfirm, "success")) != 1 || len(e.acctAudit(AuditAccountTOTP, "success")) != 1 {
+	if len(e.acctAudit(audit.AccountTOTPConfirm, "success")) != 1 || len(e.acctAudit(audit.AccountTOTP, "success")) != 1 {
 		t.Fatal("TOTP replacement not audited")
 	}
 }
@@ -598,8 +600,8 @@ func TestAccountCredentials(t *testing.T) {
 	if d := b.acctDoc(); len(d.Factors.Credentials) != 1 || d.Factors.Credentials[0].ID != added.Credential.ID {
 		t.Fatalf("credentials after refusal %+v", d.Factors.Credentials)
 	}
-	if len(e.audit(AuditAccountCredentialRemove, "success")) != 1 || len(e.audit(AuditAccountWebAuthn, "success")) != 1 ||
-		len(e.audit(AuditAccountCredentialRename, "success")) != 1 {
+	if len(e.audit(audit.AccountCredentialRemove, "success")) != 1 || len(e.audit(audit.AccountWebAuthn, "success")) != 1 ||
+		len(e.audit(audit.AccountCredentialRename, "success")) != 1 {
 		t.Fatal("credential changes not audited")
 	}
 }
@@ -639,7 +641,7 @@ func TestAccountForgetDevice(t *testing.T) {
 	if lr.PhraseShown || !slices.Equal(lr.Next, allSecondFactors) {
 		t.Fatalf("a forgotten device is still recognized: %s", r.body)
 	}
-	if ev := e.audit(AuditAccountDeviceForget, "success"); len(ev) != 1 || ev[0].Actor != m.User.ID {
+	if ev := e.audit(audit.AccountDeviceForget, "success"); len(ev) != 1 || ev[0].Actor != m.User.ID {
 		t.Fatalf("audit %+v", ev)
 	}
 }
@@ -661,7 +663,7 @@ func TestAccountRevokeOtherSessions(t *testing.T) {
 		requireProblem(t, "ended session", x.call("GET", "/api/v1/session", nil), 401, "unauthenticated")
 	}
 	requireOK(t, "own session", a.call("GET", "/api/v1/session", nil))
-	if ev := e.audit(AuditAccountRevokeOthers, "success"); len(ev) != 1 || ev[0].Detail != "ended 2 other sessions" {
+	if ev := e.audit(audit.AccountRevokeOthers, "success"); len(ev) != 1 || ev[0].Detail != "ended 2 other sessions" {
 		t.Fatalf("audit %+v", ev)
 	}
 }
@@ -751,7 +753,7 @@ func TestAccountPageWithoutJavaScript(t *testing.T) {
 	r = b.acctForm("/account/recovery-codes", nil)
 	acctStatus(t, "recovery codes page", r, 200)
 	codes := regexp.MustCompile(`<li>([0-9a-z-]+)</li>`).FindAllStringSubmatch(string(r.body), -1)
-	if len(codes) != RecoveryCodeCount {
+	if len(codes) != account.RecoveryCodeCount {
 		t.Fatalf("%d codes on the page", len(codes))
 	}
 	if err := e.Deps.Durable.UseRecoveryCode(context.Background(), m.User.ID, token.HashRecoveryCode(codes[0][1]), e.clk.Now()); err != nil {
@@ -816,7 +818,7 @@ func TestAccountPageWithoutJavaScript(t *testing.T) {
 		t.Fatalf("revoke current: %d %q", r.status, r.header.Get("Location"))
 	}
 	requireProblem(t, "after revoking the current session", b.call("GET", "/api/v1/session", nil), 401, "unauthenticated")
-	if len(e.audit(AuditAccountSessionRevoke, "success")) != 2 {
+	if len(e.audit(audit.SessionRevoke, "success")) != 2 {
 		t.Fatal("session revocations not audited")
 	}
 }

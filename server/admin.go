@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"strconv"
@@ -13,27 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"mutualauth/server/account"
-	"mutualauth/server/audit"
-	"mutualauth/server/login"
-	"mutualauth/server/token"
 	"mutualauth/store"
-)
-
-// Audit actions of the admin center. The actor is always the acting admin.
-const (
-	AuditAdminUserCreate       = "admin.user.create"
-	AuditAdminUserInvite       = "admin.user.invite"
-	AuditAdminUserDisable      = "admin.user.disable"
-	AuditAdminUserEnable       = "admin.user.enable"
-	AuditAdminUserUnlock       = "admin.user.unlock"
-	AuditAdminUserReset        = "admin.user.reset"
-	AuditAdminSessionRevoke    = "admin.session.revoke"
-	AuditAdminDeviceDelete     = "admin.device.delete"
-	AuditAdminCredentialDelete = "admin.credential.delete"
-	AuditAdminClientCreate     = "admin.client.create"
-	AuditAdminClientRotate     = "admin.client.rotate"
-	AuditAdminClientUpdate     = "admin.client.update"
-	AuditAdminClientDelete     = "admin.client.delete"
 )
 
 // Paging limits of the admin lists.
@@ -43,45 +22,18 @@ const (
 	adminAuditDefaultLimit = 50
 	adminAuditMaxLimit     = 500
 	adminMaxQueryLength    = 200
-	maxClientNameLength    = 100
-	maxClientOrigins       = 20
 )
 
-// AdminHandler holds the admin operations and serves them as the admin
-// JSON API under /api/v1/admin (docs/admin.md); AdminPages serves the same
-// operations as server-rendered pages. Every state change is audited with
-// the acting admin as Actor, refusals included. Routes using it sit behind
+// AdminHandler serves the admin operations (account.Admin, which audits
+// every state change with the acting admin as actor) and the admin lists as
+// the admin JSON API under /api/v1/admin (docs/admin.md); AdminPages serves
+// the same as server-rendered pages. Routes using it sit behind
 // RequireSession and RequireAdmin.
 type AdminHandler struct {
-	Store     store.Durable
-	Sessions  *SessionManager // its Store holds the sessions admins list and end
-	KV        store.KV        // the login failure counters that unlock clears
-	Audit     *audit.Auditor
-	Issuer    string
-	InviteTTL time.Duration
-	Now       func() time.Time
-}
-
-func errSelfAction() *Problem {
-	return NewProblem(http.StatusConflict, "self_action",
-		"You cannot do this to your own account. Ask another administrator.")
-}
-
-func errAlreadyEnrolled() *Problem {
-	return NewProblem(http.StatusConflict, "already_enrolled",
-		"This user has already enrolled. Reset the user to send a new invite.")
-}
-
-func errNoUser() *Problem {
-	return NewProblem(http.StatusNotFound, "not_found", "There is no such user.")
-}
-
-func errNoClient() *Problem {
-	return NewProblem(http.StatusNotFound, "not_found", "There is no such widget client.")
-}
-
-func unprocessable(code, detail string) *Problem {
-	return NewProblem(http.StatusUnprocessableEntity, code, detail)
+	Ops      *account.Admin
+	Durable  store.Durable
+	Sessions *SessionManager // its Store holds the sessions admins list and end
+	Issuer   string
 }
 
 // ---- views --------------------------------------------------------------
@@ -113,52 +65,9 @@ type adminUserList struct {
 	Limit  int         `json:"limit"`
 }
 
-type adminCredential struct {
-	ID             string    `json:"id"` // base64url credential id
-	Name           string    `json:"name"`
-	CreatedAt      time.Time `json:"created_at"`
-	LastUsedAt     time.Time `json:"last_used_at,omitzero"`
-	Attachment     string    `json:"attachment,omitempty"`
-	Transports     []string  `json:"transports"`
-	BackupEligible bool      `json:"backup_eligible"`
-	BackupState    bool      `json:"backup_state"`
-	CloneWarning   bool      `json:"clone_warning"`
-}
-
-type adminFactors struct {
-	Password          bool              `json:"password"`
-	Phrase            bool              `json:"phrase"`
-	TOTP              bool              `json:"totp"`
-	Credentials       []adminCredential `json:"credentials"`
-	RecoveryCodesLeft int               `json:"recovery_codes_left"`
-}
-
-type adminDevice struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	CreatedAt  time.Time `json:"created_at"`
-	LastSeenAt time.Time `json:"last_seen_at"`
-	ExpiresAt  time.Time `json:"expires_at"`
-}
-
-type adminSession struct {
-	ID            string    `json:"id"`
-	CreatedAt     time.Time `json:"created_at"`
-	LastSeenAt    time.Time `json:"last_seen_at"`
-	ExpiresAt     time.Time `json:"expires_at"`
-	IdleExpiresAt time.Time `json:"idle_expires_at"`
-	IP            string    `json:"ip"`
-	UserAgent     string    `json:"user_agent"`
-	AMR           []string  `json:"amr"`
-	// Current marks the session the acting admin is using.
-	Current bool `json:"current"`
-}
-
 type adminUserDetail struct {
-	User     adminUser      `json:"user"`
-	Factors  adminFactors   `json:"factors"`
-	Devices  []adminDevice  `json:"devices"`
-	Sessions []adminSession `json:"sessions"`
+	User adminUser `json:"user"`
+	userActivity
 }
 
 type adminEvent struct {
@@ -186,35 +95,6 @@ func clientView(c store.Client) adminClient {
 	return adminClient{ID: c.ID, Name: c.Name, Origins: nonNil(c.Origins), CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()}
 }
 
-// ---- audit ---------------------------------------------------------------
-
-// auditNote is what an admin action's audit event says about its outcome.
-type auditNote struct {
-	Action  string // when set, replaces the action run was given
-	Subject string
-	Detail  string
-}
-
-// run performs one admin action and audits it: "success" with fn's note,
-// or "failure" with the problem code added to the detail.
-func (h *AdminHandler) run(c echo.Context, action, subject string, fn func(n *auditNote) error) error {
-	n := auditNote{Subject: subject}
-	err := fn(&n)
-	result, detail := "success", n.Detail
-	if err != nil {
-		result = "failure"
-		if detail != "" {
-			detail += "; "
-		}
-		detail += toProblem(err).Code
-	}
-	if n.Action != "" {
-		action = n.Action
-	}
-	h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: actorID(c), Subject: n.Subject, Action: action, Result: result, Detail: detail})
-	return err
-}
-
 // actorID is the user id of the signed-in admin.
 func actorID(c echo.Context) string {
 	s, _ := sessionOf(c)
@@ -226,7 +106,7 @@ func actorID(c echo.Context) string {
 // listUsers returns one page of users matching q (a substring of the
 // username or display name).
 func (h *AdminHandler) listUsers(ctx context.Context, q string, offset, limit int) (adminUserList, error) {
-	users, total, err := h.Store.ListUsers(ctx, store.UserQuery{Search: q, Offset: offset, Limit: limit})
+	users, total, err := h.Durable.ListUsers(ctx, store.UserQuery{Search: q, Offset: offset, Limit: limit})
 	if err != nil {
 		return adminUserList{}, err
 	}
@@ -243,316 +123,33 @@ type adminInviteRequest struct {
 	Admin       bool   `json:"admin"`
 }
 
-// invite creates the user if needed and a fresh invite for them (the same
-// invite links as the command line); an enrolled user is 409
-// already_enrolled.
-func (h *AdminHandler) invite(c echo.Context, req adminInviteRequest) (account.Invite, error) {
-	var inv account.Invite
-	err := h.run(c, AuditAdminUserCreate, truncate(req.Username, 64), func(n *auditNote) error {
-		username, err := account.NormalizeUsername(req.Username)
-		if err != nil {
-			return unprocessable("invalid_username",
-				"A username is 1 to 64 letters, digits or symbols, without spaces or control characters.")
-		}
-		n.Subject = username
-		if _, err := account.CleanDisplayName(req.DisplayName); err != nil {
-			return unprocessable("invalid_display_name",
-				"A display name is at most 128 characters, without control characters.")
-		}
-		ctx := c.Request().Context()
-		if u, err := h.Store.GetUserByUsername(ctx, username); err == nil {
-			n.Action, n.Subject = AuditAdminUserInvite, u.ID
-			if !u.EnrolledAt.IsZero() {
-				return errAlreadyEnrolled()
-			}
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		inv, err = account.IssueInvite(ctx, h.Store, h.Now(), account.InviteRequest{
-			Username: username, DisplayName: req.DisplayName, Admin: req.Admin, CreatedBy: actorID(c), TTL: h.InviteTTL,
-		})
-		if errors.Is(err, account.ErrAlreadyEnrolled) {
-			return errAlreadyEnrolled()
-		}
-		if err != nil {
-			return err
-		}
-		n.Subject = inv.User.ID
-		if inv.Created {
-			n.Action = AuditAdminUserCreate
-			n.Detail = "user " + inv.User.Username + " created (role " + string(inv.User.Role) + "); invite issued"
-		} else {
-			n.Action = AuditAdminUserInvite
-			n.Detail = "new invite for " + inv.User.Username + "; earlier invites revoked"
-		}
-		return nil
-	})
-	return inv, err
-}
-
-// getUser returns the user or 404 not_found.
-func (h *AdminHandler) getUser(ctx context.Context, id string) (store.User, error) {
-	u, err := h.Store.GetUser(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, errNoUser()
-	}
-	return u, err
-}
-
 // userDetail collects what the admin center shows about one user.
 func (h *AdminHandler) userDetail(c echo.Context, id string) (adminUserDetail, error) {
 	ctx := c.Request().Context()
-	u, err := h.getUser(ctx, id)
+	u, err := h.Ops.User(ctx, id)
 	if err != nil {
 		return adminUserDetail{}, err
-	}
-	creds, err := h.Store.ListCredentials(ctx, id)
-	if err != nil {
-		return adminUserDetail{}, err
-	}
-	left, err := h.Store.CountRecoveryCodes(ctx, id)
-	if err != nil {
-		return adminUserDetail{}, err
-	}
-	devices, err := h.Store.ListDevices(ctx, id)
-	if err != nil {
-		return adminUserDetail{}, err
-	}
-	sessions, err := h.Sessions.Store.ListSessions(ctx, id)
-	if err != nil {
-		return adminUserDetail{}, err
-	}
-	d := adminUserDetail{
-		User: userView(u),
-		Factors: adminFactors{
-			Password: u.PasswordHash != "", Phrase: len(u.Phrase) > 0, TOTP: len(u.TOTPSecret) > 0,
-			Credentials: make([]adminCredential, 0, len(creds)), RecoveryCodesLeft: left,
-		},
-		Devices:  make([]adminDevice, 0, len(devices)),
-		Sessions: make([]adminSession, 0, len(sessions)),
-	}
-	for _, cr := range creds {
-		d.Factors.Credentials = append(d.Factors.Credentials, adminCredential{
-			ID: base64.RawURLEncoding.EncodeToString(cr.ID), Name: cr.Name, CreatedAt: cr.CreatedAt.UTC(),
-			LastUsedAt: cr.LastUsedAt.UTC(), Attachment: cr.Attachment, Transports: nonNil(cr.Transports),
-			BackupEligible: cr.BackupEligible, BackupState: cr.BackupState, CloneWarning: cr.CloneWarning,
-		})
-	}
-	for _, dv := range devices {
-		d.Devices = append(d.Devices, adminDevice{
-			ID: dv.ID, Name: dv.Name, CreatedAt: dv.CreatedAt.UTC(), LastSeenAt: dv.LastSeenAt.UTC(), ExpiresAt: dv.ExpiresAt.UTC(),
-		})
 	}
 	me, _ := sessionOf(c)
-	for _, s := range sessions {
-		d.Sessions = append(d.Sessions, adminSession{
-			ID: s.ID, CreatedAt: s.CreatedAt.UTC(), LastSeenAt: s.LastSeenAt.UTC(), ExpiresAt: s.ExpiresAt.UTC(),
-			IdleExpiresAt: s.IdleExpiresAt.UTC(), IP: s.IP, UserAgent: s.UserAgent, AMR: nonNil(s.AMR),
-			Current: s.TokenHash == me.TokenHash,
-		})
+	a, err := loadActivity(ctx, h.Durable, h.Sessions.Store, u, activityQuery{me: me, requestDevice: requestDevice(c)})
+	if err != nil {
+		return adminUserDetail{}, err
 	}
+	d := adminUserDetail{User: userView(u), userActivity: a}
 	return d, nil
 }
 
-// setDisabled disables (ending all the user's sessions at once) or enables
-// a user. An admin cannot disable themselves.
-func (h *AdminHandler) setDisabled(c echo.Context, id string, disabled bool) (store.User, int, error) {
-	action := AuditAdminUserEnable
-	if disabled {
-		action = AuditAdminUserDisable
-	}
-	var (
-		u     store.User
-		ended int
-	)
-	err := h.run(c, action, id, func(n *auditNote) error {
-		if disabled && id == actorID(c) {
-			return errSelfAction()
-		}
-		ctx := c.Request().Context()
-		var err error
-		u, err = h.Store.UpdateUser(ctx, id, func(u *store.User) error {
-			u.Disabled = disabled
-			return nil
-		})
-		if errors.Is(err, store.ErrNotFound) {
-			return errNoUser()
-		}
-		if err != nil {
-			return err
-		}
-		n.Detail = u.Username
-		if !disabled {
-			return nil
-		}
-		// Disabled first, then the sessions: a login that completes in
-		// between is refused by the flag, and its session ends here.
-		ended, err = h.Sessions.Store.DeleteUserSessions(ctx, id, "")
-		if err != nil {
-			return err
-		}
-		n.Detail += "; sessions ended: " + strconv.Itoa(ended)
-		return nil
-	})
-	return u, ended, err
-}
-
-// clearCounters forgets the user's login failure counters: the one per
-// username and the ones per recognized device (API.md, "Throttling").
-func (h *AdminHandler) clearCounters(ctx context.Context, u store.User) error {
-	if err := h.KV.Delete(ctx, login.UsernameCounter(u.Username)); err != nil {
-		return err
-	}
-	devices, err := h.Store.ListDevices(ctx, u.ID)
+// revokeSession ends one of the user's sessions; when it is the acting
+// admin's own, the session cookie goes too.
+func (h *AdminHandler) revokeSession(c echo.Context, userID, sessionID string) error {
+	ended, err := h.Ops.RevokeSession(c.Request().Context(), actorID(c), userID, sessionID)
 	if err != nil {
 		return err
 	}
-	for _, d := range devices {
-		if err := h.KV.Delete(ctx, login.DeviceCounter(d.ID)); err != nil {
-			return err
-		}
+	if me, _ := sessionOf(c); me.TokenHash == ended.TokenHash {
+		h.Sessions.clearCookie(c)
 	}
 	return nil
-}
-
-// unlock lifts a lock set after too many failed sign-ins and clears the
-// failure counters, so the next attempt is not throttled.
-func (h *AdminHandler) unlock(c echo.Context, id string) (store.User, error) {
-	var u store.User
-	err := h.run(c, AuditAdminUserUnlock, id, func(n *auditNote) error {
-		ctx := c.Request().Context()
-		var err error
-		u, err = h.Store.UpdateUser(ctx, id, func(u *store.User) error {
-			u.Locked = false
-			return nil
-		})
-		if errors.Is(err, store.ErrNotFound) {
-			return errNoUser()
-		}
-		if err != nil {
-			return err
-		}
-		n.Detail = u.Username
-		return h.clearCounters(ctx, u)
-	})
-	return u, err
-}
-
-// reset clears every factor of the user (password, phrase, TOTP, WebAuthn
-// credentials, recovery codes, recognized devices) and the enrollment, ends
-// their sessions and issues a new invite. The role and the disabled flag
-// stay; the lock and the failure counters go.
-func (h *AdminHandler) reset(c echo.Context, id string) (account.Invite, int, error) {
-	var (
-		inv   account.Invite
-		ended int
-	)
-	err := h.run(c, AuditAdminUserReset, id, func(n *auditNote) error {
-		if id == actorID(c) {
-			return errSelfAction()
-		}
-		ctx := c.Request().Context()
-		// Unenrolled first: from here on no login can succeed.
-		u, err := h.Store.UpdateUser(ctx, id, func(u *store.User) error {
-			u.PasswordHash = ""
-			u.Phrase = nil
-			u.TOTPSecret = nil
-			u.TOTPPending = nil
-			u.EnrolledAt = time.Time{}
-			u.Locked = false
-			return nil
-		})
-		if errors.Is(err, store.ErrNotFound) {
-			return errNoUser()
-		}
-		if err != nil {
-			return err
-		}
-		n.Detail = u.Username
-		if ended, err = h.Sessions.Store.DeleteUserSessions(ctx, id, ""); err != nil {
-			return err
-		}
-		if err := h.clearCounters(ctx, u); err != nil {
-			return err
-		}
-		if err := h.Store.DeleteUserCredentials(ctx, id); err != nil {
-			return err
-		}
-		if err := h.Store.ReplaceRecoveryCodes(ctx, id, nil); err != nil {
-			return err
-		}
-		if err := h.Store.DeleteUserDevices(ctx, id); err != nil {
-			return err
-		}
-		inv, err = account.IssueInvite(ctx, h.Store, h.Now(), account.InviteRequest{
-			Username: u.Username, DisplayName: u.DisplayName, CreatedBy: actorID(c), TTL: h.InviteTTL,
-		})
-		if err != nil {
-			return err
-		}
-		n.Detail += "; factors cleared; sessions ended: " + strconv.Itoa(ended) + "; new invite issued"
-		return nil
-	})
-	return inv, ended, err
-}
-
-// revokeSession ends one of the user's sessions, named by its public id.
-func (h *AdminHandler) revokeSession(c echo.Context, userID, sessionID string) error {
-	return h.run(c, AuditAdminSessionRevoke, userID, func(n *auditNote) error {
-		n.Detail = "session " + truncate(sessionID, 64)
-		ctx := c.Request().Context()
-		all, err := h.Sessions.Store.ListSessions(ctx, userID)
-		if err != nil {
-			return err
-		}
-		for _, s := range all {
-			if s.ID != sessionID || s.UserID != userID {
-				continue
-			}
-			if err := h.Sessions.Store.DeleteSession(ctx, s.TokenHash); err != nil {
-				return err
-			}
-			if me, _ := sessionOf(c); me.TokenHash == s.TokenHash {
-				h.Sessions.clearCookie(c)
-			}
-			return nil
-		}
-		return NewProblem(http.StatusNotFound, "not_found", "This user has no such session.")
-	})
-}
-
-// deleteDevice forgets one of the user's recognized devices.
-func (h *AdminHandler) deleteDevice(c echo.Context, userID, deviceID string) error {
-	return h.run(c, AuditAdminDeviceDelete, userID, func(n *auditNote) error {
-		n.Detail = "device " + truncate(deviceID, 64)
-		ctx := c.Request().Context()
-		err := h.Store.DeleteDevice(ctx, userID, deviceID)
-		if errors.Is(err, store.ErrNotFound) {
-			return NewProblem(http.StatusNotFound, "not_found", "This user has no such device.")
-		}
-		if err != nil {
-			return err
-		}
-		return h.KV.Delete(ctx, login.DeviceCounter(deviceID))
-	})
-}
-
-// deleteCredential removes one of the user's WebAuthn credentials, named by
-// its id in base64url.
-func (h *AdminHandler) deleteCredential(c echo.Context, userID, credentialID string) error {
-	return h.run(c, AuditAdminCredentialDelete, userID, func(n *auditNote) error {
-		n.Detail = "credential " + truncate(credentialID, 64)
-		notFound := NewProblem(http.StatusNotFound, "not_found", "This user has no such credential.")
-		raw, err := base64.RawURLEncoding.DecodeString(credentialID)
-		if err != nil || len(raw) == 0 {
-			return notFound
-		}
-		err = h.Store.DeleteCredential(c.Request().Context(), userID, raw)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound
-		}
-		return err
-	})
 }
 
 // ---- audit log -------------------------------------------------------------
@@ -644,7 +241,7 @@ func (h *AdminHandler) resolveUser(ctx context.Context, s string) (string, error
 	if s == "" {
 		return "", nil
 	}
-	if _, err := h.Store.GetUser(ctx, s); err == nil {
+	if _, err := h.Durable.GetUser(ctx, s); err == nil {
 		return s, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return "", err
@@ -653,7 +250,7 @@ func (h *AdminHandler) resolveUser(ctx context.Context, s string) (string, error
 	if err != nil {
 		return s, nil
 	}
-	u, err := h.Store.GetUserByUsername(ctx, name)
+	u, err := h.Durable.GetUserByUsername(ctx, name)
 	switch {
 	case err == nil:
 		return u.ID, nil
@@ -668,7 +265,7 @@ func (h *AdminHandler) resolveUser(ctx context.Context, s string) (string, error
 // of the user ids they name, and the before value of the next page (0 when
 // this is the last page).
 func (h *AdminHandler) listAudit(ctx context.Context, q store.AuditQuery) ([]adminEvent, int64, error) {
-	events, err := h.Store.ListAudit(ctx, q)
+	events, err := h.Durable.ListAudit(ctx, q)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -680,7 +277,7 @@ func (h *AdminHandler) listAudit(ctx context.Context, q store.AuditQuery) ([]adm
 		if n, ok := names[id]; ok {
 			return n, nil
 		}
-		u, err := h.Store.GetUser(ctx, id)
+		u, err := h.Durable.GetUser(ctx, id)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return "", err
 		}
@@ -721,42 +318,8 @@ func isUserID(s string) bool {
 
 // ---- widget clients --------------------------------------------------------
 
-// cleanClientName applies the rules of account.CreateClient, and refuses
-// control characters.
-func cleanClientName(s string) (string, error) {
-	name, err := account.CleanDisplayName(s)
-	if err != nil || name == "" || utf8.RuneCountInString(name) > maxClientNameLength {
-		return "", unprocessable("invalid_name", "A client needs a name of 1 to 100 characters, without control characters.")
-	}
-	return name, nil
-}
-
-// cleanOrigins normalizes and deduplicates 1 to 20 origins.
-func cleanOrigins(origins []string) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	for _, o := range origins {
-		if strings.TrimSpace(o) == "" {
-			continue
-		}
-		n, err := account.NormalizeOrigin(o)
-		if err != nil {
-			return nil, unprocessable("invalid_origin",
-				"Each origin must be scheme://host[:port] with http or https, without a path: "+strconv.Quote(truncate(o, 100))+" is not.")
-		}
-		if !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
-	}
-	if len(out) == 0 || len(out) > maxClientOrigins {
-		return nil, unprocessable("invalid_origin", "A client needs 1 to 20 allowed origins.")
-	}
-	return out, nil
-}
-
 func (h *AdminHandler) listClients(ctx context.Context) ([]adminClient, error) {
-	all, err := h.Store.ListClients(ctx)
+	all, err := h.Durable.ListClients(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -765,110 +328,6 @@ func (h *AdminHandler) listClients(ctx context.Context) ([]adminClient, error) {
 		out = append(out, clientView(cl))
 	}
 	return out, nil
-}
-
-// createClient registers a widget client; the secret is returned once.
-func (h *AdminHandler) createClient(c echo.Context, name string, origins []string) (account.NewClient, error) {
-	var nc account.NewClient
-	err := h.run(c, AuditAdminClientCreate, "", func(n *auditNote) error {
-		clean, err := cleanClientName(name)
-		if err != nil {
-			return err
-		}
-		n.Detail = "client " + clean
-		list, err := cleanOrigins(origins)
-		if err != nil {
-			return err
-		}
-		nc, err = account.CreateClient(c.Request().Context(), h.Store, h.Now(), clean, list)
-		if err != nil {
-			return err
-		}
-		n.Subject = nc.Client.ID
-		n.Detail += "; origins " + strings.Join(list, " ")
-		return nil
-	})
-	return nc, err
-}
-
-func (h *AdminHandler) getClient(ctx context.Context, id string) (store.Client, error) {
-	cl, err := h.Store.GetClient(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Client{}, errNoClient()
-	}
-	return cl, err
-}
-
-// rotateClient gives the client a new secret; the old one stops working.
-func (h *AdminHandler) rotateClient(c echo.Context, id string) (string, error) {
-	var secret string
-	err := h.run(c, AuditAdminClientRotate, id, func(n *auditNote) error {
-		ctx := c.Request().Context()
-		cl, err := h.getClient(ctx, id)
-		if err != nil {
-			return err
-		}
-		n.Detail = "client " + cl.Name
-		if secret, err = token.New(); err != nil {
-			return err
-		}
-		cl.SecretHash = token.Hash(secret)
-		cl.UpdatedAt = h.Now()
-		err = h.Store.UpdateClient(ctx, cl)
-		if errors.Is(err, store.ErrNotFound) {
-			return errNoClient()
-		}
-		return err
-	})
-	return secret, err
-}
-
-// updateClient renames the client and/or replaces its origins (nil: keep).
-func (h *AdminHandler) updateClient(c echo.Context, id string, name *string, origins []string) (store.Client, error) {
-	var cl store.Client
-	err := h.run(c, AuditAdminClientUpdate, id, func(n *auditNote) error {
-		ctx := c.Request().Context()
-		var err error
-		if cl, err = h.getClient(ctx, id); err != nil {
-			return err
-		}
-		n.Detail = "client " + cl.Name
-		if name != nil {
-			if cl.Name, err = cleanClientName(*name); err != nil {
-				return err
-			}
-			n.Detail += "; name " + cl.Name
-		}
-		if origins != nil {
-			if cl.Origins, err = cleanOrigins(origins); err != nil {
-				return err
-			}
-			n.Detail += "; origins " + strings.Join(cl.Origins, " ")
-		}
-		cl.UpdatedAt = h.Now()
-		err = h.Store.UpdateClient(ctx, cl)
-		if errors.Is(err, store.ErrNotFound) {
-			return errNoClient()
-		}
-		return err
-	})
-	return cl, err
-}
-
-func (h *AdminHandler) deleteClient(c echo.Context, id string) error {
-	return h.run(c, AuditAdminClientDelete, id, func(n *auditNote) error {
-		ctx := c.Request().Context()
-		cl, err := h.getClient(ctx, id)
-		if err != nil {
-			return err
-		}
-		n.Detail = "client " + cl.Name
-		err = h.Store.DeleteClient(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return errNoClient()
-		}
-		return err
-	})
 }
 
 // ---- JSON API --------------------------------------------------------------
@@ -926,7 +385,7 @@ func (h *AdminHandler) CreateUser(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	inv, err := h.invite(c, req)
+	inv, err := h.Ops.Invite(c.Request().Context(), actorID(c), account.InviteInput(req))
 	if err != nil {
 		return err
 	}
@@ -949,7 +408,7 @@ func (h *AdminHandler) GetUser(c echo.Context) error {
 
 // DisableUser serves POST /api/v1/admin/users/:id/disable.
 func (h *AdminHandler) DisableUser(c echo.Context) error {
-	u, ended, err := h.setDisabled(c, c.Param("id"), true)
+	u, ended, err := h.Ops.SetDisabled(c.Request().Context(), actorID(c), c.Param("id"), true)
 	if err != nil {
 		return err
 	}
@@ -958,7 +417,7 @@ func (h *AdminHandler) DisableUser(c echo.Context) error {
 
 // EnableUser serves POST /api/v1/admin/users/:id/enable.
 func (h *AdminHandler) EnableUser(c echo.Context) error {
-	u, _, err := h.setDisabled(c, c.Param("id"), false)
+	u, _, err := h.Ops.SetDisabled(c.Request().Context(), actorID(c), c.Param("id"), false)
 	if err != nil {
 		return err
 	}
@@ -967,7 +426,7 @@ func (h *AdminHandler) EnableUser(c echo.Context) error {
 
 // UnlockUser serves POST /api/v1/admin/users/:id/unlock.
 func (h *AdminHandler) UnlockUser(c echo.Context) error {
-	u, err := h.unlock(c, c.Param("id"))
+	u, err := h.Ops.Unlock(c.Request().Context(), actorID(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -976,7 +435,7 @@ func (h *AdminHandler) UnlockUser(c echo.Context) error {
 
 // ResetUser serves POST /api/v1/admin/users/:id/reset.
 func (h *AdminHandler) ResetUser(c echo.Context) error {
-	inv, ended, err := h.reset(c, c.Param("id"))
+	inv, ended, err := h.Ops.Reset(c.Request().Context(), actorID(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -998,7 +457,7 @@ func (h *AdminHandler) RevokeSession(c echo.Context) error {
 
 // DeleteDevice serves DELETE /api/v1/admin/users/:id/devices/:did.
 func (h *AdminHandler) DeleteDevice(c echo.Context) error {
-	if err := h.deleteDevice(c, c.Param("id"), c.Param("did")); err != nil {
+	if err := h.Ops.DeleteDevice(c.Request().Context(), actorID(c), c.Param("id"), c.Param("did")); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -1006,7 +465,7 @@ func (h *AdminHandler) DeleteDevice(c echo.Context) error {
 
 // DeleteCredential serves DELETE /api/v1/admin/users/:id/credentials/:cid.
 func (h *AdminHandler) DeleteCredential(c echo.Context) error {
-	if err := h.deleteCredential(c, c.Param("id"), c.Param("cid")); err != nil {
+	if err := h.Ops.DeleteCredential(c.Request().Context(), actorID(c), c.Param("id"), c.Param("cid")); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -1046,7 +505,7 @@ func (h *AdminHandler) CreateClient(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	nc, err := h.createClient(c, req.Name, req.Origins)
+	nc, err := h.Ops.CreateClient(c.Request().Context(), actorID(c), req.Name, req.Origins)
 	if err != nil {
 		return err
 	}
@@ -1057,7 +516,7 @@ func (h *AdminHandler) CreateClient(c echo.Context) error {
 
 // RotateClient serves POST /api/v1/admin/clients/:id/rotate.
 func (h *AdminHandler) RotateClient(c echo.Context) error {
-	secret, err := h.rotateClient(c, c.Param("id"))
+	secret, err := h.Ops.RotateClient(c.Request().Context(), actorID(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -1077,7 +536,7 @@ func (h *AdminHandler) UpdateClient(c echo.Context) error {
 	if req.Origins != nil {
 		origins = nonNil(*req.Origins)
 	}
-	cl, err := h.updateClient(c, c.Param("id"), req.Name, origins)
+	cl, err := h.Ops.UpdateClient(c.Request().Context(), actorID(c), c.Param("id"), req.Name, origins)
 	if err != nil {
 		return err
 	}
@@ -1086,7 +545,7 @@ func (h *AdminHandler) UpdateClient(c echo.Context) error {
 
 // DeleteClient serves DELETE /api/v1/admin/clients/:id.
 func (h *AdminHandler) DeleteClient(c echo.Context) error {
-	if err := h.deleteClient(c, c.Param("id")); err != nil {
+	if err := h.Ops.DeleteClient(c.Request().Context(), actorID(c), c.Param("id")); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

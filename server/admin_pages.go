@@ -1,18 +1,16 @@
 package server
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"mutualauth/server/account"
+	"mutualauth/server/audit"
 	"mutualauth/store"
 	"mutualauth/templates"
 )
@@ -24,27 +22,19 @@ import (
 // once (an invite link, a client secret): that page is the POST's own
 // answer, so the secret never travels in a URL or a cookie.
 type AdminPages struct {
-	Admin  *AdminHandler
-	Secure bool // the flash cookie is Secure under https
+	Admin *AdminHandler
+	Flash flashes
 }
 
 // adminPageSize is the number of users per page of the users list.
 const adminPageSize = 25
-
-// adminFlashCookie carries a message across the redirect after a post.
-const adminFlashCookie = "mutualauth_admin_flash"
 
 // ---- view models -----------------------------------------------------------
 
 type adminBase struct {
 	View  string // which part of templates/admin.html renders
 	Nav   string // the active tab: users, audit, clients
-	Flash *adminFlash
-}
-
-type adminFlash struct {
-	Kind string `json:"k"` // success or error
-	Text string `json:"t"`
+	Flash *flash
 }
 
 type adminBadge struct{ Text, Class string }
@@ -75,18 +65,6 @@ type adminUsersView struct {
 	Invite           *adminInviteView
 }
 
-type adminCredRow struct {
-	ID, Name, Created, LastUsed, Kind string
-	CloneWarning                      bool
-}
-
-type adminDeviceRow struct{ ID, Name, Created, LastSeen, Expires string }
-
-type adminSessionRow struct {
-	ID, Started, LastSeen, Expires, IP, Browser, UserAgent, Methods string
-	Current                                                         bool
-}
-
 type adminEventRow struct {
 	Time, TimeISO, Action, Result, ResultClass string
 	Subject, SubjectName, SubjectURL           string
@@ -103,9 +81,9 @@ type adminUserView struct {
 	IsEnrolled, IsAdmin           bool
 	Password, Phrase, TOTP        bool
 	RecoveryLeft                  int
-	Credentials                   []adminCredRow
-	Devices                       []adminDeviceRow
-	Sessions                      []adminSessionRow
+	Credentials                   []credentialView
+	Devices                       []deviceView
+	Sessions                      []sessionView
 	Invite                        *adminInviteView
 	Events                        []adminEventRow
 	AuditURL                      string
@@ -148,7 +126,7 @@ type adminClientsView struct {
 // ---- helpers ---------------------------------------------------------------
 
 func (p *AdminPages) base(c echo.Context, view, nav string) adminBase {
-	return adminBase{View: view, Nav: nav, Flash: p.takeFlash(c)}
+	return adminBase{View: view, Nav: nav, Flash: p.Flash.take(c)}
 }
 
 // page renders templates/admin.html with status.
@@ -166,37 +144,8 @@ func (p *AdminPages) page(c echo.Context, status int, title string, body any) er
 
 // redirect answers a post with 303 to `to`, carrying a flash message.
 func (p *AdminPages) redirect(c echo.Context, to, kind, text string) error {
-	raw, err := json.Marshal(adminFlash{Kind: kind, Text: text})
-	if err != nil {
-		return err
-	}
-	c.SetCookie(&http.Cookie{
-		Name: adminFlashCookie, Value: base64.RawURLEncoding.EncodeToString(raw), Path: "/admin",
-		HttpOnly: true, Secure: p.Secure, SameSite: http.SameSiteLaxMode, MaxAge: 60,
-	})
+	p.Flash.set(c, flash{Kind: kind, Text: text})
 	return c.Redirect(http.StatusSeeOther, to)
-}
-
-// takeFlash reads and clears the flash message, if any.
-func (p *AdminPages) takeFlash(c echo.Context) *adminFlash {
-	ck, err := c.Cookie(adminFlashCookie)
-	if err != nil {
-		return nil
-	}
-	c.SetCookie(&http.Cookie{
-		Name: adminFlashCookie, Value: "", Path: "/admin", HttpOnly: true, Secure: p.Secure,
-		SameSite: http.SameSiteLaxMode, MaxAge: -1,
-	})
-	raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
-	if err != nil {
-		return nil
-	}
-	var f adminFlash
-	if json.Unmarshal(raw, &f) != nil || (f.Kind != "success" && f.Kind != "error") ||
-		f.Text == "" || utf8.RuneCountInString(f.Text) > 300 {
-		return nil
-	}
-	return &f
 }
 
 // fail turns a refused post into a redirect back with the reason; server
@@ -206,7 +155,7 @@ func (p *AdminPages) fail(c echo.Context, err error, back string) error {
 	if pr.Status >= 500 {
 		return err
 	}
-	return p.redirect(c, back, "error", pr.Detail)
+	return p.redirect(c, back, flashError, pr.Detail)
 }
 
 // confirmed reports whether a destructive form carried its ticked
@@ -250,20 +199,6 @@ func userRow(u adminUser) adminUserRow {
 func inviteView(issuer string, inv account.Invite, reset bool) *adminInviteView {
 	return &adminInviteView{Username: inv.User.Username, URL: account.EnrollURL(issuer, inv.Token),
 		Expires: fmtTime(inv.ExpiresAt), Reset: reset}
-}
-
-// methodNames names the authentication methods of a session (RFC 8176 values).
-func methodNames(amr []string) string {
-	names := map[string]string{"pwd": "password", "otp": "authenticator code", "hwk": "passkey", "rec": "recovery code"}
-	out := make([]string, 0, len(amr))
-	for _, m := range amr {
-		if n, ok := names[m]; ok {
-			out = append(out, n)
-		} else {
-			out = append(out, m)
-		}
-	}
-	return strings.Join(out, " + ")
 }
 
 func eventRows(events []adminEvent) []adminEventRow {
@@ -347,7 +282,7 @@ func (p *AdminPages) CreateUser(c echo.Context) error {
 	form := adminInviteForm{Username: c.FormValue("username"), DisplayName: c.FormValue("display_name"),
 		Admin: c.FormValue("admin") == "yes"}
 	v := adminUsersView{adminBase: adminBase{View: "users", Nav: "users"}, Form: form}
-	inv, err := p.Admin.invite(c, adminInviteRequest(form))
+	inv, err := p.Admin.Ops.Invite(c.Request().Context(), actorID(c), account.InviteInput(form))
 	if err != nil {
 		pr := toProblem(err)
 		if pr.Status >= 500 {
@@ -383,30 +318,7 @@ func (p *AdminPages) renderUser(c echo.Context, base adminBase, invite *adminInv
 	}
 	v.NoSecondFactor = d.User.Enrolled && !d.Factors.TOTP && len(d.Factors.Credentials) == 0
 	v.FewRecovery = d.User.Enrolled && d.Factors.RecoveryCodesLeft < 3
-	for _, cr := range d.Factors.Credentials {
-		kind := "Device-bound"
-		if cr.BackupEligible {
-			kind = "Synced passkey"
-		}
-		if cr.Attachment == "cross-platform" {
-			kind = "Security key"
-		}
-		lastUsed := "never"
-		if !cr.LastUsedAt.IsZero() {
-			lastUsed = fmtTime(cr.LastUsedAt)
-		}
-		v.Credentials = append(v.Credentials, adminCredRow{ID: cr.ID, Name: cr.Name, Created: fmtTime(cr.CreatedAt),
-			LastUsed: lastUsed, Kind: kind, CloneWarning: cr.CloneWarning})
-	}
-	for _, dv := range d.Devices {
-		v.Devices = append(v.Devices, adminDeviceRow{ID: dv.ID, Name: dv.Name, Created: fmtTime(dv.CreatedAt),
-			LastSeen: fmtTime(dv.LastSeenAt), Expires: fmtTime(dv.ExpiresAt)})
-	}
-	for _, s := range d.Sessions {
-		v.Sessions = append(v.Sessions, adminSessionRow{ID: s.ID, Started: fmtTime(s.CreatedAt), LastSeen: fmtTime(s.LastSeenAt),
-			Expires: fmtTime(s.IdleExpiresAt), IP: s.IP, Browser: deviceName(s.UserAgent), UserAgent: s.UserAgent,
-			Methods: methodNames(s.AMR), Current: s.Current})
-	}
+	v.Credentials, v.Devices, v.Sessions = d.Factors.Credentials, d.Devices, d.Sessions
 	events, _, err := p.Admin.listAudit(c.Request().Context(), store.AuditQuery{Subject: id, Limit: 10})
 	if err != nil {
 		return err
@@ -424,16 +336,16 @@ func (p *AdminPages) renderUser(c echo.Context, base adminBase, invite *adminInv
 func (p *AdminPages) InviteUser(c echo.Context) error {
 	id := c.Param("id")
 	back := userURL(id)
-	u, err := p.Admin.getUser(c.Request().Context(), id)
+	u, err := p.Admin.Ops.User(c.Request().Context(), id)
 	if err != nil {
 		return p.fail(c, err, "/admin")
 	}
-	inv, err := p.Admin.invite(c, adminInviteRequest{Username: u.Username})
+	inv, err := p.Admin.Ops.Invite(c.Request().Context(), actorID(c), account.InviteInput{Username: u.Username})
 	if err != nil {
 		return p.fail(c, err, back)
 	}
 	base := adminBase{View: "user", Nav: "users",
-		Flash: &adminFlash{Kind: "success", Text: "A new invite link was created; earlier links no longer work."}}
+		Flash: &flash{Kind: flashSuccess, Text: "A new invite link was created; earlier links no longer work."}}
 	return p.renderUser(c, base, inviteView(p.Admin.Issuer, inv, false))
 }
 
@@ -442,35 +354,35 @@ func (p *AdminPages) DisableUser(c echo.Context) error {
 	id := c.Param("id")
 	back := userURL(id)
 	if !confirmed(c) {
-		return p.redirect(c, back, "error", "Tick the confirmation box to disable the account.")
+		return p.redirect(c, back, flashError, "Tick the confirmation box to disable the account.")
 	}
-	u, ended, err := p.Admin.setDisabled(c, id, true)
+	u, ended, err := p.Admin.Ops.SetDisabled(c.Request().Context(), actorID(c), id, true)
 	if err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, "success", u.Username+" is disabled; "+plural(ended, "session was", "sessions were")+" ended.")
+	return p.redirect(c, back, flashSuccess, u.Username+" is disabled; "+plural(ended, "session was", "sessions were")+" ended.")
 }
 
 // EnableUser serves POST /admin/users/:id/enable.
 func (p *AdminPages) EnableUser(c echo.Context) error {
 	id := c.Param("id")
 	back := userURL(id)
-	u, _, err := p.Admin.setDisabled(c, id, false)
+	u, _, err := p.Admin.Ops.SetDisabled(c.Request().Context(), actorID(c), id, false)
 	if err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, "success", u.Username+" is enabled and can sign in again.")
+	return p.redirect(c, back, flashSuccess, u.Username+" is enabled and can sign in again.")
 }
 
 // UnlockUser serves POST /admin/users/:id/unlock.
 func (p *AdminPages) UnlockUser(c echo.Context) error {
 	id := c.Param("id")
 	back := userURL(id)
-	u, err := p.Admin.unlock(c, id)
+	u, err := p.Admin.Ops.Unlock(c.Request().Context(), actorID(c), id)
 	if err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, "success", u.Username+" is unlocked and the failed sign-in counters are cleared.")
+	return p.redirect(c, back, flashSuccess, u.Username+" is unlocked and the failed sign-in counters are cleared.")
 }
 
 // ResetUser serves POST /admin/users/:id/reset (confirmation required) and
@@ -479,13 +391,13 @@ func (p *AdminPages) ResetUser(c echo.Context) error {
 	id := c.Param("id")
 	back := userURL(id)
 	if !confirmed(c) {
-		return p.redirect(c, back, "error", "Tick the confirmation box to reset the account.")
+		return p.redirect(c, back, flashError, "Tick the confirmation box to reset the account.")
 	}
-	inv, ended, err := p.Admin.reset(c, id)
+	inv, ended, err := p.Admin.Ops.Reset(c.Request().Context(), actorID(c), id)
 	if err != nil {
 		return p.fail(c, err, back)
 	}
-	base := adminBase{View: "user", Nav: "users", Flash: &adminFlash{Kind: "success",
+	base := adminBase{View: "user", Nav: "users", Flash: &flash{Kind: flashSuccess,
 		Text: inv.User.Username + " was reset: every factor is cleared and " + plural(ended, "session was", "sessions were") + " ended."}}
 	return p.renderUser(c, base, inviteView(p.Admin.Issuer, inv, true))
 }
@@ -497,17 +409,17 @@ func (p *AdminPages) RevokeSession(c echo.Context) error {
 	if err := p.Admin.revokeSession(c, id, c.Param("sid")); err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, "success", "The session was ended.")
+	return p.redirect(c, back, flashSuccess, "The session was ended.")
 }
 
 // DeleteDevice serves POST /admin/users/:id/devices/:did/delete.
 func (p *AdminPages) DeleteDevice(c echo.Context) error {
 	id := c.Param("id")
 	back := userURL(id)
-	if err := p.Admin.deleteDevice(c, id, c.Param("did")); err != nil {
+	if err := p.Admin.Ops.DeleteDevice(c.Request().Context(), actorID(c), id, c.Param("did")); err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, "success", "The device is forgotten: it will no longer see the security phrase before sign-in.")
+	return p.redirect(c, back, flashSuccess, "The device is forgotten: it will no longer see the security phrase before sign-in.")
 }
 
 // DeleteCredential serves POST /admin/users/:id/credentials/:cid/delete
@@ -516,12 +428,12 @@ func (p *AdminPages) DeleteCredential(c echo.Context) error {
 	id := c.Param("id")
 	back := userURL(id)
 	if !confirmed(c) {
-		return p.redirect(c, back, "error", "Tick the confirmation box to remove the passkey.")
+		return p.redirect(c, back, flashError, "Tick the confirmation box to remove the passkey.")
 	}
-	if err := p.Admin.deleteCredential(c, id, c.Param("cid")); err != nil {
+	if err := p.Admin.Ops.DeleteCredential(c.Request().Context(), actorID(c), id, c.Param("cid")); err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, "success", "The passkey was removed.")
+	return p.redirect(c, back, flashSuccess, "The passkey was removed.")
 }
 
 func plural(n int, one, many string) string {
@@ -533,15 +445,11 @@ func plural(n int, one, many string) string {
 
 // ---- audit log ---------------------------------------------------------------
 
-var (
-	auditActionChoices = []string{"admin.", "admin.user.", "admin.session.", "admin.client.", "login.", "login.complete",
-		"enroll.", "enroll.complete", "session.", "account.locked"}
-	auditResultChoices = []string{"success", "failure", "throttled", "locked"}
-)
+var ()
 
 // Audit serves GET /admin/audit: the audit log with filters and paging.
 func (p *AdminPages) Audit(c echo.Context) error {
-	v := adminAuditView{adminBase: p.base(c, "audit", "audit"), Actions: auditActionChoices, Results: auditResultChoices}
+	v := adminAuditView{adminBase: p.base(c, "audit", "audit"), Actions: audit.FilterSuggestions, Results: audit.FilterResults}
 	f, err := p.Admin.parseAuditFilter(c)
 	v.Filter = adminAuditForm{User: f.User, Actor: f.Actor, Action: f.Query.Action, Result: f.Query.Result,
 		Since: f.Since, Until: f.Until, Limit: c.QueryParam("limit")}
@@ -613,7 +521,7 @@ func splitOrigins(s string) []string {
 func (p *AdminPages) CreateClient(c echo.Context) error {
 	form := adminClientForm{Name: c.FormValue("name"), Origins: c.FormValue("origins")}
 	v := adminClientsView{adminBase: adminBase{View: "clients", Nav: "clients"}, Form: form}
-	nc, err := p.Admin.createClient(c, form.Name, splitOrigins(form.Origins))
+	nc, err := p.Admin.Ops.CreateClient(c.Request().Context(), actorID(c), form.Name, splitOrigins(form.Origins))
 	if err != nil {
 		pr := toProblem(err)
 		if pr.Status >= 500 {
@@ -630,11 +538,11 @@ func (p *AdminPages) CreateClient(c echo.Context) error {
 // UpdateClient serves POST /admin/clients/:id: rename and replace origins.
 func (p *AdminPages) UpdateClient(c echo.Context) error {
 	name := c.FormValue("name")
-	cl, err := p.Admin.updateClient(c, c.Param("id"), &name, nonNil(splitOrigins(c.FormValue("origins"))))
+	cl, err := p.Admin.Ops.UpdateClient(c.Request().Context(), actorID(c), c.Param("id"), &name, nonNil(splitOrigins(c.FormValue("origins"))))
 	if err != nil {
 		return p.fail(c, err, "/admin/clients")
 	}
-	return p.redirect(c, "/admin/clients", "success", "The client "+cl.Name+" was saved.")
+	return p.redirect(c, "/admin/clients", flashSuccess, "The client "+cl.Name+" was saved.")
 }
 
 // RotateClient serves POST /admin/clients/:id/rotate (confirmation
@@ -642,13 +550,13 @@ func (p *AdminPages) UpdateClient(c echo.Context) error {
 func (p *AdminPages) RotateClient(c echo.Context) error {
 	id := c.Param("id")
 	if !confirmed(c) {
-		return p.redirect(c, "/admin/clients", "error", "Tick the confirmation box to rotate the secret.")
+		return p.redirect(c, "/admin/clients", flashError, "Tick the confirmation box to rotate the secret.")
 	}
-	secret, err := p.Admin.rotateClient(c, id)
+	secret, err := p.Admin.Ops.RotateClient(c.Request().Context(), actorID(c), id)
 	if err != nil {
 		return p.fail(c, err, "/admin/clients")
 	}
-	cl, err := p.Admin.getClient(c.Request().Context(), id)
+	cl, err := p.Admin.Ops.Client(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
@@ -660,10 +568,10 @@ func (p *AdminPages) RotateClient(c echo.Context) error {
 // DeleteClient serves POST /admin/clients/:id/delete (confirmation required).
 func (p *AdminPages) DeleteClient(c echo.Context) error {
 	if !confirmed(c) {
-		return p.redirect(c, "/admin/clients", "error", "Tick the confirmation box to delete the client.")
+		return p.redirect(c, "/admin/clients", flashError, "Tick the confirmation box to delete the client.")
 	}
-	if err := p.Admin.deleteClient(c, c.Param("id")); err != nil {
+	if err := p.Admin.Ops.DeleteClient(c.Request().Context(), actorID(c), c.Param("id")); err != nil {
 		return p.fail(c, err, "/admin/clients")
 	}
-	return p.redirect(c, "/admin/clients", "success", "The client was deleted; its widget and secret stop working now.")
+	return p.redirect(c, "/admin/clients", flashSuccess, "The client was deleted; its widget and secret stop working now.")
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/server/audit"
 	"mutualauth/server/login"
 	"mutualauth/server/token"
 	"mutualauth/store"
@@ -401,7 +402,7 @@ func TestAdminAPICreateAndListUsers(t *testing.T) {
 		t.Fatalf("expires_at %q", inv.ExpiresAt)
 	}
 	requireOK(t, "the invite works", e.client().call("GET", "/api/v1/enroll/"+first, nil))
-	ev := adminRequireAudited(t, e, AuditAdminUserCreate, "success", root.User.ID, inv.User.ID)
+	ev := adminRequireAudited(t, e, audit.AdminUserCreate, "success", root.User.ID, inv.User.ID)
 	if strings.Contains(ev.Detail, first) {
 		t.Fatal("the audit log holds the invite token")
 	}
@@ -416,13 +417,13 @@ func TestAdminAPICreateAndListUsers(t *testing.T) {
 		t.Fatalf("re-invite %+v", again)
 	}
 	requireProblem(t, "the replaced invite", e.client().call("GET", "/api/v1/enroll/"+first, nil), 404, "invalid_token")
-	adminRequireAudited(t, e, AuditAdminUserInvite, "success", root.User.ID, inv.User.ID)
+	adminRequireAudited(t, e, audit.AdminUserInvite, "success", root.User.ID, inv.User.ID)
 
 	// An enrolled user is reset, not re-invited.
 	pat := e.enroll("pat")
 	r = b.call("POST", "/api/v1/admin/users", map[string]any{"username": "PAT"})
 	requireProblem(t, "enrolled user", r, 409, "already_enrolled")
-	adminRequireAudited(t, e, AuditAdminUserInvite, "failure", root.User.ID, pat.User.ID)
+	adminRequireAudited(t, e, audit.AdminUserInvite, "failure", root.User.ID, pat.User.ID)
 
 	for _, bad := range []map[string]any{{"username": ""}, {"username": "two words"}, {"username": strings.Repeat("a", 65)}, {"username": "bell\u0007"}} {
 		requireProblem(t, "bad username "+bad["username"].(string), b.call("POST", "/api/v1/admin/users", bad), 422, "invalid_username")
@@ -541,7 +542,7 @@ func TestAdminDisableEndsAllSessions(t *testing.T) {
 	if live, err := e.Deps.Ephemeral.ListSessions(context.Background(), dan.User.ID); err != nil || len(live) != 0 {
 		t.Fatalf("sessions left in the store: %v %v", live, err)
 	}
-	ev := adminRequireAudited(t, e, AuditAdminUserDisable, "success", root.User.ID, dan.User.ID)
+	ev := adminRequireAudited(t, e, audit.AdminUserDisable, "success", root.User.ID, dan.User.ID)
 	if !strings.Contains(ev.Detail, "sessions ended: 2") {
 		t.Fatalf("audit detail %q", ev.Detail)
 	}
@@ -559,13 +560,13 @@ func TestAdminDisableEndsAllSessions(t *testing.T) {
 	if e.user(root.User.ID).Disabled {
 		t.Fatal("the admin disabled themselves")
 	}
-	adminRequireAudited(t, e, AuditAdminUserDisable, "failure", root.User.ID, root.User.ID)
+	adminRequireAudited(t, e, audit.AdminUserDisable, "failure", root.User.ID, root.User.ID)
 	requireProblem(t, "unknown user", admin.call("POST", "/api/v1/admin/users/nobody/disable", nil), 404, "not_found")
 
 	// Enabled again, the same factors work.
 	r = admin.call("POST", "/api/v1/admin/users/"+dan.User.ID+"/enable", nil)
 	requireOK(t, "enable", r)
-	adminRequireAudited(t, e, AuditAdminUserEnable, "success", root.User.ID, dan.User.ID)
+	adminRequireAudited(t, e, audit.AdminUserEnable, "success", root.User.ID, dan.User.ID)
 	requireOK(t, "session after enable", e.adminSignIn(dan).call("GET", "/api/v1/session", nil))
 }
 
@@ -607,7 +608,7 @@ func TestAdminUnlock(t *testing.T) {
 	if out.User.Locked || e.user(lou.User.ID).Locked {
 		t.Fatalf("still locked: %s", r.body)
 	}
-	adminRequireAudited(t, e, AuditAdminUserUnlock, "success", root.User.ID, lou.User.ID)
+	adminRequireAudited(t, e, audit.AdminUserUnlock, "success", root.User.ID, lou.User.ID)
 	// The next attempts, per username and on the device, go through at once
 	// (the clock has not moved: both counters would still throttle).
 	// The refused attempt above did not spend the current code.
@@ -654,7 +655,7 @@ func TestAdminResetThenReenroll(t *testing.T) {
 		d.Factors.Password || d.Factors.Phrase || d.Factors.TOTP {
 		t.Fatalf("detail after reset: %+v", d)
 	}
-	ev := adminRequireAudited(t, e, AuditAdminUserReset, "success", root.User.ID, rex.User.ID)
+	ev := adminRequireAudited(t, e, audit.AdminUserReset, "success", root.User.ID, rex.User.ID)
 	if strings.Contains(ev.Detail, tok) {
 		t.Fatal("the audit log holds the invite token")
 	}
@@ -697,7 +698,7 @@ func TestAdminRevokeSessionDeviceAndCredential(t *testing.T) {
 	adminRequireStatus(t, "revoke", r, 204)
 	requireProblem(t, "revoked session", revoked.call("GET", "/api/v1/session", nil), 401, "unauthenticated")
 	requireOK(t, "other session", kept.call("GET", "/api/v1/session", nil))
-	adminRequireAudited(t, e, AuditAdminSessionRevoke, "success", root.User.ID, sam.User.ID)
+	adminRequireAudited(t, e, audit.AdminSessionRevoke, "success", root.User.ID, sam.User.ID)
 	requireProblem(t, "again", admin.call("DELETE", "/api/v1/admin/users/"+sam.User.ID+"/sessions/"+sid, nil), 404, "not_found")
 	// A session id of another user does not work under this user.
 	rootSID := admin.adminDetail(root.User.ID).Sessions[0].ID
@@ -714,7 +715,7 @@ func TestAdminRevokeSessionDeviceAndCredential(t *testing.T) {
 	if left := admin.adminDetail(sam.User.ID).Devices; len(left) != 1 || left[0].ID != devices[1].ID {
 		t.Fatalf("devices left %+v", left)
 	}
-	adminRequireAudited(t, e, AuditAdminDeviceDelete, "success", root.User.ID, sam.User.ID)
+	adminRequireAudited(t, e, audit.AdminDeviceDelete, "success", root.User.ID, sam.User.ID)
 
 	cid := base64.RawURLEncoding.EncodeToString([]byte("sam-key"))
 	requireProblem(t, "bad credential id", admin.call("DELETE", "/api/v1/admin/users/"+sam.User.ID+"/credentials/%21%21", nil), 404, "not_found")
@@ -723,7 +724,7 @@ func TestAdminRevokeSessionDeviceAndCredential(t *testing.T) {
 	if left := admin.adminDetail(sam.User.ID).Factors.Credentials; len(left) != 0 {
 		t.Fatalf("credentials left %+v", left)
 	}
-	adminRequireAudited(t, e, AuditAdminCredentialDelete, "success", root.User.ID, sam.User.ID)
+	adminRequireAudited(t, e, audit.AdminCredentialDelete, "success", root.User.ID, sam.User.ID)
 }
 
 // ---- audit -------------------------------------------------------------------
@@ -848,7 +849,7 @@ func TestAdminClients(t *testing.T) {
 	if err != nil || !token.Equal(stored.SecretHash, token.Hash(created.ClientSecret)) {
 		t.Fatalf("stored client %+v %v", stored, err)
 	}
-	ev := adminRequireAudited(t, e, AuditAdminClientCreate, "success", root.User.ID, created.ClientID)
+	ev := adminRequireAudited(t, e, audit.AdminClientCreate, "success", root.User.ID, created.ClientID)
 	if strings.Contains(ev.Detail, created.ClientSecret) {
 		t.Fatal("the audit log holds the secret")
 	}
@@ -902,7 +903,7 @@ func TestAdminClients(t *testing.T) {
 	if !token.Valid(rotated.ClientSecret) || rotated.ClientSecret == created.ClientSecret {
 		t.Fatalf("rotate %s", r.body)
 	}
-	adminRequireAudited(t, e, AuditAdminClientRotate, "success", root.User.ID, created.ClientID)
+	adminRequireAudited(t, e, audit.AdminClientRotate, "success", root.User.ID, created.ClientID)
 	exchange := func(secret string) httpReply {
 		return e.client().call("POST", "/api/v1/token", map[string]string{"code": code}, "Authorization",
 			"Basic "+base64.StdEncoding.EncodeToString([]byte(created.ClientID+":"+secret)))
@@ -926,14 +927,14 @@ func TestAdminClients(t *testing.T) {
 	requireProblem(t, "patch bad name", admin.call("PATCH", "/api/v1/admin/clients/"+created.ClientID, map[string]any{"name": " "}), 422, "invalid_name")
 	requireProblem(t, "patch unknown", admin.call("PATCH", "/api/v1/admin/clients/mac_nope", map[string]any{"name": "x"}), 404, "not_found")
 	requireProblem(t, "rotate unknown", admin.call("POST", "/api/v1/admin/clients/mac_nope/rotate", nil), 404, "not_found")
-	adminRequireAudited(t, e, AuditAdminClientUpdate, "failure", root.User.ID, "mac_nope")
+	adminRequireAudited(t, e, audit.AdminClientUpdate, "failure", root.User.ID, "mac_nope")
 
 	adminRequireStatus(t, "delete", admin.call("DELETE", "/api/v1/admin/clients/"+created.ClientID, nil), 204)
 	requireProblem(t, "delete again", admin.call("DELETE", "/api/v1/admin/clients/"+created.ClientID, nil), 404, "not_found")
 	if _, err := e.Deps.Durable.GetClient(context.Background(), created.ClientID); err == nil {
 		t.Fatal("the client is still stored")
 	}
-	adminRequireAudited(t, e, AuditAdminClientDelete, "success", root.User.ID, created.ClientID)
+	adminRequireAudited(t, e, audit.AdminClientDelete, "success", root.User.ID, created.ClientID)
 }
 
 // ---- pages -------------------------------------------------------------------
@@ -973,7 +974,7 @@ func TestAdminPagesUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adminRequireAudited(t, e, AuditAdminUserCreate, "success", root.User.ID, nina.ID)
+	adminRequireAudited(t, e, audit.AdminUserCreate, "success", root.User.ID, nina.ID)
 
 	// Refused input keeps the form and says why.
 	r = admin.adminForm("/admin/users", url.Values{"username": {"two words"}, "display_name": {"Kept Name"}})
@@ -1125,8 +1126,8 @@ func TestAdminPagesUserActions(t *testing.T) {
 	if p := admin.adminPage(base); !strings.Contains(string(p.body), `id="action-invite"`) || adminEnrollURLPattern.Match(p.body) {
 		t.Fatal("user page after reset")
 	}
-	for _, a := range []string{AuditAdminSessionRevoke, AuditAdminUserDisable, AuditAdminUserEnable, AuditAdminUserUnlock,
-		AuditAdminDeviceDelete, AuditAdminUserReset, AuditAdminUserInvite} {
+	for _, a := range []string{audit.AdminSessionRevoke, audit.AdminUserDisable, audit.AdminUserEnable, audit.AdminUserUnlock,
+		audit.AdminDeviceDelete, audit.AdminUserReset, audit.AdminUserInvite} {
 		adminRequireAudited(t, e, a, "success", root.User.ID, ken.User.ID)
 	}
 }

@@ -11,28 +11,14 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/server/account"
 	"mutualauth/server/audit"
 	"mutualauth/server/keys"
 	"mutualauth/server/passkey"
-	"mutualauth/server/password"
 	"mutualauth/server/phrase"
-	"mutualauth/server/secretbox"
 	"mutualauth/server/token"
 	"mutualauth/store"
 	"mutualauth/templates"
-)
-
-// RecoveryCodeCount is the number of recovery codes handed out at enrollment.
-const RecoveryCodeCount = 10
-
-// Audit actions of the enrollment steps.
-const (
-	AuditEnrollPassword    = "enroll.password"
-	AuditEnrollPhrase      = "enroll.phrase"
-	AuditEnrollTOTP        = "enroll.totp"
-	AuditEnrollTOTPConfirm = "enroll.totp_confirm"
-	AuditEnrollWebAuthn    = "enroll.webauthn"
-	AuditEnrollComplete    = "enroll.complete"
 )
 
 // EnrollHandler serves enrollment from an invite link: the page and the JSON
@@ -40,10 +26,9 @@ const (
 // credential: it is checked on every request (token.Valid, then the stored
 // hash, unused and unexpired, for an existing user who is not disabled).
 type EnrollHandler struct {
-	Store      store.Durable
-	Box        *secretbox.Box
-	Hasher     *password.Hasher
-	Policy     password.Policy
+	Durable store.Durable
+	// Rules are the checks new factors pass, shared with the account page.
+	Rules      *account.FactorRules
 	Ceremonies *passkey.Ceremonies
 	Devices    *DeviceManager
 	Audit      *audit.Auditor
@@ -83,7 +68,7 @@ func (h *EnrollHandler) load(c echo.Context) (enrollment, error) {
 	}
 	ctx := c.Request().Context()
 	e := enrollment{token: tok, tokenHash: token.Hash(tok)}
-	inv, err := h.Store.GetInvite(ctx, e.tokenHash)
+	inv, err := h.Durable.GetInvite(ctx, e.tokenHash)
 	if errors.Is(err, store.ErrNotFound) {
 		return enrollment{}, errInvalidToken()
 	}
@@ -95,7 +80,7 @@ func (h *EnrollHandler) load(c echo.Context) (enrollment, error) {
 	if !inv.UsedAt.IsZero() || !h.Now().Before(inv.ExpiresAt) {
 		return e, errInvalidToken()
 	}
-	u, err := h.Store.GetUser(ctx, inv.UserID)
+	u, err := h.Durable.GetUser(ctx, inv.UserID)
 	if errors.Is(err, store.ErrNotFound) {
 		return e, errInvalidToken()
 	}
@@ -145,7 +130,7 @@ type enrollDone struct {
 }
 
 func (h *EnrollHandler) done(ctx context.Context, u store.User) (enrollDone, error) {
-	creds, err := h.Store.ListCredentials(ctx, u.ID)
+	creds, err := h.Durable.ListCredentials(ctx, u.ID)
 	if err != nil {
 		return enrollDone{}, err
 	}
@@ -197,27 +182,13 @@ func (h *EnrollHandler) Page(c echo.Context) error {
 		Body: struct {
 			Username, DisplayName string
 			PasswordMinLen        int
-		}{e.user.Username, e.user.DisplayName, h.passwordMinLength()},
+		}{e.user.Username, e.user.DisplayName, h.Rules.PasswordMinLength()},
 	})
-}
-
-// rules are the checks new factors pass, shared with the account page.
-func (h *EnrollHandler) rules() factorRules {
-	return factorRules{Users: h.Store, Box: h.Box, Hasher: h.Hasher, Policy: h.Policy, Now: h.Now}
-}
-
-// passwordMinLength is the policy's effective minimum, for the page's hint.
-func (h *EnrollHandler) passwordMinLength() int {
-	n := h.Policy.MinLength
-	if n == 0 {
-		n = password.DefaultPolicy.MinLength
-	}
-	return max(n, 8)
 }
 
 // Password serves POST /api/v1/enroll/:token/password {"password"}.
 func (h *EnrollHandler) Password(c echo.Context) error {
-	return h.step(c, AuditEnrollPassword, h.setPassword)
+	return h.step(c, audit.EnrollPassword, h.setPassword)
 }
 
 func (h *EnrollHandler) setPassword(c echo.Context, e *enrollment) (string, error) {
@@ -228,11 +199,11 @@ func (h *EnrollHandler) setPassword(c echo.Context, e *enrollment) (string, erro
 		return "", err
 	}
 	u := e.user
-	hash, detail, err := h.rules().passwordHash(c.Request().Context(), u, req.Password)
+	hash, detail, err := h.Rules.PasswordHash(c.Request().Context(), u, req.Password)
 	if err != nil {
 		return detail, err
 	}
-	_, err = h.Store.UpdateUser(c.Request().Context(), u.ID, func(u *store.User) error {
+	_, err = h.Durable.UpdateUser(c.Request().Context(), u.ID, func(u *store.User) error {
 		u.PasswordHash = hash
 		return nil
 	})
@@ -244,7 +215,7 @@ func (h *EnrollHandler) setPassword(c echo.Context, e *enrollment) (string, erro
 
 // Phrase serves POST /api/v1/enroll/:token/phrase {"phrase"}.
 func (h *EnrollHandler) Phrase(c echo.Context) error {
-	return h.step(c, AuditEnrollPhrase, h.setPhrase)
+	return h.step(c, audit.EnrollPhrase, h.setPhrase)
 }
 
 func (h *EnrollHandler) setPhrase(c echo.Context, e *enrollment) (string, error) {
@@ -255,11 +226,11 @@ func (h *EnrollHandler) setPhrase(c echo.Context, e *enrollment) (string, error)
 		return "", err
 	}
 	u := e.user
-	sealed, detail, err := h.rules().sealPhrase(c.Request().Context(), u, req.Phrase)
+	sealed, detail, err := h.Rules.SealPhrase(c.Request().Context(), u, req.Phrase)
 	if err != nil {
 		return detail, err
 	}
-	_, err = h.Store.UpdateUser(c.Request().Context(), u.ID, func(u *store.User) error {
+	_, err = h.Durable.UpdateUser(c.Request().Context(), u.ID, func(u *store.User) error {
 		u.Phrase = sealed
 		return nil
 	})
@@ -284,11 +255,11 @@ func (h *EnrollHandler) PhraseSuggestion(c echo.Context) error {
 // TOTP serves POST /api/v1/enroll/:token/totp: a new secret, pending until
 // confirmed.
 func (h *EnrollHandler) TOTP(c echo.Context) error {
-	return h.step(c, AuditEnrollTOTP, h.startTOTP)
+	return h.step(c, audit.EnrollTOTP, h.startTOTP)
 }
 
 func (h *EnrollHandler) startTOTP(c echo.Context, e *enrollment) (string, error) {
-	enr, err := h.rules().startTOTP(c.Request().Context(), h.TOTPIssuer, e.user)
+	enr, err := h.Rules.StartTOTP(c.Request().Context(), h.TOTPIssuer, e.user)
 	if err != nil {
 		return "", err
 	}
@@ -301,7 +272,7 @@ func (h *EnrollHandler) startTOTP(c echo.Context, e *enrollment) (string, error)
 
 // TOTPConfirm serves POST /api/v1/enroll/:token/totp/confirm {"code"}.
 func (h *EnrollHandler) TOTPConfirm(c echo.Context) error {
-	return h.step(c, AuditEnrollTOTPConfirm, h.confirmTOTP)
+	return h.step(c, audit.EnrollTOTPConfirm, h.confirmTOTP)
 }
 
 func (h *EnrollHandler) confirmTOTP(c echo.Context, e *enrollment) (string, error) {
@@ -311,7 +282,7 @@ func (h *EnrollHandler) confirmTOTP(c echo.Context, e *enrollment) (string, erro
 	if err := bindJSON(c, &req); err != nil {
 		return "", err
 	}
-	if detail, err := h.rules().confirmTOTP(c.Request().Context(), e.user, req.Code); err != nil {
+	if detail, err := h.Rules.ConfirmTOTP(c.Request().Context(), e.user, req.Code); err != nil {
 		return detail, err
 	}
 	return "", c.NoContent(http.StatusNoContent)
@@ -325,14 +296,14 @@ func (h *EnrollHandler) WebAuthnOptions(c echo.Context) error {
 	}
 	creation, err := h.Ceremonies.BeginRegistration(c.Request().Context(), passkey.ScopeEnrollment, e.ceremonyID(), e.user)
 	if err != nil {
-		return webAuthnProblem(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, creation)
 }
 
 // WebAuthn serves POST /api/v1/enroll/:token/webauthn {"credential", "name"?}.
 func (h *EnrollHandler) WebAuthn(c echo.Context) error {
-	return h.step(c, AuditEnrollWebAuthn, h.addCredential)
+	return h.step(c, audit.EnrollWebAuthn, h.addCredential)
 }
 
 func (h *EnrollHandler) addCredential(c echo.Context, e *enrollment) (string, error) {
@@ -345,14 +316,14 @@ func (h *EnrollHandler) addCredential(c echo.Context, e *enrollment) (string, er
 	}
 	rec, err := h.Ceremonies.FinishRegistration(c.Request().Context(), passkey.ScopeEnrollment, e.ceremonyID(), e.user, req.Credential, req.Name)
 	if err != nil {
-		return registrationRefused(err)
+		return account.RegistrationRefused(err)
 	}
 	return "credential " + rec.Name, c.NoContent(http.StatusNoContent)
 }
 
 // Complete serves POST /api/v1/enroll/:token/complete.
 func (h *EnrollHandler) Complete(c echo.Context) error {
-	return h.step(c, AuditEnrollComplete, h.complete)
+	return h.step(c, audit.EnrollComplete, h.complete)
 }
 
 type enrollResult struct {
@@ -390,17 +361,17 @@ func (h *EnrollHandler) complete(c echo.Context, e *enrollment) (string, error) 
 	now := h.Now()
 	// The invite is spent first: of concurrent completions exactly one goes
 	// on, so no one else can replace the recovery codes this one shows.
-	if err := h.Store.UseInvite(ctx, e.tokenHash, now); err != nil {
+	if err := h.Durable.UseInvite(ctx, e.tokenHash, now); err != nil {
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 			return "invite already used", errInvalidToken()
 		}
 		return "", err
 	}
-	codes, hashes, err := newRecoveryCodes(RecoveryCodeCount)
+	codes, hashes, err := account.NewRecoveryCodes(account.RecoveryCodeCount)
 	if err != nil {
 		return "", err
 	}
-	if err := h.Store.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {
+	if err := h.Durable.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {
 		return "", err
 	}
 	deviceToken, err := h.Devices.Issue(c, u.ID, "")
@@ -409,7 +380,7 @@ func (h *EnrollHandler) complete(c echo.Context, e *enrollment) (string, error) 
 	}
 	// EnrolledAt comes last: if anything before failed, the user is still
 	// not enrolled and an administrator can send a new invite.
-	_, err = h.Store.UpdateUser(ctx, u.ID, func(u *store.User) error {
+	_, err = h.Durable.UpdateUser(ctx, u.ID, func(u *store.User) error {
 		u.EnrolledAt = now
 		u.TOTPPending = nil
 		return nil
@@ -429,26 +400,4 @@ func (h *EnrollHandler) complete(c echo.Context, e *enrollment) (string, error) 
 		DeviceToken:   deviceToken,
 		ServerKey:     serverKey{KID: h.Keys.ActiveKID(), JWKSURI: h.Issuer + "/.well-known/jwks.json"},
 	})
-}
-
-// newRecoveryCodes returns n distinct recovery codes and the hashes of their
-// normalized forms, which is all that is stored.
-func newRecoveryCodes(n int) ([]string, [][]byte, error) {
-	codes := make([]string, 0, n)
-	hashes := make([][]byte, 0, n)
-	seen := map[string]bool{}
-	for len(codes) < n {
-		code, err := token.RecoveryCode()
-		if err != nil {
-			return nil, nil, err
-		}
-		norm := token.NormalizeRecoveryCode(code)
-		if seen[norm] {
-			continue
-		}
-		seen[norm] = true
-		codes = append(codes, code)
-		hashes = append(hashes, token.Hash(norm))
-	}
-	return codes, hashes, nil
 }

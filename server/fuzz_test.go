@@ -81,7 +81,7 @@ func newFuzzApp(tb testing.TB) *fuzzApp {
 		tb.Fatal(err)
 	}
 	d := Deps{Config: cfg, Durable: durable, Ephemeral: memory.New(), Keys: ring, Box: box, Hasher: hasher,
-		Logger: slog.New(slog.DiscardHandler)}
+		Log: slog.New(slog.DiscardHandler)}
 	app, err := New(d)
 	if err != nil {
 		tb.Fatal(err)

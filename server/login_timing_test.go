@@ -87,7 +87,7 @@ func newTimingServer(tb testing.TB) *timingServer {
 		tb.Fatal(err)
 	}
 	d := Deps{Config: cfg, Durable: durable, Ephemeral: ephemeral, Keys: ring, Box: box, Hasher: hasher,
-		Logger: slog.New(slog.DiscardHandler), Now: time.Now}
+		Log: slog.New(slog.DiscardHandler), Now: time.Now}
 	app, err := New(d)
 	if err != nil {
 		tb.Fatal(err)

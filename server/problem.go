@@ -12,7 +12,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/server/account"
 	"mutualauth/server/login"
+	"mutualauth/server/passkey"
 	"mutualauth/store"
 )
 
@@ -61,10 +63,8 @@ var (
 	errInvalidCredentials = func() *Problem {
 		return NewProblem(http.StatusUnauthorized, "invalid_credentials", "The credentials are not valid.")
 	}
-	errUnauthenticated = func() *Problem {
-		return NewProblem(http.StatusUnauthorized, "unauthenticated", "Sign in first.")
-	}
-	errForbidden = func() *Problem {
+	errUnauthenticated = func() *Problem { return toProblem(account.ErrSignedOut) }
+	errForbidden       = func() *Problem {
 		return NewProblem(http.StatusForbidden, "forbidden", "You are not allowed to do this.")
 	}
 	errNotFound = func() *Problem {
@@ -139,9 +139,29 @@ func wantsHTML(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
+// accountStatus is the HTTP status of each kind of refusal of the domain
+// operations.
+var accountStatus = map[account.Kind]int{
+	account.Invalid:         http.StatusUnprocessableEntity,
+	account.NotFound:        http.StatusNotFound,
+	account.Conflict:        http.StatusConflict,
+	account.Forbidden:       http.StatusForbidden,
+	account.Unauthenticated: http.StatusUnauthorized,
+	account.Unavailable:     http.StatusNotImplemented,
+}
+
 func toProblem(err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
+		return p
+	}
+	if errors.Is(err, passkey.ErrUnavailable) && !errors.As(err, new(*account.Error)) {
+		err = account.ErrWebAuthnUnavailable
+	}
+	var ae *account.Error
+	if errors.As(err, &ae) {
+		p := NewProblem(accountStatus[ae.Kind], ae.Code, ae.Detail)
+		p.Cause = ae.Err
 		return p
 	}
 	// The throttled answer of every factor check (login steps and

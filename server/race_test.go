@@ -8,7 +8,7 @@ import (
 	"mutualauth/server/passkey"
 )
 
-// The races of issue 8 that other test files do not already run. Already
+// The races that other test files do not already run. Already
 // there: in server/login_test.go TestThrottleConcurrentPasswords (50 wrong
 // passwords at once, at most 5 evaluated), TestTOTPConcurrentSingleUse,
 // TestRecoveryCodeConcurrentSingleUse and

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/server/account"
 	"mutualauth/server/audit"
 	"mutualauth/server/factor"
 	"mutualauth/server/login"
@@ -20,9 +21,6 @@ import (
 // the security phrase or the password (DESIGN.md, "Bars": re-authentication
 // before such changes; NIST SP 800-63B §7.2).
 const ReauthTTL = 5 * time.Minute
-
-// AuditReauth is the audit action of a re-authentication attempt.
-const AuditReauth = "account.reauth"
 
 // ReauthKey is the ephemeral store key of a session's re-authentication
 // marker; it holds the time of the re-authentication and lives ReauthTTL.
@@ -58,11 +56,6 @@ type reauthRequest struct {
 	Credential json.RawMessage `json:"credential"`
 }
 
-func errReauthRequired() *Problem {
-	return NewProblem(http.StatusForbidden, "reauth_required",
-		"Confirm it's you first: enter your password and a second factor. The confirmation lasts 5 minutes.")
-}
-
 // Reauth serves POST /api/v1/account/reauth {"password", "code"? | "credential"?}:
 // 204 and a marker valid for ReauthTTL; 401 invalid_credentials; 429
 // too_many_attempts.
@@ -90,7 +83,7 @@ func (h *ReauthHandler) WebAuthnOptions(c echo.Context) error {
 		return errUnauthenticated()
 	}
 	if !h.Ceremonies.Available() {
-		return errWebAuthnUnavailable()
+		return account.ErrWebAuthnUnavailable
 	}
 	ctx := c.Request().Context()
 	u, err := h.Users.GetUser(ctx, s.UserID)
@@ -211,7 +204,7 @@ func totpShaped(code string) bool {
 }
 
 func (h *ReauthHandler) record(ctx context.Context, s store.Session, result, detail string) {
-	h.Audit.Record(ctx, store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: AuditReauth, Result: result,
+	h.Audit.Record(ctx, store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: audit.AccountReauth, Result: result,
 		Detail: detail + "; session " + s.ID})
 }
 
@@ -237,14 +230,14 @@ func (h *ReauthHandler) Until(ctx context.Context, s store.Session) (time.Time, 
 }
 
 // Require returns nil when the session re-authenticated within ReauthTTL,
-// else the 403 reauth_required problem (store errors as they are).
+// else account.ErrReauthRequired (store errors as they are).
 func (h *ReauthHandler) Require(ctx context.Context, s store.Session) error {
 	until, err := h.Until(ctx, s)
 	if err != nil {
 		return err
 	}
 	if until.IsZero() {
-		return errReauthRequired()
+		return account.ErrReauthRequired
 	}
 	return nil
 }

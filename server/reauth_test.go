@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"mutualauth/server/audit"
 	"mutualauth/server/login"
 	"mutualauth/server/password"
 	"mutualauth/store"
@@ -70,11 +71,11 @@ func TestReauthCloneWarningAudited(t *testing.T) {
 	}
 	key.count -= 2
 	requireProblem(t, "clone warning", reauth(), 401, "invalid_credentials")
-	ev := e.audit(AuditReauth, "clone_warning")
+	ev := e.audit(audit.AccountReauth, "clone_warning")
 	if len(ev) != 1 || !strings.Contains(ev[0].Detail, "signature counter") {
 		t.Fatalf("clone warning audit %+v", ev)
 	}
-	if n := len(e.audit(AuditReauth, "failure")); n != 0 {
+	if n := len(e.audit(audit.AccountReauth, "failure")); n != 0 {
 		t.Fatalf("the clone warning is audited as %d plain failures", n)
 	}
 	creds, _ := e.Deps.Durable.ListCredentials(context.Background(), m.User.ID)

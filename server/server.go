@@ -25,7 +25,7 @@ type Deps struct {
 	Keys      *keys.Ring
 	Box       *secretbox.Box
 	Hasher    *password.Hasher
-	Logger    *slog.Logger
+	Log       *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -42,8 +42,8 @@ func New(d Deps) (*Server, error) {
 	if d.Durable == nil || d.Ephemeral == nil || d.Keys == nil || d.Box == nil || d.Hasher == nil {
 		return nil, errors.New("server: missing dependency")
 	}
-	if d.Logger == nil {
-		d.Logger = slog.New(slog.DiscardHandler)
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -51,7 +51,7 @@ func New(d Deps) (*Server, error) {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	e.HTTPErrorHandler = ErrorHandler(d.Logger)
+	e.HTTPErrorHandler = ErrorHandler(d.Log)
 	e.IPExtractor = ipExtractor(d.Config)
 	set, err := templates.Parse()
 	if err != nil {
@@ -59,9 +59,12 @@ func New(d Deps) (*Server, error) {
 	}
 	e.Renderer = &Renderer{Set: set}
 	s := &Server{echo: e, Metrics: NewMetrics()}
-	if err := s.routes(d); err != nil {
+	h, err := wire(d, s.Metrics)
+	if err != nil {
 		return nil, err
 	}
+	s.verify = h.verify
+	s.routes(h, d.Config.Secure())
 	return s, nil
 }
 

@@ -20,7 +20,7 @@ type SessionHandler struct {
 	Audit    *audit.Auditor
 }
 
-type sessionView struct {
+type currentSessionView struct {
 	User          userInfo  `json:"user"`
 	Groups        []string  `json:"groups"`
 	AMR           []string  `json:"amr"`
@@ -29,24 +29,13 @@ type sessionView struct {
 	IdleExpiresAt time.Time `json:"idle_expires_at"`
 }
 
-type sessionListItem struct {
-	ID         string    `json:"id"`
-	CreatedAt  time.Time `json:"created_at"`
-	LastSeenAt time.Time `json:"last_seen_at"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	IP         string    `json:"ip"`
-	UserAgent  string    `json:"user_agent"`
-	AMR        []string  `json:"amr"`
-	Current    bool      `json:"current"`
-}
-
 // Get serves GET /api/v1/session.
 func (h *SessionHandler) Get(c echo.Context) error {
 	s, err := h.Sessions.Current(c)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, sessionView{
+	return c.JSON(http.StatusOK, currentSessionView{
 		User:          userInfo{ID: s.UserID, Username: s.Username, DisplayName: s.DisplayName},
 		Groups:        nonNil(s.Groups),
 		AMR:           nonNil(s.AMR),
@@ -67,7 +56,7 @@ func (h *SessionHandler) Logout(c echo.Context) error {
 		return err
 	}
 	if s.UserID != "" {
-		h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: "session.logout",
+		h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: audit.SessionLogout,
 			Result: "success", Detail: "session " + s.ID})
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -83,14 +72,7 @@ func (h *SessionHandler) List(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]sessionListItem, 0, len(all))
-	for _, x := range all {
-		out = append(out, sessionListItem{
-			ID: x.ID, CreatedAt: x.CreatedAt.UTC(), LastSeenAt: x.LastSeenAt.UTC(), ExpiresAt: x.ExpiresAt.UTC(),
-			IP: x.IP, UserAgent: x.UserAgent, AMR: nonNil(x.AMR), Current: x.TokenHash == s.TokenHash,
-		})
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, viewSessions(all, s))
 }
 
 // Revoke serves DELETE /api/v1/sessions/:id. Only the caller's own sessions
@@ -117,7 +99,7 @@ func (h *SessionHandler) Revoke(c echo.Context) error {
 		if x.TokenHash == s.TokenHash {
 			h.Sessions.clearCookie(c)
 		}
-		h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: "session.revoke",
+		h.Audit.Record(c.Request().Context(), store.AuditEvent{Actor: s.UserID, Subject: s.UserID, Action: audit.SessionRevoke,
 			Result: "success", Detail: "session " + x.ID})
 		return c.NoContent(http.StatusNoContent)
 	}
@@ -127,11 +109,4 @@ func (h *SessionHandler) Revoke(c echo.Context) error {
 func isUnauthenticated(err error) bool {
 	var p *Problem
 	return errors.As(err, &p) && p.Status == http.StatusUnauthorized
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

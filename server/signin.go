@@ -86,12 +86,6 @@ type stepResponse struct {
 	PhraseShown bool         `json:"phrase_shown"`
 }
 
-type userInfo struct {
-	ID          string `json:"id"`
-	Username    string `json:"username"`
-	DisplayName string `json:"display_name"`
-}
-
 // completion answers the step that completes a login.
 type completion struct {
 	Done        bool      `json:"done"`
@@ -392,7 +386,7 @@ type checker func(ctx context.Context, tx login.Transaction, u *store.User, req 
 // completion.
 func (h *SignInHandler) factor(c echo.Context, step login.Step, check checker) error {
 	name := string(step)
-	action := "login." + name
+	action := audit.LoginPrefix + name
 	if err := h.limit(c, "step", name); err != nil {
 		return err
 	}
@@ -542,7 +536,7 @@ func (h *SignInHandler) complete(c echo.Context, tx login.Transaction, u *store.
 	if out.Proof, _, err = h.proof(c, tx, u, req.ClientNonce); err != nil {
 		return err
 	}
-	h.record(ctx, tx, "login.complete", "success", "amr "+strings.Join(amr, "+")+", session "+sess.ID)
+	h.record(ctx, tx, audit.LoginComplete, "success", "amr "+strings.Join(amr, "+")+", session "+sess.ID)
 	h.count("complete", "success")
 	return c.JSON(http.StatusOK, out)
 }
@@ -710,7 +704,7 @@ func (h *SignInHandler) record(ctx context.Context, tx login.Transaction, action
 		subject = tx.Username
 	}
 	actor := ""
-	if result == "success" && action == "login.complete" {
+	if result == "success" && action == audit.LoginComplete {
 		actor = tx.UserID
 	}
 	if tx.ID != "" {

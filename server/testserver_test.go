@@ -100,7 +100,7 @@ func newTestServer(t *testing.T, opts testOptions) *testServer {
 	}
 	ts.Deps = Deps{
 		Config: cfg, Durable: durable, Ephemeral: ephemeral, Keys: ring, Box: box, Hasher: hasher,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel})),
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel})),
 	}
 	srv, err := New(ts.Deps)
 	if err != nil {

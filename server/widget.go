@@ -323,7 +323,7 @@ func (h *WidgetHandler) Token(c echo.Context) error {
 	if reason := factor.Unusable(&u); reason != "" {
 		return h.refuseGrant(c, cl.ID, u.ID, reason+" since the login")
 	}
-	h.Audit.Record(c.Request().Context(), store.AuditEvent{Subject: u.ID, Action: "widget.token", Result: "success",
+	h.Audit.Record(c.Request().Context(), store.AuditEvent{Subject: u.ID, Action: audit.WidgetToken, Result: "success",
 		Detail: "client " + cl.ID + ", amr " + strings.Join(wc.AMR, "+")})
 	return c.JSON(http.StatusOK, tokenResponse{
 		User:     userInfo{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName},
@@ -353,13 +353,13 @@ func (h *WidgetHandler) refuseClient(c echo.Context, clientID, reason string) er
 	if clientID != "" {
 		detail += "; client " + clientID
 	}
-	h.Audit.Record(c.Request().Context(), store.AuditEvent{Action: "widget.token", Result: "invalid_client", Detail: detail})
+	h.Audit.Record(c.Request().Context(), store.AuditEvent{Action: audit.WidgetToken, Result: "invalid_client", Detail: detail})
 	c.Response().Header().Set("WWW-Authenticate", `Basic realm="mutualauth", charset="UTF-8"`)
 	return NewProblem(http.StatusUnauthorized, "invalid_client", "The client credentials are not valid.")
 }
 
 func (h *WidgetHandler) refuseGrant(c echo.Context, clientID, userID, reason string) error {
-	h.Audit.Record(c.Request().Context(), store.AuditEvent{Subject: userID, Action: "widget.token", Result: "invalid_grant",
+	h.Audit.Record(c.Request().Context(), store.AuditEvent{Subject: userID, Action: audit.WidgetToken, Result: "invalid_grant",
 		Detail: reason + "; client " + clientID})
 	return NewProblem(http.StatusUnauthorized, "invalid_grant",
 		"The code is not valid: unknown, already used, expired or issued to another client.")

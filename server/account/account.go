@@ -151,3 +151,11 @@ func IssueInvite(ctx context.Context, st store.Durable, now time.Time, req Invit
 
 // EnrollURL is the link an invitee opens.
 func EnrollURL(issuer, tok string) string { return issuer + "/enroll/" + tok }
+
+// truncate cuts s to at most n bytes, for details that quote user input.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

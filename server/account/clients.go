@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -40,32 +41,66 @@ func NormalizeOrigin(s string) (string, error) {
 	return scheme + "://" + host, nil
 }
 
+// Limits of a widget client.
+const (
+	MaxClientNameLength = 100
+	MaxClientOrigins    = 20
+)
+
+// CleanClientName applies the rules of a client's name, the same from the
+// admin API, the admin pages and the command line: the display-name rules
+// (trimmed, no control characters), 1 to MaxClientNameLength characters.
+func CleanClientName(s string) (string, error) {
+	name, err := CleanDisplayName(s)
+	if err != nil || name == "" || utf8.RuneCountInString(name) > MaxClientNameLength {
+		return "", &Error{Kind: Invalid, Code: "invalid_name",
+			Detail: "A client needs a name of 1 to 100 characters, without control characters."}
+	}
+	return name, nil
+}
+
+// CleanOrigins normalizes (NormalizeOrigin) and deduplicates a client's
+// allowed origins, ignoring blank ones: 1 to MaxClientOrigins must remain.
+func CleanOrigins(origins []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, o := range origins {
+		if strings.TrimSpace(o) == "" {
+			continue
+		}
+		n, err := NormalizeOrigin(o)
+		if err != nil {
+			return nil, &Error{Kind: Invalid, Code: "invalid_origin", Err: ErrInvalidOrigin,
+				Detail: "Each origin must be scheme://host[:port] with http or https, without a path: " +
+					strconv.Quote(truncate(o, 100)) + " is not."}
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 || len(out) > MaxClientOrigins {
+		return nil, &Error{Kind: Invalid, Code: "invalid_origin", Detail: "A client needs 1 to 20 allowed origins."}
+	}
+	return out, nil
+}
+
 // NewClient is a widget client just created; Secret is shown once.
 type NewClient struct {
 	Client store.Client
 	Secret string
 }
 
-// CreateClient registers a widget client with its allowed origins.
+// CreateClient registers a widget client with its allowed origins, after
+// CleanClientName and CleanOrigins.
 func CreateClient(ctx context.Context, st store.Clients, now time.Time, name string, origins []string) (NewClient, error) {
-	name = strings.TrimSpace(name)
-	if name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > 100 {
-		return NewClient{}, errors.New("a client needs a name of 1 to 100 characters")
+	name, err := CleanClientName(name)
+	if err != nil {
+		return NewClient{}, err
 	}
-	if len(origins) == 0 || len(origins) > 20 {
-		return NewClient{}, errors.New("a client needs 1 to 20 allowed origins")
-	}
-	seen := map[string]bool{}
-	var clean []string
-	for _, o := range origins {
-		n, err := NormalizeOrigin(o)
-		if err != nil {
-			return NewClient{}, err
-		}
-		if !seen[n] {
-			seen[n] = true
-			clean = append(clean, n)
-		}
+	clean, err := CleanOrigins(origins)
+	if err != nil {
+		return NewClient{}, err
 	}
 	secret, err := token.New()
 	if err != nil {

@@ -23,13 +23,13 @@ import (
 
 // Verifier checks factors of accounts. Its fields are its dependencies.
 type Verifier struct {
-	Users      store.Users
-	Recovery   store.RecoveryCodes
-	Ceremonies *passkey.Ceremonies
-	Throttle   *login.Throttle
-	Hasher     *password.Hasher
-	Box        *secretbox.Box
-	Audit      *audit.Auditor
+	Users         store.Users
+	RecoveryCodes store.RecoveryCodes
+	Ceremonies    *passkey.Ceremonies
+	Throttle      *login.Throttle
+	Hasher        *password.Hasher
+	Box           *secretbox.Box
+	Audit         *audit.Auditor
 	// Locks counts the accounts locked; nil counts nothing.
 	Locks prometheus.Counter
 	Log   *slog.Logger
@@ -266,7 +266,7 @@ func (v *Verifier) RecoveryCode(ctx context.Context, u *store.User, code string)
 	if u != nil {
 		owner = u.ID
 	}
-	err := v.Recovery.UseRecoveryCode(ctx, owner, token.HashRecoveryCode(code), v.Now())
+	err := v.RecoveryCodes.UseRecoveryCode(ctx, owner, token.HashRecoveryCode(code), v.Now())
 	if u == nil && (err == nil || errors.Is(err, store.ErrNotFound)) {
 		return fail("unknown username"), nil
 	}

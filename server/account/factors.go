@@ -1,11 +1,10 @@
-package server
+package account
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,15 +13,16 @@ import (
 	"mutualauth/server/password"
 	"mutualauth/server/phrase"
 	"mutualauth/server/secretbox"
+	"mutualauth/server/token"
 	"mutualauth/server/totp"
 	"mutualauth/store"
 )
 
-// factorRules are the rules a new password, security phrase or TOTP secret
-// must pass, the same at enrollment (EnrollHandler) and on the account page
-// (AccountHandler). Refusals are 422 problems with a detail for the audit
-// log; the detail never holds a secret.
-type factorRules struct {
+// FactorRules are the rules a new password, security phrase or TOTP secret
+// must pass, the same at enrollment and on the account page. Refusals are
+// *Error values of kind Invalid, returned with a detail for the audit log;
+// the detail never holds a secret.
+type FactorRules struct {
 	Users  store.Users
 	Box    *secretbox.Box
 	Hasher *password.Hasher
@@ -30,15 +30,14 @@ type factorRules struct {
 	Now    func() time.Time
 }
 
-// passwordHash checks pw against the policy (NIST SP 800-63B §5.1.1.2: length,
+// PasswordHash checks pw against the policy (NIST SP 800-63B §5.1.1.2: length,
 // common passwords, the user's names and the product name) and against the
 // user's security phrase, then hashes it.
-func (r factorRules) passwordHash(ctx context.Context, u store.User, pw string) (phc, detail string, err error) {
+func (r *FactorRules) PasswordHash(ctx context.Context, u store.User, pw string) (phc, detail string, err error) {
 	if err := r.Policy.Check(pw, u.Username, u.DisplayName, password.ProductName); err != nil {
 		var weak *password.WeakError
 		if errors.As(err, &weak) {
-			return "", "weak password: " + weak.Reason, NewProblem(http.StatusUnprocessableEntity, "weak_password",
-				"The password "+weak.Reason+".")
+			return "", "weak password: " + weak.Reason, &Error{Kind: Invalid, Code: "weak_password", Detail: "The password " + weak.Reason + "."}
 		}
 		return "", "", err
 	}
@@ -48,8 +47,7 @@ func (r factorRules) passwordHash(ctx context.Context, u store.User, pw string) 
 			return "", "", fmt.Errorf("open phrase: %w", err)
 		}
 		if strings.EqualFold(string(p), strings.TrimSpace(pw)) {
-			return "", "weak password: equals the phrase", NewProblem(http.StatusUnprocessableEntity, "weak_password",
-				"The password must not be your security phrase.")
+			return "", "weak password: equals the phrase", &Error{Kind: Invalid, Code: "weak_password", Detail: "The password must not be your security phrase."}
 		}
 	}
 	phc, err = r.Hasher.Hash(ctx, pw)
@@ -59,13 +57,13 @@ func (r factorRules) passwordHash(ctx context.Context, u store.User, pw string) 
 	return phc, "", nil
 }
 
-func invalidPhrase(detail string) *Problem {
-	return NewProblem(http.StatusUnprocessableEntity, "invalid_phrase", detail)
+func invalidPhrase(detail string) *Error {
+	return &Error{Kind: Invalid, Code: "invalid_phrase", Detail: detail}
 }
 
-// sealPhrase cleans a security phrase (package phrase), refuses one that is
+// SealPhrase cleans a security phrase (package phrase), refuses one that is
 // the user's password, and seals it for u.
-func (r factorRules) sealPhrase(ctx context.Context, u store.User, raw string) (sealed []byte, detail string, err error) {
+func (r *FactorRules) SealPhrase(ctx context.Context, u store.User, raw string) (sealed []byte, detail string, err error) {
 	cleaned, err := phrase.Clean(raw)
 	if err != nil {
 		var inv *phrase.InvalidError
@@ -88,6 +86,15 @@ func (r factorRules) sealPhrase(ctx context.Context, u store.User, raw string) (
 		return nil, "", err
 	}
 	return sealed, "", nil
+}
+
+// PasswordMinLength is the policy's effective minimum, for the pages' hints.
+func (r *FactorRules) PasswordMinLength() int {
+	n := r.Policy.MinLength
+	if n == 0 {
+		n = password.DefaultPolicy.MinLength
+	}
+	return max(n, 8)
 }
 
 // phraseIsPassword reports whether the phrase, as typed or in lower or upper
@@ -114,10 +121,10 @@ func phraseIsPassword(ctx context.Context, h *password.Hasher, phc, p string) (b
 	return false, nil
 }
 
-// startTOTP makes a new TOTP secret (RFC 6238, 160 bits) for u and keeps it
-// sealed as the pending secret until confirmTOTP; the confirmed one, if
+// StartTOTP makes a new TOTP secret (RFC 6238, 160 bits) for u and keeps it
+// sealed as the pending secret until ConfirmTOTP; the confirmed one, if
 // any, stays in use until then.
-func (r factorRules) startTOTP(ctx context.Context, issuer string, u store.User) (totp.Enrollment, error) {
+func (r *FactorRules) StartTOTP(ctx context.Context, issuer string, u store.User) (totp.Enrollment, error) {
 	enr, err := totp.Generate(issuer, u.Username)
 	if err != nil {
 		return totp.Enrollment{}, err
@@ -138,15 +145,15 @@ func (r factorRules) startTOTP(ctx context.Context, issuer string, u store.User)
 
 var errTOTPReplaced = errors.New("pending TOTP secret replaced")
 
-func invalidOTP(detail string) *Problem {
-	return NewProblem(http.StatusUnprocessableEntity, "invalid_otp", detail)
+func invalidOTP(detail string) *Error {
+	return &Error{Kind: Invalid, Code: "invalid_otp", Detail: detail}
 }
 
-// confirmTOTP checks a code of u's pending secret and makes that secret the
+// ConfirmTOTP checks a code of u's pending secret and makes that secret the
 // confirmed one (replacing any earlier one). The code's time step is
 // accepted first, so the confirming code can never be used again, to sign
 // in or to confirm twice.
-func (r factorRules) confirmTOTP(ctx context.Context, u store.User, code string) (detail string, err error) {
+func (r *FactorRules) ConfirmTOTP(ctx context.Context, u store.User, code string) (detail string, err error) {
 	pending := u.TOTPPending
 	if len(pending) == 0 {
 		return "no pending secret", invalidOTP("Set up the authenticator app first, then enter its code.")
@@ -182,4 +189,30 @@ func (r factorRules) confirmTOTP(ctx context.Context, u store.User, code string)
 		return "", err
 	}
 	return "", nil
+}
+
+// RecoveryCodeCount is the number of recovery codes handed out at a time.
+const RecoveryCodeCount = 10
+
+// NewRecoveryCodes returns n distinct recovery codes and the hashes of their
+// normalized forms, which is all that is stored (NIST SP 800-63B §5.1.2:
+// look-up secrets).
+func NewRecoveryCodes(n int) ([]string, [][]byte, error) {
+	codes := make([]string, 0, n)
+	hashes := make([][]byte, 0, n)
+	seen := map[string]bool{}
+	for len(codes) < n {
+		code, err := token.RecoveryCode()
+		if err != nil {
+			return nil, nil, err
+		}
+		norm := token.NormalizeRecoveryCode(code)
+		if seen[norm] {
+			continue
+		}
+		seen[norm] = true
+		codes = append(codes, code)
+		hashes = append(hashes, token.Hash(norm))
+	}
+	return codes, hashes, nil
 }
