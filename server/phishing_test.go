@@ -163,12 +163,30 @@ func TestDowngradeProtection(t *testing.T) {
 		t.Fatalf("user without a passkey: %+v", lr)
 	}
 
-	// A recovery code stays accepted (the lost-passkey path), audited.
-	if lr := e.client().login(m, "", "rec"); !lr.Done || !slices.Equal(lr.AMR, []string{"pwd", "rec", "mfa"}) {
+	// A recovery code stays accepted (the lost-passkey path), audited and
+	// shown on the account page.
+	rc := e.client()
+	if lr := rc.login(m, "", "rec"); !lr.Done || !slices.Equal(lr.AMR, []string{"pwd", "rec", "mfa"}) {
 		t.Fatalf("recovery code: %+v", lr)
 	}
 	if ev := e.audit("login.recovery", "success"); len(ev) != 1 || ev[0].Subject != m.User.ID {
 		t.Fatalf("recovery audit %+v", ev)
+	}
+	r = rc.call("GET", "/api/v1/account", nil)
+	requireOK(t, "account", r)
+	var acct struct {
+		RecoverySignIns []struct {
+			At string `json:"at"`
+			IP string `json:"ip"`
+		} `json:"recovery_sign_ins"`
+	}
+	r.decode(t, &acct)
+	if len(acct.RecoverySignIns) != 1 || acct.RecoverySignIns[0].At == "" || acct.RecoverySignIns[0].IP == "" {
+		t.Fatalf("account recovery sign-ins: %s", r.body)
+	}
+	page := rc.call("GET", "/account", nil)
+	if page.status != 200 || !bytes.Contains(page.body, []byte("Recent sign-ins with a recovery code")) {
+		t.Fatalf("account page does not show the recovery sign-in: %d", page.status)
 	}
 }
 

@@ -8,6 +8,9 @@ const (
 	// and the completed login.
 	LoginPrefix   = "login."
 	LoginComplete = "login.complete"
+	// LoginRecovery: a recovery-code step; its successes are shown on the
+	// account page (a code is the factor a phishing proxy can still relay).
+	LoginRecovery = LoginPrefix + "recovery"
 
 	// AccountLocked: consecutive failures locked an account.
 	AccountLocked = "account.locked"
