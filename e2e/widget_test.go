@@ -300,7 +300,7 @@ func TestWidgetTOTP(t *testing.T) {
 	port := freePort(t)
 	cl := createWidgetClient(t, s, "http://127.0.0.1:"+strconv.Itoa(port))
 	host := startHost(t, s, port, cl, kid)
-	acct := loginEnroll(t, s, nil, "wendy", "amber lantern harbor", false)
+	acct := loginEnroll(t, s, nil, "wendy", "amber lantern harbor", loginTOTP)
 
 	ctx := newBrowser(t)
 	openHost(t, ctx, host)
@@ -405,7 +405,7 @@ func TestWidgetPasskey(t *testing.T) {
 
 	ctx := newBrowser(t)
 	auth := enableVirtualAuthenticator(t, ctx)
-	acct := loginEnroll(t, s, ctx, "xavier", "quiet cedar meadow", true)
+	acct := loginEnroll(t, s, ctx, "xavier", "quiet cedar meadow", loginPasskey)
 	if n := len(virtualCredentials(t, ctx, auth)); n != 1 {
 		t.Fatalf("the virtual authenticator holds %d credentials, want 1", n)
 	}
@@ -522,7 +522,7 @@ func TestWidgetRefusals(t *testing.T) {
 	t.Run("pinned key mismatch", func(t *testing.T) {
 		_, otherKID := loginOtherJWKS(t)
 		host := startHost(t, s, pinnedPort, cl, otherKID)
-		acct := loginEnroll(t, s, nil, "yusuf", "violet kite orchard", false)
+		acct := loginEnroll(t, s, nil, "yusuf", "violet kite orchard", loginTOTP)
 		ctx := newBrowser(t)
 		openHost(t, ctx, host)
 		fctx := attachFrame(t, ctx, s)
@@ -579,7 +579,7 @@ func TestWidgetPopupFallback(t *testing.T) {
 
 	ctx := newBrowser(t)
 	auth := enableVirtualAuthenticator(t, ctx)
-	acct := loginEnroll(t, s, ctx, "zelda", "lemon tide compass", true)
+	acct := loginEnroll(t, s, ctx, "zelda", "lemon tide compass", loginPasskey)
 	creds := virtualCredentials(t, ctx, auth)
 	if len(creds) != 1 {
 		t.Fatalf("the virtual authenticator holds %d credentials, want 1", len(creds))

@@ -40,6 +40,7 @@
   var hooks = {};
   var tx = null; // the current login transaction
   var autofill = null; // the AbortController of the pending passkey autofill request
+  var begins = 0; // how many sign-ins began; a slower answer of an older one is dropped
 
   function $(id) { return document.getElementById(id); }
   function show(node, on) { node.hidden = !on; }
@@ -107,7 +108,7 @@
     showStep("username-form", null);
     el.username.focus();
     setError(msg || "");
-    startAutofill();
+    beginPasskey();
   }
 
   function abortAutofill() {
@@ -126,6 +127,7 @@
   // verify checks one step's proof; on success it updates the verified box and
   // returns the claims, on failure it stops the page and returns null.
   async function verify(proof, nonce, loginId, phraseShown) {
+    var t = tx; // the transaction the proof belongs to
     // In the widget the host may pin a key too: the proof must match both.
     var stored = readPin();
     var pinned = page.pinnedKey || stored;
@@ -153,6 +155,7 @@
       } else stop(NOT_VERIFIED, e && e.reason ? e.message : "the proof could not be checked");
       return null;
     }
+    if (tx !== t) return null; // a newer sign-in began meanwhile
     if (stored && stored !== result.kid) {
       stop(KEY_CHANGED, "this browser pinned key " + stored + ", the proof is signed by key " + result.kid);
       return null;
@@ -171,17 +174,17 @@
     }
     el.verifiedKid.textContent = result.kid;
     if (phrase) {
-      tx.phrase = phrase;
+      t.phrase = phrase;
       el.phrase.textContent = phrase;
       show(el.phraseBox, true);
     }
-    if (tx.passkey && !tx.username && typeof result.claims.username === "string" && result.claims.username) {
+    if (t.passkey && !t.username && typeof result.claims.username === "string" && result.claims.username) {
       // The passkey named the account.
-      tx.username = result.claims.username;
-      el.whoName.textContent = tx.username;
+      t.username = result.claims.username;
+      el.whoName.textContent = t.username;
       show(el.who, true);
     }
-    tx.verified = true;
+    t.verified = true;
     show(el.verified, true);
     return result.claims;
   }
@@ -328,6 +331,7 @@
   // runBegin begins a login, by username or (none) passkey-first, and
   // checks its proof; it returns true when the page may go on.
   async function runBegin(username) {
+    var mine = ++begins;
     var nonce = newNonce();
     var res;
     try {
@@ -340,6 +344,7 @@
       setError("The server could not be reached. Check your connection and try again.");
       return;
     }
+    if (mine !== begins) return false; // a newer sign-in began meanwhile
     if (res.status !== 200 || !res.body) { failed(res, null); el.username.focus(); return false; }
     if (typeof res.body.login_id !== "string" || !res.body.login_id) {
       stop(NOT_VERIFIED, "the server's answer is malformed");
@@ -348,28 +353,22 @@
     tx = { loginId: res.body.login_id, username: username, phrase: "", passkey: !username, next: res.body.next };
     el.whoName.textContent = username;
     var claims = await verify(res.body.proof, nonce, tx.loginId, res.body.phrase_shown === true);
-    return !!claims;
+    return !!claims && mine === begins;
   }
 
-  // startAutofill begins a passkey-first login and, once its proof is
-  // verified, offers the passkeys of this site in the username field's
-  // autofill (WebAuthn L3 §5.1.4, conditional mediation). Choosing one
-  // signs in; typing a username instead aborts it.
-  async function startAutofill() {
+  // beginPasskey begins a passkey-first login as the page loads, so that the
+  // server proves itself before anything is typed, and once the proof is
+  // verified offers the passkeys of this site in the username field's
+  // autofill (WebAuthn L3 §5.1.4, conditional mediation) where the browser
+  // has it. Choosing one signs in; typing a username instead aborts it.
+  async function beginPasskey() {
+    if (tx) return;
+    if (!(await runBegin("")) || !tx) return;
+    var mine = tx;
     if (!window.PublicKeyCredential || typeof PublicKeyCredential.isConditionalMediationAvailable !== "function") return;
     var available = false;
     try { available = await PublicKeyCredential.isConditionalMediationAvailable(); } catch (e) { /* no autofill */ }
-    if (!available || tx) return;
-    // Busy while it begins, so that a username typed meanwhile waits for it.
-    setBusy(true);
-    var begun = false;
-    try {
-      begun = await runBegin("");
-    } finally {
-      setBusy(false);
-    }
-    if (!begun || !tx) return;
-    var mine = tx;
+    if (!available || tx !== mine) return;
     var ctl = new AbortController();
     autofill = ctl;
     var cred = await passkeyAssertion({ mediation: "conditional", signal: ctl.signal });
@@ -603,7 +602,7 @@
     }
     // A frame does not take the focus from the page around it.
     if (page.mode !== "embed") el.username.focus();
-    startAutofill();
+    beginPasskey();
   }
 
   document.addEventListener("DOMContentLoaded", init);
