@@ -32,7 +32,7 @@
   var KEY_CHANGED = "The server's key changed — this may not be the real server. Do not enter your password.";
   var NOT_VERIFIED = "Could not verify the server — this may not be the real server. Do not enter your password.";
   var CANNOT_RUN = "This sign-in cannot run here.";
-  var PASSKEY_REQUIRED = "On a new browser this account signs in with its passkey. Use your passkey below (or a recovery code if you lost it).";
+  var PASSKEY_REQUIRED = "On a new browser this account signs in with its passkey. Use your passkey (or a recovery code if you lost it).";
   var NO_PASSKEY = "No passkey was used. If this browser has no passkey for this site, enter your username to sign in another way.";
 
   var el = {};
