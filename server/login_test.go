@@ -1213,7 +1213,7 @@ type softKey struct {
 	noUV bool
 }
 
-func newSoftKey(t *testing.T) *softKey {
+func newSoftKey(t testing.TB) *softKey {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -1223,8 +1223,8 @@ func newSoftKey(t *testing.T) *softKey {
 	return &softKey{id: id, priv: priv}
 }
 
-// register stores the key as m's credential, as enrollment would.
-func (k *softKey) register(t *testing.T, e *loginEnv, m *enrolledUser) {
+// cose is the key's public key in COSE form, as a credential record holds it.
+func (k *softKey) cose(t testing.TB) []byte {
 	t.Helper()
 	point, err := k.priv.PublicKey.Bytes()
 	if err != nil {
@@ -1238,18 +1238,28 @@ func (k *softKey) register(t *testing.T, e *loginEnv, m *enrolledUser) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = e.Deps.Durable.AddCredential(context.Background(), store.Credential{
-		ID: k.id, UserID: m.User.ID, PublicKey: cose, AttestationType: "none", UserPresent: true, UserVerified: true,
-		Transports: []string{"internal"}, Name: "soft key", CreatedAt: e.clk.Now(),
-	})
-	if err != nil {
+	return cose
+}
+
+// record is the key as a credential record of the account userID.
+func (k *softKey) record(t testing.TB, userID string, now time.Time) store.Credential {
+	return store.Credential{
+		ID: k.id, UserID: userID, PublicKey: k.cose(t), AttestationType: "none", UserPresent: true, UserVerified: true,
+		Transports: []string{"internal"}, Name: "soft key", CreatedAt: now,
+	}
+}
+
+// register stores the key as m's credential, as enrollment would.
+func (k *softKey) register(t *testing.T, e *loginEnv, m *enrolledUser) {
+	t.Helper()
+	if err := e.Deps.Durable.AddCredential(context.Background(), k.record(t, m.User.ID, e.clk.Now())); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // assert answers the request options with an assertion for rpID and
 // origin, with user handle handle (nil: none).
-func (k *softKey) assert(t *testing.T, options []byte, rpID, origin string, handle []byte) map[string]any {
+func (k *softKey) assert(t testing.TB, options []byte, rpID, origin string, handle []byte) map[string]any {
 	t.Helper()
 	var opt struct {
 		PublicKey struct {
