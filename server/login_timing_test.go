@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -198,7 +199,9 @@ func median(d []time.Duration) time.Duration {
 
 // timingMedians are the medians of one measurement, by step.
 type timingMedians struct {
-	known, unknown map[string]time.Duration
+	// control is a second series of the known username, interleaved with
+	// the others: known against control is the noise floor of the run.
+	known, unknown, control map[string]time.Duration
 	// verify and dummy: the password check of a known account (a wrong
 	// password against its argon2id hash) and of an unknown username (the
 	// dummy verification), through factor.Verifier.Password.
@@ -211,24 +214,26 @@ type timingMedians struct {
 func loginTimingMedians(tb testing.TB, ts *timingServer, n int) timingMedians {
 	k := map[string][]time.Duration{}
 	u := map[string][]time.Duration{}
+	c := map[string][]time.Duration{}
 	add := func(into map[string][]time.Duration, got map[string]time.Duration) {
 		for step, d := range got {
 			into[step] = append(into[step], d)
 		}
 	}
+	series := []struct {
+		into map[string][]time.Duration
+		name string
+	}{{k, "known.user"}, {u, "unknown.user"}, {c, "known.user"}}
 	for i := range n {
-		// Alternate the order so that neither side always runs warm.
-		if i%2 == 0 {
-			add(k, ts.try(tb, "known.user"))
-			add(u, ts.try(tb, "unknown.user"))
-		} else {
-			add(u, ts.try(tb, "unknown.user"))
-			add(k, ts.try(tb, "known.user"))
+		// Rotate the order so that no series always runs first.
+		for j := range series {
+			s := series[(i+j)%len(series)]
+			add(s.into, ts.try(tb, s.name))
 		}
 	}
-	m := timingMedians{known: map[string]time.Duration{}, unknown: map[string]time.Duration{}}
+	m := timingMedians{known: map[string]time.Duration{}, unknown: map[string]time.Duration{}, control: map[string]time.Duration{}}
 	for _, step := range timingSteps {
-		m.known[step], m.unknown[step] = median(k[step]), median(u[step])
+		m.known[step], m.unknown[step], m.control[step] = median(k[step]), median(u[step]), median(c[step])
 	}
 	ctx := context.Background()
 	user, err := ts.deps.Durable.GetUserByUsername(ctx, "known.user")
@@ -275,13 +280,17 @@ func TestLoginTimingMedians(t *testing.T) {
 		n = v
 	}
 	m := loginTimingMedians(t, ts, n)
-	t.Logf("median of %d interleaved tries each (known / unknown / difference):", n)
-	for _, step := range timingSteps {
-		k, u := m.known[step], m.unknown[step]
-		t.Logf("| %s | %v | %v | %+v (%+.1f %%) |", step, k, u, k-u, 100*float64(k-u)/float64(k))
+	t.Logf("median of %d interleaved tries each | known | unknown | known - unknown | known again (control) | known - control |", n)
+	pct := func(a, b time.Duration) string {
+		return fmt.Sprintf("%+v (%+.1f %%)", (a - b).Round(100*time.Nanosecond), 100*float64(a-b)/float64(a))
 	}
-	t.Logf("| password check, median of %d | %v | %v | %+v (%+.1f %%) |", max(n/4, 5), m.verify, m.dummy,
-		m.verify-m.dummy, 100*float64(m.verify-m.dummy)/float64(m.verify))
+	for _, step := range timingSteps {
+		k, u, c := m.known[step], m.unknown[step], m.control[step]
+		t.Logf("| %s | %v | %v | %s | %v | %s |", step, k.Round(100*time.Nanosecond), u.Round(100*time.Nanosecond), pct(k, u),
+			c.Round(100*time.Nanosecond), pct(k, c))
+	}
+	t.Logf("| password check (median of %d) | %v | %v | %s | | |", max(n/4, 5), m.verify.Round(time.Microsecond),
+		m.dummy.Round(time.Microsecond), pct(m.verify, m.dummy))
 }
 
 func BenchmarkLoginTiming(b *testing.B) {

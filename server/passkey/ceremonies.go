@@ -187,9 +187,10 @@ func (c *Ceremonies) FinishDiscoverableLogin(ctx context.Context, cer Ceremony, 
 
 // finishLogin verifies an assertion for the account lookup returns for the
 // assertion's user handle; expect, when set, is the only account id
-// accepted. The account's credentials are read before the assertion is
-// parsed whatever its handle says, so that the work done does not depend
-// on whether the account exists.
+// accepted. The account's credentials are read only once the handle is
+// known to be the expected account's, so that an assertion whose handle is
+// another's costs the same whether or not the expected account exists
+// (the caller passes an id no account has for an unknown username).
 func (c *Ceremonies) finishLogin(ctx context.Context, cer Ceremony, credentialJSON []byte, lookup func(string) (store.User, error), expect string) (store.User, store.Credential, bool, error) {
 	if c.RP == nil {
 		return store.User{}, store.Credential{}, false, ErrUnavailable
@@ -198,22 +199,10 @@ func (c *Ceremonies) finishLogin(ctx context.Context, cer Ceremony, credentialJS
 		account store.User
 		creds   []store.Credential
 	)
-	if expect != "" {
-		var err error
-		if account, err = lookup(expect); err != nil {
-			return store.User{}, store.Credential{}, false, err
-		}
-		if creds, err = c.Credentials.ListCredentials(ctx, account.ID); err != nil {
-			return store.User{}, store.Credential{}, false, err
-		}
-	}
 	_, cred, err := c.RP.FinishLogin(cer, credentialJSON, func(handle []byte) (User, error) {
 		id := UserIDFromHandle(handle)
-		if expect != "" {
-			if id != expect {
-				return User{}, ErrInvalid
-			}
-			return User{Account: account, Credentials: creds}, nil
+		if expect != "" && id != expect {
+			return User{}, ErrInvalid
 		}
 		found, err := lookup(id)
 		if errors.Is(err, store.ErrNotFound) {
