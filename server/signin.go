@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -60,6 +61,8 @@ type SignInHandler struct {
 	// Policy is the downgrade protection (MUTUALAUTH_PHISHING_RESISTANT);
 	// empty is login.PolicyPasskeyUsers.
 	Policy login.Policy
+
+	decoy atomic.Pointer[string] // see subject
 }
 
 // loginRequest is the body of every login step; each step reads its fields.
@@ -598,18 +601,27 @@ func (h *SignInHandler) checkWebAuthn(ctx context.Context, tx login.Transaction,
 }
 
 // subject returns the transaction's account, or nil for an unknown
-// username (or an account deleted since begin). Both paths read the store
-// once.
+// username (or an account deleted since begin). Both paths read one
+// account row by id: an unknown username reads the row of the account a
+// step read last (a decoy, discarded), so that it costs what a known one
+// does; before any account was read it looks the name up instead.
 func (h *SignInHandler) subject(ctx context.Context, tx login.Transaction) (*store.User, error) {
 	var (
 		u   store.User
 		err error
 	)
-	if tx.Known() {
+	switch decoy := h.decoy.Load(); {
+	case tx.Known():
 		u, err = h.Users.GetUser(ctx, tx.UserID)
-	} else {
-		_, err = h.Users.GetUserByUsername(ctx, tx.Username)
 		if err == nil {
+			h.decoy.Store(&u.ID)
+		}
+	case decoy != nil:
+		if _, err = h.Users.GetUser(ctx, *decoy); err == nil {
+			err = store.ErrNotFound
+		}
+	default:
+		if _, err = h.Users.GetUserByUsername(ctx, tx.Username); err == nil {
 			err = store.ErrNotFound
 		}
 	}
