@@ -24,6 +24,14 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 			return errors.New("usage: mutualauth admin client create --name NAME --origin ORIGIN [--origin ORIGIN...]")
 		}
 		return adminClientCreate(ctx, args[2:], getenv, stdout)
+	case "cert":
+		switch {
+		case len(args) >= 2 && args[1] == "add":
+			return adminCertAdd(ctx, args[2:], getenv, stdout)
+		case len(args) >= 2 && args[1] == "remove":
+			return adminCertRemove(ctx, args[2:], getenv)
+		}
+		return errors.New("usage: mutualauth admin cert add --username NAME --cert FILE | admin cert remove --fingerprint F")
 	default:
 		return fmt.Errorf("unknown admin command %q\n%s", args[0], usage)
 	}

@@ -29,6 +29,8 @@ const usage = `usage:
   mutualauth [serve] [flags]          run the server
   mutualauth admin invite --username NAME [--display-name TEXT] [--admin]
   mutualauth admin client create --name NAME --origin ORIGIN [--origin ORIGIN...]
+  mutualauth admin cert add --username NAME --cert FILE
+  mutualauth admin cert remove --fingerprint SHA256
   mutualauth healthcheck              exit 0 when the local server answers /healthz
 
 Configuration comes from MUTUALAUTH_* environment variables (see README.md);

@@ -39,6 +39,31 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// waitHealthy polls base/healthz until it answers 200; it fails the test
+// when run (done) ends first or nothing answers within 20 s.
+func waitHealthy(t *testing.T, client *http.Client, base string, done <-chan error, out *syncBuffer) *http.Response {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := client.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return resp
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run ended before serving: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not become healthy: %v\n%s", err, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 // TestRunServesAndShutsDown runs the whole program in process on the
@@ -57,25 +82,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"mutualauth"}, env, &out) }()
 
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("run ended before serving: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not become healthy: %v\n%s", err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitHealthy(t, http.DefaultClient, "http://"+addr, done, &out)
 	if !regexp.MustCompile(`enroll_url=http://localhost:` + port + `/enroll/[A-Za-z0-9_-]{43}`).MatchString(out.String()) {
 		t.Errorf("first start did not log an admin enrollment URL:\n%s", out.String())
 	}

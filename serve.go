@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,16 +11,20 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"mutualauth/server"
 	"mutualauth/server/account"
+	"mutualauth/server/clientcert"
 	"mutualauth/server/config"
 	"mutualauth/server/keys"
 	"mutualauth/server/password"
 	"mutualauth/server/secretbox"
+	"mutualauth/server/tlsserve"
 	"mutualauth/store"
 	"mutualauth/store/memory"
 	redisstore "mutualauth/store/redis"
@@ -54,6 +59,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
+	var tlsSrv *tlsserve.Server
+	if cfg.ServeTLS() {
+		if tlsSrv, err = tlsserve.New(cfg.TLSCertFile, cfg.TLSKeyFile, deps.ClientCerts, log); err != nil {
+			return fmt.Errorf("%s and %s: %w", config.EnvTLSCertFile, config.EnvTLSKeyFile, err)
+		}
+	}
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s (%s): %w", cfg.Listen, config.EnvListen, err)
@@ -67,10 +79,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("mutualauth serving", "listen", ln.Addr().String(), "issuer", cfg.Issuer(),
-		"signing_kid", deps.Keys.ActiveKID())
+		"signing_kid", deps.Keys.ActiveKID(), "tls", cfg.ServeTLS(), "client_certificates", cfg.ClientCerts())
 
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	switch {
+	case tlsSrv != nil:
+		hs.TLSConfig = tlsSrv.Config()
+		go watchTLS(ctx, tlsSrv.Watch)
+		go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	case deps.ClientCerts != nil:
+		// Behind a TLS-terminating proxy: the CA and CRL files are still
+		// reloaded when they change.
+		go watchTLS(ctx, func(ctx context.Context, every time.Duration, hup <-chan os.Signal) {
+			tlsserve.WatchFiles(ctx, every, hup, deps.ClientCerts.Files, deps.ClientCerts.Reload, log)
+		})
+		go func() { errc <- hs.Serve(ln) }()
+	default:
+		go func() { errc <- hs.Serve(ln) }()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -144,10 +170,42 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger) (server.Deps
 	if err != nil {
 		return fail(err)
 	}
+	clients, err := openClientCerts(cfg, log)
+	if err != nil {
+		return fail(err)
+	}
 	return server.Deps{
 		Config: cfg, Durable: durable, Ephemeral: ephemeral, Keys: ring,
-		Box: box, Hasher: hasher, Log: log,
+		Box: box, Hasher: hasher, ClientCerts: clients, Log: log,
 	}, closeAll, nil
+}
+
+// openClientCerts loads the client CAs and CRLs; nil when none are set.
+func openClientCerts(cfg config.Config, log *slog.Logger) (*clientcert.Source, error) {
+	if !cfg.ClientCerts() {
+		return nil, nil
+	}
+	src, err := clientcert.NewSource(clientcert.Options{
+		CAFile: cfg.TLSClientCAFile, CRLFile: cfg.TLSClientCRLFile, TrustedProxies: cfg.TrustedProxies, Log: log,
+	})
+	switch {
+	case errors.Is(err, clientcert.ErrCRLFile):
+		return nil, fmt.Errorf("%s: %w", config.EnvTLSClientCRL, err)
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", config.EnvTLSClientCA, err)
+	}
+	return src, nil
+}
+
+// tlsReloadEvery is how often the TLS files are checked for changes.
+const tlsReloadEvery = 10 * time.Second
+
+// watchTLS runs a reload loop that also reloads on SIGHUP.
+func watchTLS(ctx context.Context, watch func(context.Context, time.Duration, <-chan os.Signal)) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	watch(ctx, tlsReloadEvery, hup)
 }
 
 func openBox(cfg config.Config) (*secretbox.Box, error) {
@@ -227,8 +285,16 @@ func healthcheck(ctx context.Context, getenv func(string) string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
-	resp, err := http.DefaultClient.Do(req)
+	scheme, client := "http", http.DefaultClient
+	if cfg.ServeTLS() {
+		// A liveness check of the local process over loopback, sending
+		// nothing secret: the certificate names the public host, not
+		// 127.0.0.1, so it is not verified here.
+		scheme = "https"
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+net.JoinHostPort(host, port)+"/healthz", nil)
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}

@@ -3,22 +3,28 @@
 // this machine and compares each figure with the limit it is bounded by,
 // measured in the same run (DESIGN.md, "Performance"):
 //
-//   - GET /auth/verify with a valid session at 32 connections, against the
-//     GET throughput redis-benchmark gets from the same Redis at the same
-//     concurrency;
+//   - GET /auth/verify with a valid session at 32 connections (the session
+//     in the server's client-side cache), against a bare net/http server
+//     (this binary run again with -serve-bare: a trivial handler answering
+//     200) loaded the same way, and against the GET throughput
+//     redis-benchmark gets from the same Redis at the same concurrency;
+//     and the same on a second instance without the client-side cache;
+//   - the revocation lag between two instances: logouts on one while the
+//     other verifies the session back to back (instances.go);
 //   - POST /api/v1/login/begin with a client_nonce (one ES256 signature, one
 //     Redis write) at 32 connections, against the ES256 signing ceiling;
-//   - full logins on an unrecognized device (begin, otp, password: API.md
-//     "Login") for distinct users at 2 × cores, against the argon2id ceiling
-//     (cores / time of one hash at the server's parameters, RFC 9106 §3.1);
+//   - full logins on an unrecognized device (begin, otp or recovery,
+//     password: API.md "Login") for distinct users at 2 × cores, against
+//     what the cores deliver hashing cores argon2id hashes at once at the
+//     server's parameters (RFC 9106 §3.1);
 //   - the server's peak resident memory (VmHWM, proc(5)) under 256
 //     concurrent logins, against the bound the hash semaphore sets.
 //
 // Setup enrolls users through the enrollment JSON API, confirming TOTP with
 // codes computed here (RFC 6238 §4, SHA-1, 6 digits, 30 s). Each user can
-// log in twice per 30 s step (the server accepts the current step and the
-// one before, each once), so the run enrolls about half as many users as it
-// needs logins.
+// log in with TOTP twice per 30 s step (the server accepts the current step
+// and the one before, each once) and then with each of its ten recovery
+// codes, so logins do not wait for the clock (login.go, pool).
 //
 // The load generator is a closed loop: each worker sends its next request
 // when the previous answer is in, and every latency is kept, so p50 and

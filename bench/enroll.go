@@ -22,6 +22,8 @@ type user struct {
 	// LastStep is the last TOTP step the server accepted for the user; a
 	// login needs a code of a later step.
 	LastStep int64
+	// Recovery are the recovery codes not used yet.
+	Recovery []string
 }
 
 // issueInvites creates the users and their invites directly in the
@@ -89,9 +91,13 @@ func enroll(ctx context.Context, a *api, name, tok string) (*user, error) {
 	if totpCode(key, step) == totpCode(key, step+1) {
 		u.LastStep = step + 1 // the server may have matched the later step
 	}
-	if _, err := a.call(ctx, http.MethodPost, base+"/complete", nil, http.StatusOK, nil); err != nil {
+	var done struct {
+		RecoveryCodes []string `json:"recovery_codes"`
+	}
+	if _, err := a.call(ctx, http.MethodPost, base+"/complete", nil, http.StatusOK, &done); err != nil {
 		return nil, err
 	}
+	u.Recovery = done.RecoveryCodes
 	return u, nil
 }
 

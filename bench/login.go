@@ -12,23 +12,31 @@ import (
 	"time"
 )
 
-// pool hands out users whose TOTP can be used now. The server accepts each
+// pool hands out users who can log in now: with TOTP when their code can
+// be used, else with one of their recovery codes. The server accepts each
 // time step of a user once (API.md "Throttling": single use), the current
-// step or the one before; so a user logs in at most twice per step (see
-// loginStep).
+// step or the one before; so a user logs in with TOTP at most twice per
+// step (see loginStep), and then with each of the ten recovery codes of
+// its enrollment once. Logins wait for a step to turn only when both run
+// out, so the login figure measures the server, not the clock.
 type pool struct {
-	mu      sync.Mutex
-	ready   []*user
-	used    []*user
-	waited  time.Duration // time callers spent waiting for a step to turn
-	handout int
+	mu        sync.Mutex
+	ready     []*user
+	used      []*user
+	waited    time.Duration // time callers spent waiting for a step to turn
+	handout   int
+	recovered int           // logins handed out with a recovery code
+	released  chan struct{} // closed (and replaced) when a user comes back
 }
 
-func newPool(users []*user) *pool { return &pool{used: slices.Clone(users)} }
+func newPool(users []*user) *pool {
+	return &pool{used: slices.Clone(users), released: make(chan struct{})}
+}
 
 // acquire returns a user whose last accepted step is before the current
-// one, waiting for the next step when there is none.
-func (p *pool) acquire(ctx context.Context) (*user, error) {
+// one, else one with a recovery code left (recovery is true), waiting for
+// the next step when there is neither.
+func (p *pool) acquire(ctx context.Context) (u *user, recovery bool, err error) {
 	for {
 		p.mu.Lock()
 		now := time.Now()
@@ -45,15 +53,25 @@ func (p *pool) acquire(ctx context.Context) (*user, error) {
 			p.ready = p.ready[:n-1]
 			p.handout++
 			p.mu.Unlock()
-			return u, nil
+			return u, false, nil
 		}
+		if i := slices.IndexFunc(p.used, func(u *user) bool { return len(u.Recovery) > 0 }); i >= 0 {
+			u := p.used[i]
+			p.used = slices.Delete(p.used, i, i+1)
+			p.handout++
+			p.recovered++
+			p.mu.Unlock()
+			return u, true, nil
+		}
+		released := p.released
 		p.mu.Unlock()
 		wait := time.Unix((step+1)*totpPeriod, 0).Sub(now) + 10*time.Millisecond
 		t0 := time.Now()
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, false, ctx.Err()
 		case <-time.After(wait):
+		case <-released:
 		}
 		p.mu.Lock()
 		p.waited += time.Since(t0)
@@ -65,6 +83,8 @@ func (p *pool) acquire(ctx context.Context) (*user, error) {
 func (p *pool) release(u *user) {
 	p.mu.Lock()
 	p.used = append(p.used, u)
+	close(p.released)
+	p.released = make(chan struct{})
 	p.mu.Unlock()
 }
 
@@ -92,10 +112,10 @@ type stepAnswer struct {
 }
 
 // fullLogin logs u in from an unrecognized device (API.md "Login"): begin
-// with a client_nonce, then the second factor (TOTP), then the password.
-// It returns the session cookie.
-// steps, when not nil, gets each step's latency.
-func fullLogin(ctx context.Context, a *api, u *user, cookieName string, steps *stepTimes) (*http.Cookie, error) {
+// with a client_nonce, then the second factor (TOTP, or with recovery the
+// last of u's recovery codes), then the password. It returns the session
+// cookie. steps, when not nil, gets each step's latency.
+func fullLogin(ctx context.Context, a *api, u *user, recovery bool, cookieName string, steps *stepTimes) (*http.Cookie, error) {
 	t0 := time.Now()
 	var begin stepAnswer
 	_, err := a.call(ctx, http.MethodPost, "/api/v1/login/begin",
@@ -104,22 +124,33 @@ func fullLogin(ctx context.Context, a *api, u *user, cookieName string, steps *s
 		return nil, err
 	}
 	t1 := time.Now()
-	if begin.Proof == "" || !slices.Contains(begin.Next, "otp") {
-		return nil, fmt.Errorf("begin: no proof or no otp step: next %q", begin.Next)
+	factor := "otp"
+	if recovery {
+		factor = "recovery"
 	}
-	step := loginStep(time.Now(), u.LastStep)
-	if step <= u.LastStep {
-		return nil, fmt.Errorf("user %s: step %d already used", u.Username, step)
+	if begin.Proof == "" || !slices.Contains(begin.Next, factor) {
+		return nil, fmt.Errorf("begin: no proof or no %s step: next %q", factor, begin.Next)
 	}
-	var otp stepAnswer
-	_, err = a.call(ctx, http.MethodPost, "/api/v1/login/otp",
-		map[string]string{"login_id": begin.LoginID, "code": totpCode(u.Key, step)}, http.StatusOK, &otp)
-	u.LastStep = step // spent, whatever the answer
+	var second stepAnswer
+	if recovery {
+		code := u.Recovery[len(u.Recovery)-1]
+		u.Recovery = u.Recovery[:len(u.Recovery)-1] // spent, whatever the answer
+		_, err = a.call(ctx, http.MethodPost, "/api/v1/login/recovery",
+			map[string]string{"login_id": begin.LoginID, "code": code}, http.StatusOK, &second)
+	} else {
+		step := loginStep(time.Now(), u.LastStep)
+		if step <= u.LastStep {
+			return nil, fmt.Errorf("user %s: step %d already used", u.Username, step)
+		}
+		_, err = a.call(ctx, http.MethodPost, "/api/v1/login/otp",
+			map[string]string{"login_id": begin.LoginID, "code": totpCode(u.Key, step)}, http.StatusOK, &second)
+		u.LastStep = step // spent, whatever the answer
+	}
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Contains(otp.Next, "password") {
-		return nil, fmt.Errorf("otp: next %q, want password", otp.Next)
+	if !slices.Contains(second.Next, "password") {
+		return nil, fmt.Errorf("%s: next %q, want password", factor, second.Next)
 	}
 	t2 := time.Now()
 	var done stepAnswer
@@ -142,12 +173,12 @@ func fullLogin(ctx context.Context, a *api, u *user, cookieName string, steps *s
 
 // poolLogin takes a user from the pool, logs in and gives the user back.
 func poolLogin(ctx context.Context, a *api, p *pool, cookieName string, steps *stepTimes) (*http.Cookie, error) {
-	u, err := p.acquire(ctx)
+	u, recovery, err := p.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer p.release(u)
-	return fullLogin(ctx, a, u, cookieName, steps)
+	return fullLogin(ctx, a, u, recovery, cookieName, steps)
 }
 
 // stepTimes collects the latency of each step of successful logins.

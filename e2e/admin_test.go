@@ -487,12 +487,7 @@ func TestAdminCenter(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("sessions")),
 	)
 	// Wide tables scroll inside their own box; the page itself does not.
-	if eval[bool](t, ctx, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
-		wide := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("body *"))
-			.filter(e => !(e.parentElement && e.parentElement.closest(".table-wrap")) && e.getBoundingClientRect().right > window.innerWidth + 1)
-			.slice(0, 5).map(e => e.tagName + "." + e.className + "#" + e.id)`)
-		t.Errorf("the user page overflows a 390 px screen sideways: %v", wide)
-	}
+	checkNoSidewaysScroll(t, ctx, "the user page", 390)
 	screenshot(t, ctx, "user-narrow-screen")
 	do(t, ctx, "wide screen", chromedp.EmulateViewport(1280, 900))
 

@@ -15,15 +15,17 @@
 //
 //	MUTUALAUTH_E2E_CHROME        the Chromium binary; by default the first of
 //	                             chromium, chromium-browser, google-chrome on PATH
-//	MUTUALAUTH_E2E_REQUIRE=1     fail (not skip) the browser tests when no
-//	                             browser is found; CI=true does the same
+//	MUTUALAUTH_TEST_REQUIRE=1    fail (not skip) the tests whose browser,
+//	                             redis-server or PostgreSQL is missing; CI=true
+//	                             and the older MUTUALAUTH_E2E_REQUIRE=1 do the
+//	                             same (internal/testenv)
 //	MUTUALAUTH_E2E_SCREENSHOTS   where screenshots go; default e2e/screenshots,
 //	                             as <TestName>/NN-name.png
 //	MUTUALAUTH_TEST_REDIS_URL    a Redis that every test server shares, instead
 //	                             of one redis-server per test server
 //	MUTUALAUTH_TEST_POSTGRES_URL a PostgreSQL server on which the PostgreSQL
 //	                             tests create (and drop) a database each; they
-//	                             skip without it
+//	                             skip without it, and fail in CI
 //
 // With -short the browser tests skip. Run them all with `make e2e` or
 // `go test -race ./e2e/`.

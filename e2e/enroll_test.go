@@ -49,6 +49,9 @@ func text(t *testing.T, ctx context.Context, id string) string {
 	return s
 }
 
+// enrollPassword is the password enrollPasswordAndPhrase chooses.
+const enrollPassword = "lantern meadow quietly hums"
+
 // enrollPasswordAndPhrase opens the invite in the browser and goes through
 // the first two steps: a refused password, a good one (submitted with the
 // keyboard), then a suggested phrase.
@@ -84,7 +87,7 @@ func enrollPasswordAndPhrase(t *testing.T, ctx context.Context, enrollURL, usern
 
 	do(t, ctx, "submit a good password with Enter",
 		clearInput("password"),
-		chromedp.SendKeys(chromedp.ID("password"), "lantern meadow quietly hums"+kb.Enter),
+		chromedp.SendKeys(chromedp.ID("password"), enrollPassword+kb.Enter),
 		chromedp.WaitVisible(chromedp.ID("step-phrase")),
 	)
 	do(t, ctx, "ask for a suggested phrase", chromedp.Click(chromedp.ID("phrase-suggest")))
@@ -122,6 +125,11 @@ func finishEnrollment(t *testing.T, ctx context.Context, s *Server) {
 			t.Fatalf("recovery codes %v", codes)
 		}
 		seen[c] = true
+	}
+	// The Download link saves a file made in the page (the CSP keeps the
+	// test from reading it back).
+	if href := eval[string](t, ctx, `document.getElementById("codes-download").href`); !strings.HasPrefix(href, "blob:"+s.URL()+"/") {
+		t.Fatalf("the Download link points at %q, want a blob: URL of the page", href)
 	}
 	screenshot(t, ctx, "recovery-codes")
 

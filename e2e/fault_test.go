@@ -49,10 +49,18 @@ type faultAccount struct {
 // the enrollment API, as a client would.
 func faultEnroll(t *testing.T, s *Server, username string) *faultAccount {
 	t.Helper()
-	api := "/api/v1/enroll/" + inviteToken(t, s, s.AdminInvite(t, username, "", false))
-	c := newAPILoginClient(t, s.URL())
 	a := &faultAccount{username: username, password: "plum orchard under seven moons"}
-	c.must("POST", api+"/password", map[string]string{"password": a.password}, 204, nil)
+	a.recovery = apiEnroll(t, newAPILoginClient(t, s.URL()), inviteToken(t, s, s.AdminInvite(t, username, "", false)), a.password)
+	return a
+}
+
+// apiEnroll completes the enrollment of invite token tok through c with
+// this password, the phrase "copper kettle at dawn" and TOTP, and returns
+// the recovery codes.
+func apiEnroll(t *testing.T, c *apiLoginClient, tok, password string) []string {
+	t.Helper()
+	api := "/api/v1/enroll/" + tok
+	c.must("POST", api+"/password", map[string]string{"password": password}, 204, nil)
 	c.must("POST", api+"/phrase", map[string]string{"phrase": "copper kettle at dawn"}, 204, nil)
 	var setup struct {
 		Secret string `json:"secret"`
@@ -66,8 +74,7 @@ func faultEnroll(t *testing.T, s *Server, username string) *faultAccount {
 	if len(done.RecoveryCodes) == 0 {
 		t.Fatal("enrollment gave no recovery codes")
 	}
-	a.recovery = done.RecoveryCodes
-	return a
+	return done.RecoveryCodes
 }
 
 // begin starts a login for a on an unrecognized device and returns its id.
@@ -296,11 +303,7 @@ func redisPID(t *testing.T, redisURL string) int {
 // to flush) while sessions exist and logins run, then starts it again on
 // its append-only file (appendfsync always).
 func TestFaultRedisKilledWithAOF(t *testing.T) {
-	rs, err := redistest.Start("--appendonly", "yes", "--appendfsync", "always")
-	if err != nil {
-		t.Fatalf("start a redis-server with AOF: %v", err)
-	}
-	t.Cleanup(func() { _ = rs.Close() })
+	rs := redistest.StartT(t, "--appendonly", "yes", "--appendfsync", "always")
 	s := startServer(t, ServerOptions{RedisURL: rs.URL(), Env: []string{"MUTUALAUTH_IP_RATE_LIMIT=0"}})
 	a := faultEnroll(t, s, "aof.user")
 	c := newAPILoginClient(t, s.URL())
@@ -365,11 +368,7 @@ func TestFaultRedisKilledWithAOF(t *testing.T) {
 // persistence a Redis restart does lose the session, and the server says
 // so with 401 (the session is gone), not 200 and not 503.
 func TestFaultRedisRestartWithoutPersistence(t *testing.T) {
-	rs, err := redistest.Start()
-	if err != nil {
-		t.Fatalf("start a redis-server: %v", err)
-	}
-	t.Cleanup(func() { _ = rs.Close() })
+	rs := redistest.StartT(t)
 	s := startServer(t, ServerOptions{RedisURL: rs.URL(), Env: []string{"MUTUALAUTH_IP_RATE_LIMIT=0"}})
 	a := faultEnroll(t, s, "volatile.user")
 	session := a.login(t, newAPILoginClient(t, s.URL()))
@@ -393,11 +392,7 @@ func TestFaultRedisRestartWithoutPersistence(t *testing.T) {
 // request that needs Redis answers 503 in time, and all is well once Redis
 // runs again (SIGCONT).
 func TestFaultRedisHangs(t *testing.T) {
-	rs, err := redistest.Start()
-	if err != nil {
-		t.Fatalf("start a redis-server: %v", err)
-	}
-	t.Cleanup(func() { _ = rs.Close() })
+	rs := redistest.StartT(t)
 	s := startServer(t, ServerOptions{RedisURL: rs.URL(), Env: []string{"MUTUALAUTH_IP_RATE_LIMIT=0"}})
 	a := faultEnroll(t, s, "frozen.user")
 	session := a.login(t, newAPILoginClient(t, s.URL()))

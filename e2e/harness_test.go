@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -30,16 +31,16 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5"
 
+	"mutualauth/internal/testenv"
 	"mutualauth/store/redis/redistest"
 )
 
 // Environment variables the harness reads (see the package comment).
 const (
 	envChrome      = "MUTUALAUTH_E2E_CHROME"
-	envRequire     = "MUTUALAUTH_E2E_REQUIRE"
 	envScreenshots = "MUTUALAUTH_E2E_SCREENSHOTS"
 	envTestRedis   = redistest.EnvURL
-	envTestPG      = "MUTUALAUTH_TEST_POSTGRES_URL"
+	envTestPG      = testenv.EnvPostgresURL
 )
 
 const (
@@ -127,6 +128,10 @@ type ServerOptions struct {
 	Port int
 	// Env holds extra KEY=VALUE settings; they override the harness's.
 	Env []string
+	// HTTPS, when set, makes the public URL https:// (the test passes the
+	// MUTUALAUTH_TLS_* settings in Env) and is the TLS configuration the
+	// harness's own requests use.
+	HTTPS *tls.Config
 }
 
 // Server is a running mutualauth binary.
@@ -139,6 +144,7 @@ type Server struct {
 	env      []string
 	logs     *logBuffer
 
+	https    *tls.Config
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	waitErr  error // set before exited is closed
@@ -164,11 +170,7 @@ func startServer(t *testing.T, opts ServerOptions) *Server {
 	case os.Getenv(envTestRedis) != "":
 		redisURL = redistest.URL(t)
 	default:
-		var err error
-		if own, err = redistest.Start(); err != nil {
-			t.Fatalf("start a redis-server for the server: %v", err)
-		}
-		t.Cleanup(func() { _ = own.Close() })
+		own = redistest.StartT(t)
 		redisURL = own.URL()
 	}
 
@@ -179,8 +181,13 @@ func startServer(t *testing.T, opts ServerOptions) *Server {
 		if port == 0 {
 			port = freePort(t)
 		}
+		scheme := "http"
+		if opts.HTTPS != nil {
+			scheme = "https"
+		}
 		s := &Server{
-			url:      "http://localhost:" + strconv.Itoa(port),
+			https:    opts.HTTPS,
+			url:      scheme + "://localhost:" + strconv.Itoa(port),
 			port:     port,
 			dataDir:  dataDir,
 			redisURL: redisURL,
@@ -252,8 +259,18 @@ func (s *Server) start(t *testing.T) error {
 	return nil
 }
 
+// HTTPClient is a client for the server: plain, or with the TLS
+// configuration of ServerOptions.HTTPS.
+func (s *Server) HTTPClient(timeout time.Duration) *http.Client {
+	c := &http.Client{Timeout: timeout}
+	if s.https != nil {
+		c.Transport = &http.Transport{TLSClientConfig: s.https.Clone()}
+	}
+	return c
+}
+
 func (s *Server) waitHealthy() error {
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := s.HTTPClient(2 * time.Second)
 	deadline := time.Now().Add(healthyWithin)
 	var last string
 	for {
@@ -396,14 +413,11 @@ func (b *logBuffer) String() string {
 }
 
 // postgresDatabase creates an empty database on the PostgreSQL server of
-// MUTUALAUTH_TEST_POSTGRES_URL, drops it at cleanup, and returns its URL. It
-// skips the test when that variable is unset.
+// MUTUALAUTH_TEST_POSTGRES_URL, drops it at cleanup, and returns its URL.
+// When that variable is unset it skips the test (fails it in CI).
 func postgresDatabase(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv(envTestPG)
-	if base == "" {
-		t.Skip(envTestPG + " is unset; the PostgreSQL end-to-end tests need a server")
-	}
+	base := testenv.PostgresURL(t)
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		t.Fatalf("%s must be a postgres:// URL", envTestPG)
@@ -472,8 +486,9 @@ func getJSON(t *testing.T, url string, v any) {
 // context of its first tab, which expires after browserTimeout. When the test
 // has failed, cleanup saves a screenshot and prints the page's console before
 // it closes the browser. Without a browser the test skips, or fails when
-// CI=true or MUTUALAUTH_E2E_REQUIRE=1. In -short mode it skips.
-func newBrowser(t *testing.T) context.Context {
+// CI=true or MUTUALAUTH_TEST_REQUIRE=1 (testenv.Missing). In -short mode it
+// skips. extra adds options to the browser's (HOME for an NSS database, say).
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("browser tests do not run with -short")
@@ -497,6 +512,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 900),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
 	closeBrowser := func() {
@@ -558,17 +574,8 @@ func chromeBinary(t *testing.T) string {
 			return found
 		}
 	}
-	msg := "no Chromium found: install chromium or set " + envChrome
-	if browserRequired() {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testenv.Missing(t, "Chromium", "apt-get install chromium, or set "+envChrome+" to a Chrome binary")
 	return ""
-}
-
-func browserRequired() bool {
-	ci, _ := strconv.ParseBool(os.Getenv("CI"))
-	return ci || os.Getenv(envRequire) == "1"
 }
 
 // screenshot saves a full-page PNG of the tab as

@@ -11,6 +11,7 @@ import (
 
 	"mutualauth/server/account"
 	"mutualauth/server/audit"
+	"mutualauth/server/clientcert"
 	"mutualauth/server/phrase"
 	"mutualauth/store"
 )
@@ -26,6 +27,8 @@ type AccountHandler struct {
 	Sessions *SessionManager
 	Reauth   *ReauthHandler
 	Flash    flashes
+	// Certs finds the client certificate of a request; nil: off.
+	Certs *clientcert.Source
 	// Secure marks the device cookie Secure when it is cleared (https).
 	Secure bool
 	Now    func() time.Time
@@ -43,8 +46,9 @@ type accountUser struct {
 type accountView struct {
 	User accountUser `json:"user"`
 	userActivity
-	ReauthUntil       *time.Time `json:"reauth_until"`
-	WebAuthnAvailable bool       `json:"webauthn_available"`
+	ReauthUntil        *time.Time `json:"reauth_until"`
+	WebAuthnAvailable  bool       `json:"webauthn_available"`
+	ClientCertificates certOffer  `json:"client_certificates"`
 	// RecoverySignIns are the latest sign-ins with a recovery code.
 	RecoverySignIns []recoverySignIn `json:"recovery_sign_ins"`
 }
@@ -74,6 +78,9 @@ func (h *AccountHandler) view(c echo.Context, s store.Session, u store.User) (ac
 	if v.userActivity, err = loadActivity(ctx, h.Durable, h.Sessions.Store, u, h.activityQuery(c, s)); err != nil {
 		return v, err
 	}
+	if v.ClientCertificates, err = h.certOffer(c); err != nil {
+		return v, err
+	}
 	until, err := h.Reauth.Until(ctx, s)
 	if err != nil {
 		return v, err
@@ -97,7 +104,11 @@ func (h *AccountHandler) view(c echo.Context, s store.Session, u store.User) (ac
 // activityQuery marks this request's session and device, and lists only
 // unexpired devices.
 func (h *AccountHandler) activityQuery(c echo.Context, s store.Session) activityQuery {
-	return activityQuery{me: s, requestDevice: requestDevice(c), liveAt: h.Now()}
+	q := activityQuery{me: s, requestDevice: requestDevice(c), liveAt: h.Now()}
+	if p := presentedCert(h.Certs, c.Request()); p != nil {
+		q.requestCert = p.Fingerprint
+	}
+	return q
 }
 
 // ---- the edge of the changes that touch cookies ----------------------------

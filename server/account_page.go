@@ -60,10 +60,10 @@ func (h *AccountHandler) Page(c echo.Context) error {
 		webauthn = "on"
 	}
 	return render(c, "account", templates.Page{
-		Title:  "Your account",
-		Script: "account.js",
-		Data:   map[string]string{"webauthn": webauthn},
-		User:   h.pageUser(s, u),
+		Title:   "Your account",
+		Scripts: []string{"account.js"},
+		Data:    map[string]string{"webauthn": webauthn},
+		User:    h.pageUser(s, u),
 		Body: accountPage{
 			Account: v, Flash: h.Flash.take(c), PasswordMinLen: h.Self.Rules.PasswordMinLength(),
 			PhraseMin: phrase.MinLength, PhraseMax: phrase.MaxLength, ReauthMinutes: int(ReauthTTL / time.Minute),
@@ -184,7 +184,7 @@ func (h *AccountHandler) FormRecoveryCodes(c echo.Context) error {
 		return err
 	}
 	return render(c, "account_codes", templates.Page{
-		Title: "Your new recovery codes", Script: "account.js", User: h.pageUser(s, u),
+		Title: "Your new recovery codes", Scripts: []string{"account.js"}, User: h.pageUser(s, u),
 		Body: struct{ Codes []string }{codes},
 	})
 }

@@ -84,6 +84,8 @@ type adminUserView struct {
 	Credentials                   []credentialView
 	Devices                       []deviceView
 	Sessions                      []sessionView
+	Certificates                  []certView
+	CertsEnabled                  bool // client CAs are configured
 	Invite                        *adminInviteView
 	Events                        []adminEventRow
 	AuditURL                      string
@@ -134,11 +136,11 @@ func (p *AdminPages) page(c echo.Context, status int, title string, body any) er
 	s, _ := sessionOf(c)
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.Render(status, "admin", templates.Page{
-		Title:  title,
-		Script: "admin.js",
-		Data:   map[string]string{"layout": "wide"},
-		User:   &templates.PageUser{Username: s.Username, DisplayName: s.DisplayName, Admin: true},
-		Body:   body,
+		Title:   title,
+		Scripts: []string{"admin.js"},
+		Data:    map[string]string{"layout": "wide"},
+		User:    &templates.PageUser{Username: s.Username, DisplayName: s.DisplayName, Admin: true},
+		Body:    body,
 	})
 }
 
@@ -319,6 +321,7 @@ func (p *AdminPages) renderUser(c echo.Context, base adminBase, invite *adminInv
 	v.NoSecondFactor = d.User.Enrolled && !d.Factors.TOTP && len(d.Factors.Credentials) == 0
 	v.FewRecovery = d.User.Enrolled && d.Factors.RecoveryCodesLeft < 3
 	v.Credentials, v.Devices, v.Sessions = d.Factors.Credentials, d.Devices, d.Sessions
+	v.Certificates, v.CertsEnabled = d.Certificates, p.Admin.Ops.Certs != nil
 	events, _, err := p.Admin.listAudit(c.Request().Context(), store.AuditQuery{Subject: id, Limit: 10})
 	if err != nil {
 		return err

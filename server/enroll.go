@@ -176,9 +176,9 @@ func (h *EnrollHandler) Page(c echo.Context) error {
 		return err
 	}
 	return render(c, "enroll", templates.Page{
-		Title:  "Set up your account",
-		Script: "enroll.js",
-		Data:   map[string]string{"api": "/api/v1/enroll/" + e.token},
+		Title:   "Set up your account",
+		Scripts: []string{"proof.js", "enroll.js"},
+		Data:    map[string]string{"api": "/api/v1/enroll/" + e.token},
 		Body: struct {
 			Username, DisplayName string
 			PasswordMinLen        int

@@ -21,11 +21,7 @@ import (
 // session is still there when Redis is back (AOF). The real-process
 // version, with logins running, is e2e/fault_test.go.
 func TestNoSilentLogoutOnAnyRoute(t *testing.T) {
-	rs, err := redistest.Start("--appendonly", "yes", "--appendfsync", "always")
-	if err != nil {
-		t.Fatalf("start a redis-server: %v", err)
-	}
-	t.Cleanup(func() { _ = rs.Close() })
+	rs := redistest.StartT(t, "--appendonly", "yes", "--appendfsync", "always")
 	t.Setenv(redistest.EnvURL, rs.URL())
 	e := newCountingEnv(t, "http", nil)
 	inviteTok, _ := (&testServer{Deps: e.Deps}).invite(t, "outage", "")

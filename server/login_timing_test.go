@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,9 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"mutualauth/server/account"
+	"mutualauth/server/clientcert"
 	"mutualauth/server/config"
 	"mutualauth/server/factor"
 	"mutualauth/server/keys"
@@ -27,8 +27,6 @@ import (
 	"mutualauth/server/password"
 	"mutualauth/server/secretbox"
 	"mutualauth/store"
-	redisstore "mutualauth/store/redis"
-	"mutualauth/store/redis/redistest"
 	sqlstore "mutualauth/store/sql"
 )
 
@@ -54,12 +52,25 @@ type timingServer struct {
 	strangerID  string
 }
 
-func newTimingServer(tb testing.TB) *timingServer {
+func newTimingServer(tb testing.TB) *timingServer { return newTimingServerOn(tb, nil) }
+
+// timingTLS makes newTimingServerOn serve HTTPS with this configuration,
+// accept client certificates from certs, and talk to it with client.
+type timingTLS struct {
+	server, client *tls.Config
+	certs          *clientcert.Source
+	bind           bool // MUTUALAUTH_TLS_BIND_SESSIONS
+}
+
+func newTimingServerOn(tb testing.TB, tt *timingTLS) *timingServer {
 	tb.Helper()
 	ctx := context.Background()
 	hs := httptest.NewUnstartedServer(nil)
 	_, port, _ := net.SplitHostPort(hs.Listener.Addr().String())
 	issuer := "http://localhost:" + port
+	if tt != nil {
+		issuer = "https://localhost:" + port
+	}
 	dir := tb.TempDir()
 	env := map[string]string{config.EnvPublicURL: issuer, config.EnvDataDir: dir, config.EnvIPRateLimit: "0"}
 	cfg, err := config.FromEnv(func(k string) string { return env[k] })
@@ -71,12 +82,7 @@ func newTimingServer(tb testing.TB) *timingServer {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { durable.Close() })
-	ropts, err := redis.ParseURL(redistest.URL(tb))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ephemeral := redisstore.NewFromClient(redis.NewClient(ropts), redistest.NewPrefix())
-	tb.Cleanup(func() { ephemeral.Close() })
+	ephemeral := testEphemeral(tb)
 	key, err := secretbox.LoadKey("", dir)
 	if err != nil {
 		tb.Fatal(err)
@@ -95,14 +101,25 @@ func newTimingServer(tb testing.TB) *timingServer {
 	}
 	d := Deps{Config: cfg, Durable: durable, Ephemeral: ephemeral, Keys: ring, Box: box, Hasher: hasher,
 		Log: slog.New(slog.DiscardHandler), Now: time.Now}
+	client := &http.Client{Timeout: 30 * time.Second}
+	if tt != nil {
+		d.ClientCerts = tt.certs
+		d.Config.TLSClientCAFile, d.Config.TLSBindSessions = "in-memory", tt.bind
+		client.Transport = &http.Transport{TLSClientConfig: tt.client, MaxIdleConnsPerHost: 64}
+	}
 	app, err := New(d)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	hs.Config.Handler = app
-	hs.Start()
+	if tt != nil {
+		hs.TLS = tt.server
+		hs.StartTLS()
+	} else {
+		hs.Start()
+	}
 	tb.Cleanup(hs.Close)
-	ts := &timingServer{url: issuer, deps: d, client: &http.Client{Timeout: 30 * time.Second}}
+	ts := &timingServer{url: issuer, deps: d, client: client}
 	known := ts.enroll(tb, "known.user")
 	// The known user has a passkey; the stranger answers with a passkey of
 	// an account of their own.

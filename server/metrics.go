@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -20,6 +21,21 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	// Logins counts authentication attempts by step and result.
 	Logins *prometheus.CounterVec
+
+	hotMu sync.RWMutex
+	hot   map[seriesKey]series
+}
+
+// seriesKey and series are the resolved request series of one route,
+// method and status: a label lookup costs more than a cached verify.
+type seriesKey struct {
+	route, method string
+	status        int
+}
+
+type series struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 // NewMetrics registers the server's series and the Go runtime collectors.
@@ -76,4 +92,34 @@ func (m *Metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 func (m *Metrics) observe(route, method string, status int, d time.Duration) {
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+// observeHot is observe for the forward-auth route: it resolves each
+// method and status once. Methods other than GET, HEAD and POST (any a
+// client sends) go through observe, so the map stays small.
+func (m *Metrics) observeHot(route, method string, status int, d time.Duration) {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost:
+	default:
+		m.observe(route, method, status, d)
+		return
+	}
+	k := seriesKey{route, method, status}
+	m.hotMu.RLock()
+	s, ok := m.hot[k]
+	m.hotMu.RUnlock()
+	if !ok {
+		s = series{
+			requests: m.requests.WithLabelValues(route, method, strconv.Itoa(status)),
+			latency:  m.latency.WithLabelValues(route, method),
+		}
+		m.hotMu.Lock()
+		if m.hot == nil {
+			m.hot = make(map[seriesKey]series)
+		}
+		m.hot[k] = s
+		m.hotMu.Unlock()
+	}
+	s.requests.Inc()
+	s.latency.Observe(d.Seconds())
 }

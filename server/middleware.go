@@ -34,19 +34,37 @@ func securityHeaders(secure bool) echo.MiddlewareFunc {
 
 // setSecurityHeaders sets the security headers of every response; secure
 // (an https public URL) adds HSTS. Handlers outside echo's middleware (the
-// forward-auth fast path) call it themselves.
+// forward-auth fast path) call it themselves. The values are shared
+// one-element slices: no allocation per response.
 func setSecurityHeaders(h http.Header, secure bool) {
-	h.Set("Content-Security-Policy", defaultCSP)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	h.Set("Cross-Origin-Resource-Policy", "same-origin")
-	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+	for _, f := range securityHeaderFields {
+		h[f.name] = f.value
+	}
 	if secure {
-		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		h["Strict-Transport-Security"] = hstsValue
 	}
 }
+
+// securityHeaderFields are the headers setSecurityHeaders sets, under their
+// canonical names.
+var securityHeaderFields = [...]struct {
+	name  string
+	value []string
+}{
+	{"Content-Security-Policy", headerList(defaultCSP)},
+	{"X-Content-Type-Options", headerList("nosniff")},
+	{"X-Frame-Options", headerList("DENY")},
+	{"Referrer-Policy", headerList("no-referrer")},
+	{"Cross-Origin-Opener-Policy", headerList("same-origin")},
+	{"Cross-Origin-Resource-Policy", headerList("same-origin")},
+	{"Permissions-Policy", headerList("camera=(), microphone=(), geolocation=(), payment=()")},
+}
+
+var hstsValue = headerList("max-age=63072000; includeSubDomains")
+
+// headerList is a header value to share between responses. Its capacity is
+// one, so Header.Add copies it instead of writing into it.
+func headerList(v string) []string { return []string{v}[:1:1] }
 
 // OriginChecker says whether a cross-origin browser may call an endpoint:
 // the issuer's own origin always, registered widget client origins only for

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"mutualauth/server/clientcert"
 	"mutualauth/server/config"
 	"mutualauth/server/keys"
 	"mutualauth/server/password"
@@ -26,6 +27,9 @@ type Deps struct {
 	Box       *secretbox.Box
 	Hasher    *password.Hasher
 	Log       *slog.Logger
+	// ClientCerts finds requests' verified client certificates; nil when
+	// no client CA is configured.
+	ClientCerts *clientcert.Source
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

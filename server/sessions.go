@@ -11,6 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"mutualauth/server/account"
+	"mutualauth/server/clientcert"
+	"mutualauth/server/login"
 	"mutualauth/server/token"
 	"mutualauth/store"
 )
@@ -24,6 +26,11 @@ type SessionManager struct {
 	Absolute time.Duration
 	Secure   bool
 	Now      func() time.Time
+	// Certs and BindCerts: with BindCerts, a session made with a client
+	// certificate counts only on requests that present that certificate
+	// (MUTUALAUTH_TLS_BIND_SESSIONS).
+	Certs     *clientcert.Source
+	BindCerts bool
 }
 
 // CookieName is __Host-mutualauth_session under https, else mutualauth_session.
@@ -37,6 +44,12 @@ func (m *SessionManager) CookieName() string {
 // Create starts a session for u and sets its cookie. A new token every time:
 // a login never reuses a session id.
 func (m *SessionManager) Create(c echo.Context, u store.User, amr []string, authTime time.Time) (store.Session, string, error) {
+	return m.CreateWithCert(c, u, amr, authTime, "")
+}
+
+// CreateWithCert is Create for a login made with the client certificate
+// of this fingerprint, kept in the session.
+func (m *SessionManager) CreateWithCert(c echo.Context, u store.User, amr []string, authTime time.Time, cert string) (store.Session, string, error) {
 	tok, err := token.New()
 	if err != nil {
 		return store.Session{}, "", err
@@ -57,6 +70,7 @@ func (m *SessionManager) Create(c echo.Context, u store.User, amr []string, auth
 		IdleExpiresAt: now.Add(m.Idle),
 		IP:            c.RealIP(),
 		UserAgent:     truncate(c.Request().UserAgent(), 256),
+		ClientCert:    cert,
 	}
 	if s.IdleExpiresAt.After(s.ExpiresAt) {
 		s.IdleExpiresAt = s.ExpiresAt
@@ -74,13 +88,37 @@ func (m *SessionManager) Create(c echo.Context, u store.User, amr []string, auth
 // token returns the session token from the cookie, or from an
 // "Authorization: Bearer" header for non-browser clients.
 func (m *SessionManager) token(r *http.Request) string {
-	if ck, err := r.Cookie(m.CookieName()); err == nil {
-		return ck.Value
+	if v, ok := cookieValue(r.Header["Cookie"], m.CookieName()); ok {
+		return v
 	}
 	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
 	}
 	return ""
+}
+
+// cookieValue is the value of the first cookie called name in the Cookie
+// header lines (RFC 6265 §5.4: "name=value" pairs separated by "; "),
+// found without parsing the other cookies as http.Request.Cookie does.
+// A value in double quotes loses them, as with net/http; the caller checks
+// the value's shape.
+func cookieValue(lines []string, name string) (string, bool) {
+	for _, line := range lines {
+		for line != "" {
+			var pair string
+			pair, line, _ = strings.Cut(line, ";")
+			pair = strings.TrimSpace(pair)
+			n, v, _ := strings.Cut(pair, "=")
+			if strings.TrimSpace(n) != name {
+				continue
+			}
+			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // Current returns the request's live session, refreshing its idle timeout.
@@ -107,6 +145,11 @@ func (m *SessionManager) current(r *http.Request) (store.Session, error) {
 	// cannot stretch a session (ASVS 5.0 V7.3).
 	if !now.Before(s.ExpiresAt) || !now.Before(s.IdleExpiresAt) {
 		return store.Session{}, errUnauthenticated()
+	}
+	if m.BindCerts && s.ClientCert != "" {
+		if c, err := m.Certs.FromRequest(r); err != nil || c.Fingerprint != s.ClientCert {
+			return store.Session{}, errUnauthenticated()
+		}
 	}
 	return s, nil
 }
@@ -178,7 +221,7 @@ func sessionOf(c echo.Context) (store.Session, bool) {
 func hasSecondFactor(amr []string) bool {
 	for _, m := range amr {
 		switch m {
-		case "otp", "hwk", "rec":
+		case login.MethodOTP, login.MethodHardware, login.MethodRecovery, login.MethodSoftwareKey:
 			return true
 		}
 	}

@@ -54,6 +54,7 @@ type SignInHandler struct {
 	Box         *secretbox.Box
 	Sessions    *SessionManager
 	Devices     *DeviceManager
+	CertLogin   *CertLogin
 	Audit       *audit.Auditor
 	Metrics     *Metrics
 	Log         *slog.Logger
@@ -87,6 +88,9 @@ type stepResponse struct {
 	Proof       string       `json:"proof,omitempty"`
 	Next        []login.Step `json:"next"`
 	PhraseShown bool         `json:"phrase_shown"`
+	// ClientCertificate is true when begin recognized the device by its
+	// client certificate (the hosted page says so).
+	ClientCertificate bool `json:"client_certificate,omitempty"`
 }
 
 // completion answers the step that completes a login.
@@ -186,6 +190,14 @@ func (h *SignInHandler) Begin(c echo.Context) error {
 		return err
 	}
 	recognized = recognized && known && factor.Unusable(&u) == ""
+	var holder *store.User
+	if known && factor.Unusable(&u) == "" {
+		holder = &u
+	}
+	cert, err := h.CertLogin.Check(ctx, c.Request(), holder)
+	if err != nil {
+		return err
+	}
 
 	tx := login.Transaction{Username: username, ClientID: req.ClientID, Audience: audience}
 	if known {
@@ -196,10 +208,20 @@ func (h *SignInHandler) Begin(c echo.Context) error {
 			return err
 		}
 	}
+	if cert.OK {
+		tx = tx.WithCert(cert.Fingerprint)
+	}
 	tx.CodesBarred = h.policy().BarsCodes(&tx)
 	tx, err = h.Tx.Create(ctx, tx)
 	if err != nil {
 		return err
+	}
+	if cert.Presented {
+		result := "failure"
+		if cert.OK {
+			result = "success"
+		}
+		h.record(ctx, tx, audit.LoginCert, result, cert.auditDetail())
 	}
 	var subject *store.User
 	if known {
@@ -214,7 +236,8 @@ func (h *SignInHandler) Begin(c echo.Context) error {
 	// the rest of begin together (DESIGN.md: one signature, one Redis
 	// write). Every factor step of the transaction is audited.
 	h.count(step, "success")
-	return c.JSON(http.StatusOK, stepResponse{LoginID: tx.ID, Proof: proof, Next: tx.Next(), PhraseShown: shown})
+	return c.JSON(http.StatusOK, stepResponse{LoginID: tx.ID, Proof: proof, Next: tx.Next(), PhraseShown: shown,
+		ClientCertificate: cert.OK})
 }
 
 // beginPasskey starts a passkey-first login (API contract v1.1,
@@ -409,6 +432,13 @@ func (h *SignInHandler) factor(c echo.Context, step login.Step, check checker) e
 		h.count(name, "wrong_step")
 		return errWrongStep()
 	}
+	// A certificate login goes on only over a request that still presents
+	// the certificate (a login id is no bearer of the second factor).
+	if tx.Cert != "" && !h.CertLogin.Presents(c.Request(), tx.Cert) {
+		h.record(ctx, tx, action, "failure", "fingerprint "+tx.Cert+": certificate not presented")
+		h.count(name, "failure")
+		return errInvalidCredentials()
+	}
 	if (step == login.StepOTP || step == login.StepRecovery) && tx.CodesBarred && !tx.Recognized {
 		// The same refusal for every username, before any code is looked at.
 		h.record(ctx, tx, action, "refused", "phishing-resistant factor required")
@@ -501,9 +531,14 @@ func (h *SignInHandler) complete(c echo.Context, tx login.Transaction, u *store.
 	}
 	now := h.Now()
 	amr := tx.AMR()
-	sess, _, err := h.Sessions.Create(c, *u, amr, now)
+	sess, _, err := h.Sessions.CreateWithCert(c, *u, amr, now, tx.Cert)
 	if err != nil {
 		return err
+	}
+	if tx.Cert != "" {
+		if err := h.CertLogin.Bindings.TouchClientCert(ctx, tx.Cert, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 	}
 	devTok := ""
 	if req.TrustDevice == nil || *req.TrustDevice {
@@ -539,7 +574,11 @@ func (h *SignInHandler) complete(c echo.Context, tx login.Transaction, u *store.
 	if out.Proof, _, err = h.proof(c, tx, u, req.ClientNonce); err != nil {
 		return err
 	}
-	h.record(ctx, tx, audit.LoginComplete, "success", "amr "+strings.Join(amr, "+")+", session "+sess.ID)
+	detail := "amr " + strings.Join(amr, "+") + ", session " + sess.ID
+	if tx.Cert != "" {
+		detail += ", certificate fingerprint " + tx.Cert
+	}
+	h.record(ctx, tx, audit.LoginComplete, "success", detail)
 	h.count("complete", "success")
 	return c.JSON(http.StatusOK, out)
 }
@@ -773,9 +812,9 @@ func (p *LoginPage) Serve(c echo.Context) error {
 		return err
 	}
 	return render(c, "login", templates.Page{
-		Title:  "Sign in",
-		Script: "login.js",
-		Data:   map[string]string{"issuer": p.Issuer, "return-to": returnTo},
+		Title:   "Sign in",
+		Scripts: []string{"proof.js", "login.js"},
+		Data:    map[string]string{"issuer": p.Issuer, "return-to": returnTo},
 	})
 }
 

@@ -21,13 +21,15 @@ import (
 	"mutualauth/server/keys"
 	"mutualauth/server/password"
 	"mutualauth/server/secretbox"
+	"mutualauth/store"
+	"mutualauth/store/memory"
 	redisstore "mutualauth/store/redis"
 	"mutualauth/store/redis/redistest"
 	sqlstore "mutualauth/store/sql"
 )
 
 // testServer is the real application on an httptest server, with real
-// SQLite (fresh per test) and real Redis (a fresh key prefix per test).
+// SQLite (fresh per test) and the ephemeral store of testEphemeral.
 type testServer struct {
 	*httptest.Server
 	Deps   Deps
@@ -40,6 +42,26 @@ type testOptions struct {
 	Env map[string]string
 	// FastHash uses cheap argon2id parameters so tests run quickly.
 	FastHash bool
+}
+
+// testEphemeral is a fresh ephemeral store: Redis under a new key prefix
+// when redistest.Wanted (MUTUALAUTH_TEST_REDIS_URL set, CI=true,
+// MUTUALAUTH_TEST_REQUIRE=1), else the in-memory store, so that the tests
+// need no redis-server on a developer's machine.
+func testEphemeral(tb testing.TB) store.Ephemeral {
+	tb.Helper()
+	var e store.Ephemeral
+	if redistest.Wanted() {
+		ropts, err := redis.ParseURL(redistest.URL(tb))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		e = redisstore.NewFromClient(redis.NewClient(ropts), redistest.NewPrefix())
+	} else {
+		e = memory.New()
+	}
+	tb.Cleanup(func() { e.Close() })
+	return e
 }
 
 func newTestServer(t *testing.T, opts testOptions) *testServer {
@@ -67,12 +89,7 @@ func newTestServer(t *testing.T, opts testOptions) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { durable.Close() })
-	ropts, err := redis.ParseURL(redistest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ephemeral := redisstore.NewFromClient(redis.NewClient(ropts), redistest.NewPrefix())
-	t.Cleanup(func() { ephemeral.Close() })
+	ephemeral := testEphemeral(t)
 
 	key, err := secretbox.LoadKey("", cfg.DataDir)
 	if err != nil {

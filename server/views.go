@@ -120,9 +120,13 @@ type sessionView struct {
 // Methods names the session's authentication methods (RFC 8176 values)
 // for people.
 func (s sessionView) Methods() string {
-	names := map[string]string{"pwd": "password", "otp": "authenticator code", "hwk": "passkey", "rec": "recovery code"}
+	names := map[string]string{"pwd": "password", "otp": "authenticator code", "hwk": "passkey", "rec": "recovery code",
+		"swk": "device certificate"}
 	out := make([]string, 0, len(s.AMR))
 	for _, m := range s.AMR {
+		if m == "mfa" { // says that the others are two factors, no method of its own
+			continue
+		}
 		if n, ok := names[m]; ok {
 			out = append(out, n)
 		} else {
@@ -158,6 +162,8 @@ type userActivity struct {
 	Factors  factorsView   `json:"factors"`
 	Devices  []deviceView  `json:"devices"`
 	Sessions []sessionView `json:"sessions"`
+	// Certificates are the client certificates bound to the user.
+	Certificates []certView `json:"certificates"`
 }
 
 // activityQuery says how to read a userActivity: me is the session of the
@@ -168,6 +174,9 @@ type activityQuery struct {
 	me            store.Session
 	requestDevice []byte
 	liveAt        time.Time
+	// requestCert is the fingerprint of the request's verified client
+	// certificate ("": none), to mark it current.
+	requestCert string
 }
 
 func loadActivity(ctx context.Context, d store.Durable, sessions store.Sessions, u store.User, q activityQuery) (userActivity, error) {
@@ -189,6 +198,9 @@ func loadActivity(ctx context.Context, d store.Durable, sessions store.Sessions,
 		return a, err
 	}
 	a.Sessions = viewSessions(all, q.me)
+	if a.Certificates, err = loadCerts(ctx, d, u.ID, q.requestCert); err != nil {
+		return a, err
+	}
 	return a, nil
 }
 

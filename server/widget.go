@@ -163,8 +163,8 @@ func (h *WidgetHandler) Embed(c echo.Context) error {
 		host, pinned = "", ""
 	}
 	return c.Render(status, "embed", templates.Page{
-		Title:  "Sign in",
-		Script: "login.js",
+		Title:   "Sign in",
+		Scripts: []string{"proof.js", "embed.js", "login.js"},
 		Data: map[string]string{
 			"issuer": h.Issuer, "mode": mode, "client-id": cl.ID, "host-origin": host,
 			"pinned-key": pinned, "refusal": refusal,

@@ -49,7 +49,7 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 
 	auditor := &audit.Auditor{Store: d.Durable, Log: d.Log, Now: d.Now}
 	sessions := &SessionManager{Store: d.Ephemeral, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute,
-		Secure: cfg.Secure(), Now: d.Now}
+		Secure: cfg.Secure(), Now: d.Now, Certs: d.ClientCerts, BindCerts: cfg.TLSBindSessions}
 	devices := &DeviceManager{Store: d.Durable, TTL: cfg.DeviceTTL, Secure: cfg.Secure(), Now: d.Now}
 	ceremonies := &passkey.Ceremonies{RP: rp, KV: d.Ephemeral, Credentials: d.Durable, Now: d.Now}
 	verifier := &factor.Verifier{
@@ -74,7 +74,8 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 		IPLimit:  &login.RateLimiter{KV: d.Ephemeral, Limit: cfg.IPRateLimit, Now: d.Now},
 		Verifier: verifier, Ceremonies: ceremonies, Keys: d.Keys, Box: d.Box,
 		Sessions: sessions, Devices: devices, Audit: auditor, Metrics: metrics, Log: d.Log, Now: d.Now,
-		Policy: login.Policy(cfg.PhishingResistant),
+		CertLogin: &CertLogin{Certs: d.ClientCerts, Bindings: d.Durable},
+		Policy:    login.Policy(cfg.PhishingResistant),
 	}
 	h.loginPage = &LoginPage{Issuer: issuer, Clients: d.Durable}
 	h.sessionAPI = &SessionHandler{Sessions: sessions, Audit: auditor}
@@ -93,13 +94,13 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 			RequireReauth: h.reauth.Require, TOTPIssuer: cfg.RPID(), Now: d.Now,
 		},
 		Durable: d.Durable, Sessions: sessions, Reauth: h.reauth,
-		Flash:  flashes{Cookie: accountFlashCookie, Path: "/account", Secure: cfg.Secure()},
-		Secure: cfg.Secure(), Now: d.Now,
+		Flash: flashes{Cookie: accountFlashCookie, Path: "/account", Secure: cfg.Secure()},
+		Certs: d.ClientCerts, Secure: cfg.Secure(), Now: d.Now,
 	}
 	h.admin = &AdminHandler{
 		Ops: &account.Admin{
 			Durable: d.Durable, Sessions: d.Ephemeral, KV: d.Ephemeral, Audit: auditor,
-			InviteTTL: cfg.InviteTTL, Now: d.Now,
+			InviteTTL: cfg.InviteTTL, Certs: d.ClientCerts, Now: d.Now,
 		},
 		Durable: d.Durable, Sessions: sessions, Issuer: issuer,
 	}

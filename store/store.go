@@ -11,6 +11,7 @@ type Durable interface {
 	Credentials
 	RecoveryCodes
 	Devices
+	ClientCerts
 	Invites
 	Clients
 	Audit
@@ -75,6 +76,20 @@ type Devices interface {
 	ListDevices(ctx context.Context, userID string) ([]Device, error)
 	DeleteDevice(ctx context.Context, userID, id string) error
 	DeleteUserDevices(ctx context.Context, userID string) error
+}
+
+// ClientCerts holds the client certificates bound to users.
+type ClientCerts interface {
+	// AddClientCert returns ErrAlreadyExists when the fingerprint is bound
+	// (to this user or another), ErrNotFound when the user does not exist.
+	AddClientCert(ctx context.Context, c ClientCert) error
+	GetClientCert(ctx context.Context, fingerprint string) (ClientCert, error)
+	// ListClientCerts returns the user's certificates, oldest first.
+	ListClientCerts(ctx context.Context, userID string) ([]ClientCert, error)
+	TouchClientCert(ctx context.Context, fingerprint string, at time.Time) error
+	// DeleteClientCert returns ErrNotFound when the user has no such certificate.
+	DeleteClientCert(ctx context.Context, userID, fingerprint string) error
+	DeleteUserClientCerts(ctx context.Context, userID string) error
 }
 
 // Invites holds enrollment invitations.
@@ -150,8 +165,10 @@ type Sessions interface {
 	CreateSession(ctx context.Context, s Session) error
 	// TouchSession returns the session with this token hash if it is valid
 	// at now (before IdleExpiresAt and ExpiresAt), after moving LastSeenAt to
-	// now and IdleExpiresAt to min(now+idle, ExpiresAt). ErrNotFound when it
-	// is missing or expired.
+	// now and IdleExpiresAt to min(now+idle, ExpiresAt). A backend may leave
+	// both behind by a bounded interval it documents, never ahead; the
+	// Redis store writes them at most once a minute. ErrNotFound when it is
+	// missing or expired.
 	TouchSession(ctx context.Context, tokenHash string, now time.Time, idle time.Duration) (Session, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
 	// ListSessions returns the user's live sessions, oldest first.

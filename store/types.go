@@ -73,6 +73,22 @@ type Device struct {
 	ExpiresAt  time.Time
 }
 
+// ClientCert is a TLS client certificate bound to one user, named by the
+// lowercase hex SHA-256 of its DER. The other fields describe the
+// certificate for people (what it was when it was bound); whether it is
+// valid now is checked at every use against the CAs and CRLs.
+type ClientCert struct {
+	Fingerprint string // unique
+	UserID      string
+	Subject     string
+	Issuer      string
+	Serial      string // hex
+	NotBefore   time.Time
+	NotAfter    time.Time
+	CreatedAt   time.Time
+	LastUsedAt  time.Time // zero = never used
+}
+
 // Invite is an enrollment invitation, stored by the hash of its token.
 type Invite struct {
 	TokenHash []byte // unique
@@ -143,4 +159,7 @@ type Session struct {
 	IdleExpiresAt time.Time // idle timeout, never after ExpiresAt
 	IP            string
 	UserAgent     string
+	// ClientCert is the fingerprint of the client certificate the session
+	// was made with, if any (MUTUALAUTH_TLS_BIND_SESSIONS binds to it).
+	ClientCert string
 }

@@ -16,7 +16,7 @@ var files embed.FS
 // Page is what every page template receives.
 type Page struct {
 	Title   string
-	Script  string            // a file in web/, loaded with defer
+	Scripts []string          // files in web/, loaded in this order after common.js
 	Data    map[string]string // rendered as data- attributes on <main>
 	User    *PageUser         // the signed-in user, if any
 	Body    any               // the page's own data

@@ -34,3 +34,32 @@ func TestDataAttributesAreRenderedAndEscaped(t *testing.T) {
 		t.Errorf("unsafe or broken output:\n%s", out)
 	}
 }
+
+// TestScriptsLoadInOrderAfterCommon: the layout is the one place a page's
+// scripts are loaded: common.js first, then the page's own in the order
+// given, all deferred, and none inline (the CSP allows only 'self').
+func TestScriptsLoadInOrderAfterCommon(t *testing.T) {
+	set, err := Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	err = set.Render(&buf, "login", Page{Title: "x", Scripts: []string{"proof.js", "login.js"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	want := `<script src="/static/common.js" defer></script>
+<script src="/static/proof.js" defer></script>
+<script src="/static/login.js" defer></script>`
+	if !strings.Contains(out, want) || strings.Count(out, "<script") != 3 {
+		t.Errorf("scripts are not loaded as %s:\n%s", want, out)
+	}
+	buf.Reset()
+	if err := set.Render(&buf, "error", Page{Title: "x", Body: struct{ Title, Detail string }{"T", "D"}}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "<script") {
+		t.Errorf("a page without scripts loads one:\n%s", buf.String())
+	}
+}

@@ -11,7 +11,7 @@
 
   var MESSAGE_KEY = "mutualauth:account-message";
 
-  function $(id) { return document.getElementById(id); }
+  var $ = MA.$;
 
   // ---- messages --------------------------------------------------------------
 
@@ -64,12 +64,9 @@
 
   function problemText(res) {
     var b = res.body || {};
-    if (res.status === 429) {
-      var wait = res.headers && res.headers.get("Retry-After");
-      return "Too many attempts. " + (wait ? "Wait " + wait + " seconds, then try again." : "Wait, then try again.");
-    }
+    if (res.status === 429) return MA.tooMany(res);
     if (res.status === 401 && b.code === "unauthenticated") return "Your session has ended. Sign in again.";
-    return b.detail || ("The request failed (" + res.status + ").");
+    return MA.detail(res);
   }
 
   // ---- API calls with re-authentication ----------------------------------------
@@ -138,7 +135,7 @@
     if (!code) { dialogError("Enter a code from your authenticator app or a recovery code."); $("rd-code").focus(); return; }
     var res = await guarded(function () {
       return MA.api("POST", "/api/v1/account/reauth", { password: password, code: code });
-    }, $("reauth-dialog-form"), dialogError);
+    }, $("reauth-dialog-form"));
     if (!res) return;
     if (res.status === 204) { closeReauth(true); return; }
     dialogError(reauthFailure(res));
@@ -148,7 +145,7 @@
   async function passkeyInDialog() {
     var password = $("rd-password").value;
     if (!password) { dialogError("Enter your password, then use your passkey."); $("rd-password").focus(); return; }
-    var res = await guarded(function () { return passkeyReauth(password); }, $("reauth-dialog-form"), dialogError);
+    var res = await guarded(function () { return passkeyReauth(password); }, $("reauth-dialog-form"));
     if (!res) return;
     if (res.status === 204) { closeReauth(true); return; }
     dialogError(reauthFailure(res));
@@ -160,12 +157,12 @@
     if (opts.status !== 200 || !opts.body || !opts.body.publicKey) return opts;
     var cred;
     try {
-      cred = await navigator.credentials.get({ publicKey: requestOptions(opts.body.publicKey) });
+      cred = await navigator.credentials.get({ publicKey: MA.webauthn.requestOptions(opts.body.publicKey) });
     } catch (e) {
       return { status: 0, body: { detail: passkeyError(e) } };
     }
     if (!cred) return { status: 0, body: { detail: "No passkey was chosen." } };
-    return MA.api("POST", "/api/v1/account/reauth", { password: password, credential: assertionJSON(cred) });
+    return MA.api("POST", "/api/v1/account/reauth", { password: password, credential: MA.webauthn.credentialJSON(cred) });
   }
 
   function passkeyError(e) {
@@ -174,74 +171,15 @@
     return "Your browser could not use a passkey here (" + (e && e.name ? e.name : "error") + ").";
   }
 
-  // guarded runs fn with the form's buttons disabled and reports a network
-  // failure through report; it returns fn's result or null.
-  async function guarded(fn, form, report) {
+  // guarded runs fn with the form's buttons disabled and returns its result.
+  async function guarded(fn, form) {
     var buttons = form ? form.querySelectorAll("button") : [];
     buttons.forEach(function (b) { b.disabled = true; });
     try {
       return await fn();
-    } catch (e) {
-      report("The server could not be reached. Check your connection and try again.");
-      return null;
     } finally {
       buttons.forEach(function (b) { b.disabled = false; });
     }
-  }
-
-  // ---- WebAuthn JSON (Level 3 helpers when the browser has them) -------------------
-
-  function requestOptions(json) {
-    if (window.PublicKeyCredential && typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function") {
-      return PublicKeyCredential.parseRequestOptionsFromJSON(json);
-    }
-    var o = Object.assign({}, json);
-    o.challenge = MA.b64u.decode(json.challenge);
-    if (Array.isArray(json.allowCredentials)) {
-      o.allowCredentials = json.allowCredentials.map(function (c) { return Object.assign({}, c, { id: MA.b64u.decode(c.id) }); });
-    }
-    return o;
-  }
-
-  function creationOptions(json) {
-    if (window.PublicKeyCredential && typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function") {
-      return PublicKeyCredential.parseCreationOptionsFromJSON(json);
-    }
-    var o = Object.assign({}, json);
-    o.challenge = MA.b64u.decode(json.challenge);
-    o.user = Object.assign({}, json.user, { id: MA.b64u.decode(json.user.id) });
-    if (Array.isArray(json.excludeCredentials)) {
-      o.excludeCredentials = json.excludeCredentials.map(function (c) { return Object.assign({}, c, { id: MA.b64u.decode(c.id) }); });
-    }
-    return o;
-  }
-
-  function assertionJSON(cred) {
-    if (typeof cred.toJSON === "function") return cred.toJSON();
-    var r = cred.response, enc = MA.b64u.encode;
-    return {
-      id: cred.id, rawId: enc(cred.rawId), type: cred.type,
-      authenticatorAttachment: cred.authenticatorAttachment || undefined,
-      response: {
-        clientDataJSON: enc(r.clientDataJSON), authenticatorData: enc(r.authenticatorData),
-        signature: enc(r.signature), userHandle: r.userHandle ? enc(r.userHandle) : undefined
-      },
-      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {}
-    };
-  }
-
-  function registrationJSON(cred) {
-    if (typeof cred.toJSON === "function") return cred.toJSON();
-    var r = cred.response, enc = MA.b64u.encode;
-    return {
-      id: cred.id, rawId: enc(cred.rawId), type: cred.type,
-      authenticatorAttachment: cred.authenticatorAttachment || undefined,
-      response: {
-        clientDataJSON: enc(r.clientDataJSON), attestationObject: enc(r.attestationObject),
-        transports: typeof r.getTransports === "function" ? r.getTransports() : []
-      },
-      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {}
-    };
   }
 
   // ---- forms -------------------------------------------------------------------------
@@ -263,8 +201,7 @@
       if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
       var api = form.dataset.api.split(" ");
       var method = api[0], path = api[1];
-      var res = await guarded(function () { return call(method, path, formBody(form, method)); }, form,
-        function (text) { showMessage("error", text); });
+      var res = await guarded(function () { return call(method, path, formBody(form, method)); }, form);
       if (!res) return;
       if (res.status < 200 || res.status > 299) {
         showMessage("error", form.dataset.api === "POST /api/v1/account/reauth" ? reauthFailure(res) : problemText(res));
@@ -300,62 +237,33 @@
   var codesOffer = 0;
 
   function showCodes(codes) {
-    var list = $("codes");
-    list.textContent = "";
-    codes.forEach(function (c) {
-      var li = document.createElement("li");
-      li.textContent = c;
-      list.appendChild(li);
-    });
+    MA.recoveryCodes(codes, codesHeading());
     $("codes-panel").hidden = false;
     var left = $("codes-left");
     if (left) left.textContent = String(codes.length);
-    setUpCodeButtons();
     $("codes-copy").focus();
   }
 
-  function codesText() {
-    return Array.prototype.map.call($("codes").querySelectorAll("li"), function (li) { return li.textContent.trim(); }).join("\n") + "\n";
-  }
-
-  function setUpCodeButtons() {
-    var link = $("codes-download");
-    if (link) {
-      if (link.dataset.url) URL.revokeObjectURL(link.dataset.url);
-      link.dataset.url = URL.createObjectURL(new Blob([codesText()], { type: "text/plain" }));
-      link.href = link.dataset.url;
-    }
-  }
-
-  async function copyCodes() {
-    var note = $("codes-copied");
-    try {
-      await navigator.clipboard.writeText(codesText());
-      note.textContent = "Copied.";
-    } catch (e) {
-      note.textContent = "Copying is not allowed here: select the codes and copy them by hand.";
-    }
-  }
+  function codesHeading() { return "mutualauth recovery codes at " + location.host + "\n"; }
 
   async function addPasskey(ev) {
     ev.preventDefault();
     var form = $("passkey-add");
     var name = $("passkey-name").value.trim();
-    var report = function (text) { showMessage("error", text); };
     var res = await guarded(async function () {
       var opts = await call("POST", "/api/v1/account/webauthn/options", {});
       if (!opts || opts.status !== 200 || !opts.body || !opts.body.publicKey) return opts;
       var cred;
       try {
-        cred = await navigator.credentials.create({ publicKey: creationOptions(opts.body.publicKey) });
+        cred = await navigator.credentials.create({ publicKey: MA.webauthn.creationOptions(opts.body.publicKey) });
       } catch (e) {
         return { status: 0, body: { detail: passkeyError(e) } };
       }
       if (!cred) return { status: 0, body: { detail: "No passkey was created." } };
-      return call("POST", "/api/v1/account/webauthn", { credential: registrationJSON(cred), name: name });
-    }, form, report);
+      return call("POST", "/api/v1/account/webauthn", { credential: MA.webauthn.credentialJSON(cred), name: name });
+    }, form);
     if (!res) return;
-    if (res.status !== 200) { report(problemText(res)); return; }
+    if (res.status !== 200) { showMessage("error", problemText(res)); return; }
     var added = (res.body && res.body.credential && res.body.credential.name) || "passkey";
     reloadWith("ok", "Added “" + added + "”. You can now sign in with it.", res.body.other_sessions || 0);
   }
@@ -364,20 +272,20 @@
     var password = $("reauth-password").value;
     if (!password) { showMessage("error", "Enter your password, then use your passkey."); $("reauth-password").focus(); return; }
     var form = $("reauth-form");
-    var res = await guarded(function () { return passkeyReauth(password); }, form, function (t) { showMessage("error", t); });
+    var res = await guarded(function () { return passkeyReauth(password); }, form);
     if (!res) return;
     if (res.status === 204) { reloadWith("ok", form.dataset.ok || "Confirmed."); return; }
     showMessage("error", reauthFailure(res));
   }
 
   async function suggestPhrase() {
-    try {
-      var res = await MA.api("GET", "/api/v1/account/phrase/suggestion");
-      if (res.status === 200 && res.body && res.body.phrase) {
-        $("new-phrase").value = res.body.phrase;
-        $("new-phrase").focus();
-      }
-    } catch (e) { showMessage("error", "The server could not be reached."); }
+    var res = await MA.api("GET", "/api/v1/account/phrase/suggestion");
+    if (res.status === 200 && res.body && res.body.phrase) {
+      $("new-phrase").value = res.body.phrase;
+      $("new-phrase").focus();
+      return;
+    }
+    showMessage("error", problemText(res));
   }
 
   // localTimes shows the server's UTC times in the browser's time zone.
@@ -395,7 +303,7 @@
 
   function init() {
     var main = $("main");
-    var passkeys = !!window.PublicKeyCredential && main && main.dataset.webauthn === "on";
+    var passkeys = MA.webauthn.available() && main && main.dataset.webauthn === "on";
     document.querySelectorAll(".js-only").forEach(function (el) {
       if (el.id !== "passkey-add" || passkeys) el.hidden = false;
     });
@@ -419,13 +327,12 @@
     if (cardPasskey) cardPasskey.addEventListener("click", passkeyInCard);
     if ($("passkey-add")) $("passkey-add").addEventListener("submit", addPasskey);
     if ($("phrase-suggest")) $("phrase-suggest").addEventListener("click", suggestPhrase);
-    if ($("codes-copy")) $("codes-copy").addEventListener("click", copyCodes);
     if ($("codes-done")) {
       $("codes-done").addEventListener("click", function () {
         reloadWith("ok", "New recovery codes are in place; the old ones no longer work.", codesOffer);
       });
     }
-    if ($("codes") && $("codes").children.length > 0) setUpCodeButtons();
+    if ($("codes") && $("codes").children.length > 0) MA.recoveryCodes(null, codesHeading());
     storedMessage();
   }
 

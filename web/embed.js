@@ -14,12 +14,11 @@
 // that window, on its own origin.
 "use strict";
 (function () {
-  var MA = window.MA || (window.MA = {});
+  var MA = window.MA;
+  var $ = MA.$;
   var cfg = {};
   var popup = null;
   var finished = false;
-
-  function $(id) { return document.getElementById(id); }
 
   function toHost(msg) {
     if (cfg.mode !== "embed" || !cfg.hostOrigin || window.parent === window) return;

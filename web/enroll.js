@@ -1,7 +1,8 @@
 // Enrollment page (GET /enroll/{token}): password, security phrase, second
 // factors (TOTP and/or a passkey), completion with recovery codes, and
 // pinning of the server key (RFC 7638 thumbprint) in this origin's storage.
-// Self-contained: it needs nothing but the page's markup.
+// common.js gives the API calls and the WebAuthn conversions, proof.js the
+// key thumbprint; both are loaded before this file.
 (function () {
   "use strict";
 
@@ -12,44 +13,7 @@
   var base = main.getAttribute("data-api");
   var state = { done: { password: false, phrase: false, totp: false, webauthn: false }, webauthnAvailable: false };
 
-  function $(id) { return document.getElementById(id); }
-
-  var b64u = {
-    encode: function (buf) {
-      var bytes = new Uint8Array(buf), s = "";
-      for (var i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
-      return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-    },
-    decode: function (str) {
-      str = String(str).replace(/-/g, "+").replace(/_/g, "/");
-      while (str.length % 4) str += "=";
-      var bin = atob(str), out = new Uint8Array(bin.length);
-      for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-      return out;
-    }
-  };
-
-  // api sends JSON and returns {status, body}; problem documents come back as body.
-  async function api(method, path, body) {
-    var opts = { method: method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
-    if (body !== undefined) {
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    var res;
-    try {
-      res = await fetch(path, opts);
-    } catch (e) {
-      return { status: 0, body: { detail: "The server cannot be reached. Check your connection and try again." } };
-    }
-    var data = null, text = await res.text();
-    if (text) { try { data = JSON.parse(text); } catch (e) { data = { detail: text }; } }
-    return { status: res.status, body: data };
-  }
-
-  function detailOf(r) {
-    return (r.body && r.body.detail) || "Something went wrong (HTTP " + r.status + "). Try again.";
-  }
+  var $ = MA.$, api = MA.api, detailOf = MA.detail;
 
   // showError puts a message in place (role="alert" announces it) and marks
   // the related input invalid.
@@ -106,7 +70,7 @@
     $("totp-status").hidden = !state.done.totp;
     $("totp-start").textContent = state.done.totp ? "Replace the authenticator app" : "Set up an authenticator app";
     $("webauthn-status").hidden = !state.done.webauthn;
-    var canPasskey = state.webauthnAvailable && !!window.PublicKeyCredential && !!navigator.credentials;
+    var canPasskey = state.webauthnAvailable && MA.webauthn.available();
     $("webauthn-setup").hidden = !canPasskey;
     $("webauthn-unavailable").hidden = canPasskey;
     $("webauthn-add").textContent = state.done.webauthn ? "Add another passkey or security key" : "Add a passkey or security key";
@@ -215,44 +179,6 @@
   });
 
   // --- step 3b: passkey
-  // creationOptions turns the server's JSON options into what
-  // navigator.credentials.create takes, with the browser's own parser when
-  // it has one (WebAuthn Level 3 §5.1.9).
-  function creationOptions(json) {
-    if (window.PublicKeyCredential && typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function") {
-      return PublicKeyCredential.parseCreationOptionsFromJSON(json);
-    }
-    var o = Object.assign({}, json);
-    o.challenge = b64u.decode(json.challenge);
-    o.user = Object.assign({}, json.user, { id: b64u.decode(json.user.id) });
-    if (json.excludeCredentials) {
-      o.excludeCredentials = json.excludeCredentials.map(function (c) {
-        return Object.assign({}, c, { id: b64u.decode(c.id) });
-      });
-    }
-    return o;
-  }
-
-  // credentialJSON is the registration response in its JSON form
-  // (WebAuthn Level 3 §5.1, RegistrationResponseJSON).
-  function credentialJSON(cred) {
-    if (typeof cred.toJSON === "function") return cred.toJSON();
-    var resp = cred.response;
-    var out = {
-      id: cred.id,
-      rawId: b64u.encode(cred.rawId),
-      type: cred.type,
-      authenticatorAttachment: cred.authenticatorAttachment || undefined,
-      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
-      response: {
-        clientDataJSON: b64u.encode(resp.clientDataJSON),
-        attestationObject: b64u.encode(resp.attestationObject)
-      }
-    };
-    if (typeof resp.getTransports === "function") out.response.transports = resp.getTransports();
-    return out;
-  }
-
   $("webauthn-add").addEventListener("click", async function () {
     var button = this;
     showError("webauthn-error", "");
@@ -263,7 +189,7 @@
       if (r.status !== 200 || !r.body || !r.body.publicKey) { showError("webauthn-error", detailOf(r)); return; }
       var cred;
       try {
-        cred = await navigator.credentials.create({ publicKey: creationOptions(r.body.publicKey) });
+        cred = await navigator.credentials.create({ publicKey: MA.webauthn.creationOptions(r.body.publicKey) });
       } catch (e) {
         var msg = "The passkey could not be created: " + (e && e.message ? e.message : String(e));
         if (e && e.name === "NotAllowedError") msg = "The request was cancelled or timed out. Try again when you are ready.";
@@ -272,7 +198,7 @@
         return;
       }
       if (!cred) { showError("webauthn-error", "No passkey was created. Try again."); return; }
-      var body = { credential: credentialJSON(cred) };
+      var body = { credential: MA.webauthn.credentialJSON(cred) };
       var name = $("webauthn-name").value.trim();
       if (name) body.name = name;
       var res = await api("POST", base + "/webauthn", body);
@@ -291,11 +217,6 @@
   });
 
   // --- completion and pinning
-  async function sha256b64u(text) {
-    var digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-    return b64u.encode(digest);
-  }
-
   // pin checks that the JWKS holds the key the server named, that its kid is
   // its RFC 7638 thumbprint, and stores the kid in this origin's storage.
   async function pin(serverKey) {
@@ -308,8 +229,7 @@
     if (!key) throw new Error("the server named a key that its key set does not publish");
     if (key.kty !== "EC" || key.crv !== "P-256" || !key.x || !key.y) throw new Error("the server key is not a P-256 key");
     if (!window.crypto || !crypto.subtle) throw new Error("this browser cannot check keys on a page that is not served over HTTPS");
-    var thumb = await sha256b64u('{"crv":"P-256","kty":"EC","x":"' + key.x + '","y":"' + key.y + '"}');
-    if (thumb !== key.kid) throw new Error("the key id is not the key's thumbprint");
+    if (await MA.jwkThumbprint(key) !== key.kid) throw new Error("the key id is not the key's thumbprint");
     localStorage.setItem(PIN_KEY, key.kid);
     return key.kid;
   }
@@ -325,7 +245,8 @@
       showError("complete-error", detailOf(r));
       return;
     }
-    showCodes(r.body.recovery_codes);
+    MA.recoveryCodes(r.body.recovery_codes,
+      "mutualauth recovery codes for " + $("enroll-username").textContent + " at " + location.host + "\n");
     go("codes");
     $("pin").hidden = false;
     try {
@@ -338,33 +259,6 @@
       $("pin-error").hidden = false;
     }
   });
-
-  function showCodes(codes) {
-    var list = $("codes");
-    list.textContent = "";
-    codes.forEach(function (c) {
-      var li = document.createElement("li");
-      li.textContent = c;
-      list.appendChild(li);
-    });
-    var text = "mutualauth recovery codes for " + $("enroll-username").textContent + " at " + location.host + "\n" +
-      "Each code works once.\n\n" + codes.join("\n") + "\n";
-    var link = $("codes-download");
-    link.href = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
-    $("codes-copy").onclick = async function () {
-      try {
-        await navigator.clipboard.writeText(text);
-        $("codes-copied").textContent = "Copied. Paste them somewhere safe, such as a password manager.";
-      } catch (e) {
-        var range = document.createRange();
-        range.selectNodeContents(list);
-        var sel = window.getSelection();
-        sel.removeAllRanges();
-        sel.addRange(range);
-        $("codes-copied").textContent = "Copying is blocked here: the codes are selected, press Ctrl+C (or ⌘C) to copy them.";
-      }
-    };
-  }
 
   $("codes-saved").addEventListener("change", function () {
     $("codes-done").disabled = !this.checked;

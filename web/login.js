@@ -11,9 +11,8 @@
 // recognized browser before anything is typed, or after a passkey); after a
 // code the page goes on to the password with "Server verified" and the
 // phrase rule instead.
-// common.js and proof.js (and embed.js in the widget) are loaded by the page
-// after this file (all deferred), so the work starts at DOMContentLoaded, when
-// all of them have run.
+// The layout loads common.js, proof.js (and embed.js in the widget) before
+// this file, all deferred; the work starts at DOMContentLoaded.
 //
 // Settings come from #login-data: issuer, return-to, and for the widget mode
 // ("embed" in the frame, "popup" in the pop-up), client-id, host-origin,
@@ -42,8 +41,7 @@
   var autofill = null; // the AbortController of the pending passkey autofill request
   var begins = 0; // how many sign-ins began; a slower answer of an older one is dropped
 
-  function $(id) { return document.getElementById(id); }
-  function show(node, on) { node.hidden = !on; }
+  var $ = MA.$, show = MA.show;
 
   function readPin() {
     try { return window.localStorage.getItem(PIN_KEY) || ""; } catch (e) { return ""; }
@@ -101,7 +99,7 @@
   function restart(msg) {
     tx = null;
     abortAutofill();
-    ["who", "verified", "first-use", "done", "phrase-box", "passkey-none"].forEach(function (id) { show($(id), false); });
+    ["who", "verified", "first-use", "done", "phrase-box", "passkey-none", "cert-box"].forEach(function (id) { show($(id), false); });
     show(el.trust, true);
     el.phrase.textContent = "";
     el.password.value = "";
@@ -189,23 +187,16 @@
     return result.claims;
   }
 
-  function retryAfterText(res) {
-    var h = res.headers && res.headers.get("Retry-After");
-    var secs = NaN;
-    if (h) {
-      secs = /^\d+$/.test(h) ? parseInt(h, 10) : Math.ceil((Date.parse(h) - Date.now()) / 1000);
-    }
-    if (!isFinite(secs) || secs <= 0) return "Too many attempts. Wait a little, then try again.";
-    if (secs < 120) return "Too many attempts. Try again in " + secs + " seconds.";
-    return "Too many attempts. Try again in " + Math.ceil(secs / 60) + " minutes.";
-  }
-
   // failed handles a non-200 answer of a login step. It returns true when
   // the transaction is gone (the page went back to the username).
   function failed(res, field) {
     var body = res.body || {};
+    if (res.status === 0) {
+      setError(MA.detail(res));
+      return false;
+    }
     if (res.status === 429) {
-      setError(retryAfterText(res));
+      setError(MA.tooMany(res));
     } else if (res.status === 401 && body.code === "invalid_credentials") {
       setError("That didn't work. Check what you typed and try again.");
     } else if (res.status === 403 && body.code === "phishing_resistant_required") {
@@ -218,7 +209,7 @@
     } else if (res.status === 503) {
       setError("The sign-in service is unavailable right now. Try again shortly.");
     } else {
-      setError(body.detail || "Something went wrong (" + res.status + "). Try again.");
+      setError(MA.detail(res));
     }
     if (field) { field.value = ""; field.focus(); }
     return false;
@@ -244,8 +235,6 @@
       tx.next = next;
       if (next.indexOf("otp") >= 0) showStep("otp-form", "otp");
       else { showStep("otp-form", null); el.webauthnButton.focus(); }
-    } else if (next.indexOf("webauthn") >= 0) {
-      askPasskey();
     } else {
       stop(NOT_VERIFIED, "the server asked for an unknown step");
     }
@@ -281,13 +270,7 @@
     var nonce = newNonce();
     var body = { login_id: tx.loginId, client_nonce: nonce, trust_device: el.trustDevice.checked };
     Object.keys(fields).forEach(function (k) { body[k] = fields[k]; });
-    var res;
-    try {
-      res = await MA.api("POST", path, body);
-    } catch (e) {
-      setError("The server could not be reached. Check your connection and try again.");
-      return;
-    }
+    var res = await MA.api("POST", path, body);
     if (!tx) return;
     if (res.status !== 200 || !res.body) { failed(res, field); return; }
     setError("");
@@ -295,7 +278,7 @@
       // A completion with a proof is checked like any step; if it fails,
       // the new session is ended at once.
       if (res.body.proof && !(await verify(res.body.proof, nonce, tx.loginId, false))) {
-        MA.api("DELETE", "/api/v1/session").catch(function () {});
+        MA.api("DELETE", "/api/v1/session");
         return;
       }
       finish(res.body);
@@ -333,17 +316,11 @@
   async function runBegin(username) {
     var mine = ++begins;
     var nonce = newNonce();
-    var res;
-    try {
-      var body = username ? { username: username, client_nonce: nonce } : { passkey: true, client_nonce: nonce };
-      if (page.clientId) body.client_id = page.clientId;
-      var devTok = readDeviceToken();
-      if (devTok) body.device_token = devTok;
-      res = await MA.api("POST", "/api/v1/login/begin", body);
-    } catch (e) {
-      setError("The server could not be reached. Check your connection and try again.");
-      return;
-    }
+    var body = username ? { username: username, client_nonce: nonce } : { passkey: true, client_nonce: nonce };
+    if (page.clientId) body.client_id = page.clientId;
+    var devTok = readDeviceToken();
+    if (devTok) body.device_token = devTok;
+    var res = await MA.api("POST", "/api/v1/login/begin", body);
     if (mine !== begins) return false; // a newer sign-in began meanwhile
     if (res.status !== 200 || !res.body) { failed(res, null); el.username.focus(); return false; }
     if (typeof res.body.login_id !== "string" || !res.body.login_id) {
@@ -353,7 +330,11 @@
     tx = { loginId: res.body.login_id, username: username, phrase: "", passkey: !username, next: res.body.next };
     el.whoName.textContent = username;
     var claims = await verify(res.body.proof, nonce, tx.loginId, res.body.phrase_shown === true);
-    return !!claims && mine === begins;
+    if (!claims || mine !== begins) return false;
+    // The device was recognized by its TLS client certificate: the
+    // password is the only step left.
+    show(el.certBox, res.body.client_certificate === true);
+    return true;
   }
 
   // beginPasskey begins a passkey-first login as the page loads, so that the
@@ -374,7 +355,7 @@
     var cred = await passkeyAssertion({ mediation: "conditional", signal: ctl.signal });
     if (autofill === ctl) autofill = null;
     if (!cred || tx !== mine) return;
-    await step("/api/v1/login/webauthn", { credential: credentialJSON(cred) }, null);
+    await step("/api/v1/login/webauthn", { credential: MA.webauthn.credentialJSON(cred) }, null);
   }
 
   // passkeyFirst serves "Sign in with a passkey": a modal request for any
@@ -395,40 +376,7 @@
     } finally {
       setBusy(false);
     }
-    if (cred && tx) await step("/api/v1/login/webauthn", { credential: credentialJSON(cred) }, null);
-  }
-
-  // WebAuthn Level 3 JSON helpers when the browser has them, else by hand.
-  function requestOptions(json) {
-    if (window.PublicKeyCredential && typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function") {
-      return PublicKeyCredential.parseRequestOptionsFromJSON(json);
-    }
-    var o = Object.assign({}, json);
-    o.challenge = MA.b64u.decode(json.challenge);
-    if (Array.isArray(json.allowCredentials)) {
-      o.allowCredentials = json.allowCredentials.map(function (c) {
-        return Object.assign({}, c, { id: MA.b64u.decode(c.id) });
-      });
-    }
-    return o;
-  }
-
-  function credentialJSON(cred) {
-    if (typeof cred.toJSON === "function") return cred.toJSON();
-    var r = cred.response, enc = MA.b64u.encode;
-    return {
-      id: cred.id,
-      rawId: enc(cred.rawId),
-      type: cred.type,
-      authenticatorAttachment: cred.authenticatorAttachment || undefined,
-      response: {
-        clientDataJSON: enc(r.clientDataJSON),
-        authenticatorData: enc(r.authenticatorData),
-        signature: enc(r.signature),
-        userHandle: r.userHandle ? enc(r.userHandle) : undefined
-      },
-      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {}
-    };
+    if (cred && tx) await step("/api/v1/login/webauthn", { credential: MA.webauthn.credentialJSON(cred) }, null);
   }
 
   async function webauthn() {
@@ -442,7 +390,7 @@
     } finally {
       setBusy(false);
     }
-    if (cred && tx) await step("/api/v1/login/webauthn", { credential: credentialJSON(cred) }, null);
+    if (cred && tx) await step("/api/v1/login/webauthn", { credential: MA.webauthn.credentialJSON(cred) }, null);
   }
 
   // passkeyAssertion asks the server for a challenge and the browser for an
@@ -451,19 +399,13 @@
   // which fails quietly; how.modal is the passkey-first button.
   async function passkeyAssertion(how) {
     var quiet = how.mediation === "conditional";
-    var opts;
-    try {
-      opts = await MA.api("POST", "/api/v1/login/webauthn/options", { login_id: tx.loginId });
-    } catch (e) {
-      if (!quiet) setError("The server could not be reached. Check your connection and try again.");
-      return null;
-    }
+    var opts = await MA.api("POST", "/api/v1/login/webauthn/options", { login_id: tx.loginId });
     if (opts.status !== 200 || !opts.body || !opts.body.publicKey) {
       if (!quiet) failed(opts, null);
       return null;
     }
     try {
-      var req = { publicKey: requestOptions(opts.body.publicKey) };
+      var req = { publicKey: MA.webauthn.requestOptions(opts.body.publicKey) };
       if (quiet) { req.mediation = "conditional"; req.signal = how.signal; }
       var cred = await navigator.credentials.get(req);
       if (!cred && !quiet) setError("No passkey was chosen.");
@@ -557,6 +499,7 @@
     el.trust = $("trust");
     el.trustDevice = $("trust-device");
     el.passkeyNone = $("passkey-none");
+    el.certBox = $("cert-box");
     el.whoName = $("who-name");
     el.doneName = $("done-name");
     el.webauthnButton = $("webauthn-button");

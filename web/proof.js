@@ -9,7 +9,8 @@
 // MA.verifyProof(jws, {issuer, audience, nonce, loginId, pinnedKid, jwks})
 //   resolves to {claims, kid}, or rejects with an Error whose .reason is one of
 //   MA.proofReasons' keys. jwks is the parsed JSON Web Key Set (RFC 7517 §5).
-// This file needs nothing but WebCrypto; the login page and the widget share it.
+// It needs WebCrypto and common.js (loaded before it); the login page, the
+// widget and the enrollment page share it.
 "use strict";
 (function () {
   var MA = window.MA || (window.MA = {});
@@ -48,17 +49,7 @@
 
   function b64uBytes(s) {
     if (typeof s !== "string" || !B64U.test(s) || s.length % 4 === 1) throw fail("malformed", "base64url");
-    var b = s.replace(/-/g, "+").replace(/_/g, "/");
-    while (b.length % 4) b += "=";
-    var bin = atob(b), out = new Uint8Array(bin.length);
-    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
-  }
-
-  function b64uEncode(buf) {
-    var bytes = new Uint8Array(buf), s = "";
-    for (var i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
-    return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    return MA.b64u.decode(s);
   }
 
   function jsonSegment(seg) {
@@ -80,7 +71,7 @@
     var canon = "{\"crv\":" + JSON.stringify(jwk.crv) + ",\"kty\":" + JSON.stringify(jwk.kty) +
       ",\"x\":" + JSON.stringify(jwk.x) + ",\"y\":" + JSON.stringify(jwk.y) + "}";
     var digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canon));
-    return b64uEncode(digest);
+    return MA.b64u.encode(digest);
   }
   MA.jwkThumbprint = thumbprint;
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"mutualauth/server/audit"
+	"mutualauth/server/clientcert"
 	"mutualauth/server/login"
 	"mutualauth/server/token"
 	"mutualauth/store"
@@ -25,7 +26,10 @@ type Admin struct {
 	KV        store.KV
 	Audit     *audit.Auditor
 	InviteTTL time.Duration
-	Now       func() time.Time
+	// Certs checks the client certificates an admin binds; nil: no client
+	// CAs are configured, and a certificate is only parsed.
+	Certs *clientcert.Source
+	Now   func() time.Time
 }
 
 // note is what an operation's audit event says about its outcome.
@@ -238,6 +242,9 @@ func (a *Admin) Reset(ctx context.Context, actor, id string) (Invite, int, error
 			return err
 		}
 		if err := a.Durable.DeleteUserDevices(ctx, id); err != nil {
+			return err
+		}
+		if err := a.Durable.DeleteUserClientCerts(ctx, id); err != nil {
 			return err
 		}
 		inv, err = IssueInvite(ctx, a.Durable, a.Now(), InviteRequest{

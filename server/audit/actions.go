@@ -8,6 +8,9 @@ const (
 	// and the completed login.
 	LoginPrefix   = "login."
 	LoginComplete = "login.complete"
+	// LoginCert: a client certificate presented to begin, with its
+	// fingerprint; success when it counted (docs/mtls.md).
+	LoginCert = "login.cert"
 	// LoginRecovery: a recovery-code step; its successes are shown on the
 	// account page (a code is the factor a phishing proxy can still relay).
 	LoginRecovery = LoginPrefix + "recovery"
@@ -36,6 +39,8 @@ const (
 	AccountPhrase           = "account.phrase"
 	AccountDeviceForget     = "account.device_forget"
 	AccountRevokeOthers     = "account.sessions_revoke_others"
+	AccountCertAdd          = "account.cert_add"
+	AccountCertRemove       = "account.cert_remove"
 
 	// Sessions ended by their user.
 	SessionRevoke = "session.revoke"
@@ -51,6 +56,8 @@ const (
 	AdminSessionRevoke    = "admin.session.revoke"
 	AdminDeviceDelete     = "admin.device.delete"
 	AdminCredentialDelete = "admin.credential.delete"
+	AdminCertAdd          = "admin.cert.add"
+	AdminCertRemove       = "admin.cert.remove"
 	AdminClientCreate     = "admin.client.create"
 	AdminClientRotate     = "admin.client.rotate"
 	AdminClientUpdate     = "admin.client.update"

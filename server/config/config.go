@@ -30,14 +30,26 @@ type Config struct {
 	PasswordMinLen  int
 	HashConcurrency int // argon2id hashes at once; 0 = number of CPUs
 
-	TrustedProxies []netip.Prefix // X-Forwarded-For is believed only from these
+	TrustedProxies []netip.Prefix // X-Forwarded-For and Client-Cert are believed only from these
 	LogLevel       string         // debug, info, warn, error
 	LogFormat      string         // text or json
 
+	// HTTPS served directly, and client certificates (docs/mtls.md).
+	TLSCertFile      string // PEM certificate chain; with TLSKeyFile: serve HTTPS
+	TLSKeyFile       string
+	TLSClientCAFile  string // PEM CAs whose client certificates count; empty: none do
+	TLSClientCRLFile string // optional CRLs of those CAs
+	TLSBindSessions  bool   // sessions made with a certificate work only with it
 	// PhishingResistant is the downgrade protection: passkey-users, all
 	// or off (API contract v1.1, "Phishing resistance").
 	PhishingResistant string
 }
+
+// ServeTLS reports whether the server terminates TLS itself.
+func (c Config) ServeTLS() bool { return c.TLSCertFile != "" }
+
+// ClientCerts reports whether client certificates are accepted at all.
+func (c Config) ClientCerts() bool { return c.TLSClientCAFile != "" }
 
 // Issuer is the origin the server is reached at, e.g. "https://login.example.com".
 func (c Config) Issuer() string { return c.PublicURL.Scheme + "://" + c.PublicURL.Host }
@@ -67,6 +79,11 @@ const (
 	EnvTrustedProxies  = "MUTUALAUTH_TRUSTED_PROXIES"
 	EnvLogLevel        = "MUTUALAUTH_LOG_LEVEL"
 	EnvLogFormat       = "MUTUALAUTH_LOG_FORMAT"
+	EnvTLSCertFile     = "MUTUALAUTH_TLS_CERT_FILE"
+	EnvTLSKeyFile      = "MUTUALAUTH_TLS_KEY_FILE"
+	EnvTLSClientCA     = "MUTUALAUTH_TLS_CLIENT_CA_FILE"
+	EnvTLSClientCRL    = "MUTUALAUTH_TLS_CLIENT_CRL_FILE"
+	EnvTLSBindSessions = "MUTUALAUTH_TLS_BIND_SESSIONS"
 	// EnvPhishingResistant: passkey-users (default), all or off.
 	EnvPhishingResistant = "MUTUALAUTH_PHISHING_RESISTANT"
 )
@@ -106,6 +123,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		LogLevel:        strings.ToLower(p.str(EnvLogLevel, "info")),
 		LogFormat:       strings.ToLower(p.str(EnvLogFormat, "text")),
 
+		TLSCertFile:       strings.TrimSpace(getenv(EnvTLSCertFile)),
+		TLSKeyFile:        strings.TrimSpace(getenv(EnvTLSKeyFile)),
+		TLSClientCAFile:   strings.TrimSpace(getenv(EnvTLSClientCA)),
+		TLSClientCRLFile:  strings.TrimSpace(getenv(EnvTLSClientCRL)),
+		TLSBindSessions:   p.boolean(EnvTLSBindSessions),
 		PhishingResistant: p.str(EnvPhishingResistant, DefaultPhishingResistant),
 	}
 	c.PublicURL = p.publicURL(EnvPublicURL, DefaultPublicURL)
@@ -157,6 +179,20 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			c.TrustedProxies = append(c.TrustedProxies, pfx)
 		}
 	}
+	switch {
+	case c.TLSCertFile != "" && c.TLSKeyFile == "":
+		p.fail(EnvTLSKeyFile, "must be set with %s", EnvTLSCertFile)
+	case c.TLSCertFile == "" && c.TLSKeyFile != "":
+		p.fail(EnvTLSCertFile, "must be set with %s", EnvTLSKeyFile)
+	case c.TLSCertFile != "" && !c.Secure():
+		p.fail(EnvPublicURL, "must be https when %s is set (the server serves HTTPS)", EnvTLSCertFile)
+	}
+	if c.TLSClientCRLFile != "" && c.TLSClientCAFile == "" {
+		p.fail(EnvTLSClientCRL, "needs %s (the CAs whose CRLs these are)", EnvTLSClientCA)
+	}
+	if c.TLSBindSessions && c.TLSClientCAFile == "" {
+		p.fail(EnvTLSBindSessions, "needs %s (no client certificate counts without it)", EnvTLSClientCA)
+	}
 	if len(p.errs) > 0 {
 		return Config{}, errors.Join(p.errs...)
 	}
@@ -177,6 +213,18 @@ func (p *parser) str(name, def string) string {
 		return v
 	}
 	return def
+}
+
+func (p *parser) boolean(name string) bool {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		p.fail(name, "%q is not true or false", v)
+	}
+	return b
 }
 
 func (p *parser) integer(name string, def, lo, hi int) int {

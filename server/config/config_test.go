@@ -72,3 +72,33 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		t.Error("idle timeout longer than absolute accepted")
 	}
 }
+
+func TestTLSSettings(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{
+		EnvPublicURL: "https://login.example.com", EnvTLSCertFile: "c.pem", EnvTLSKeyFile: "k.pem",
+		EnvTLSClientCA: "ca.pem", EnvTLSClientCRL: "crl.pem", EnvTLSBindSessions: "true",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.ServeTLS() || !c.ClientCerts() || !c.TLSBindSessions || c.TLSClientCRLFile != "crl.pem" {
+		t.Fatalf("%+v", c)
+	}
+	cases := []struct {
+		env  map[string]string
+		name string
+	}{
+		{map[string]string{EnvPublicURL: "https://x.example", EnvTLSCertFile: "c.pem"}, EnvTLSKeyFile},
+		{map[string]string{EnvPublicURL: "https://x.example", EnvTLSKeyFile: "k.pem"}, EnvTLSCertFile},
+		{map[string]string{EnvPublicURL: "http://x.example", EnvTLSCertFile: "c.pem", EnvTLSKeyFile: "k.pem"}, EnvPublicURL},
+		{map[string]string{EnvTLSClientCRL: "crl.pem"}, EnvTLSClientCRL},
+		{map[string]string{EnvTLSBindSessions: "yes please"}, EnvTLSBindSessions},
+		{map[string]string{EnvTLSBindSessions: "true"}, EnvTLSBindSessions},
+	}
+	for _, tc := range cases {
+		_, err := FromEnv(env(tc.env))
+		if err == nil || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%v: error %v does not name %s", tc.env, err, tc.name)
+		}
+	}
+}

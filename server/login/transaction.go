@@ -25,10 +25,13 @@ const (
 	MethodOTP      = "otp"
 	MethodHardware = "hwk"
 	MethodRecovery = "rec"
-	// MethodMFA marks a completion that satisfied two factors (RFC 8176
-	// §2 "mfa"); a user-verified passkey is two (possession and the
+	// MethodSoftwareKey is a TLS client certificate: proof of possession
+	// of a software-secured key (RFC 8176 §2 "swk").
+	MethodSoftwareKey = "swk"
+	// MethodMultiFactor marks a completion that satisfied two factors (RFC
+	// 8176 §2 "mfa"); a user-verified passkey is two (possession and the
 	// authenticator's own PIN or biometric).
-	MethodMFA = "mfa"
+	MethodMultiFactor = "mfa"
 )
 
 // MethodOf returns the amr value a successful second-factor step records,
@@ -58,6 +61,10 @@ type Transaction struct {
 	// DeviceSeal is the recognized device's token sealed by the caller, so
 	// that completion can hand the same token back; never in the clear.
 	DeviceSeal []byte `json:"device_seal,omitempty"`
+	// Cert is the fingerprint of the client certificate, bound to this
+	// user, that the begin request presented: the device counts as
+	// recognized and the certificate as the second factor.
+	Cert string `json:"cert,omitempty"`
 	// PendingDevice is the device token a passkey-first begin carried,
 	// sealed by the caller: the device is recognized only once the passkey
 	// names the account it belongs to.
@@ -117,6 +124,14 @@ func (t *Transaction) Allows(s Step) bool {
 	return slices.Contains(t.Next(), s)
 }
 
+// WithCert returns the transaction of a begin that presented a valid
+// certificate bound to its user: recognized, with the certificate as the
+// second factor already satisfied, so that only the password is next.
+func (t Transaction) WithCert(fingerprint string) Transaction {
+	t.Recognized, t.Cert, t.Second = true, fingerprint, MethodSoftwareKey
+	return t
+}
+
 // Complete reports whether the login is complete: the password and a
 // second factor, or a user-verified passkey alone.
 func (t *Transaction) Complete() bool { return (t.PasswordOK && t.Second != "") || t.Verified }
@@ -140,7 +155,7 @@ func (t *Transaction) AMR() []string {
 	if t.PasswordOK {
 		amr = append(amr, MethodPassword)
 	}
-	return append(amr, t.Second, MethodMFA)
+	return append(amr, t.Second, MethodMultiFactor)
 }
 
 // Identify returns the passkey-first transaction after its passkey named
@@ -173,6 +188,9 @@ func (t *Transaction) ExpiresAt() time.Time { return t.CreatedAt.Add(TTL) }
 // so that strangers hammering a username cannot lock the owner's
 // recognized devices out.
 func (t *Transaction) ThrottleKey() string {
+	if t.Cert != "" {
+		return CertCounter(t.Cert)
+	}
 	if t.Recognized && t.DeviceID != "" {
 		return DeviceCounter(t.DeviceID)
 	}
@@ -189,6 +207,9 @@ func DeviceCounter(deviceID string) string { return "thr:d:" + deviceID }
 // signed-in owner, and a stolen session guesses no faster than the login.
 func SessionCounter(sessionID string) string { return "thr:s:" + sessionID }
 
+// CertCounter is the failure counter of a certificate-recognized device.
+func CertCounter(fingerprint string) string { return "thr:c:" + fingerprint }
+
 // PerUsername reports whether ThrottleKey is the username's counter, the
 // one whose failures lock the account.
-func (t *Transaction) PerUsername() bool { return !t.Recognized || t.DeviceID == "" }
+func (t *Transaction) PerUsername() bool { return t.Cert == "" && (!t.Recognized || t.DeviceID == "") }

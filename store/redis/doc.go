@@ -64,17 +64,77 @@
 //
 // A session is usually looked up many times a second while it is in use
 // (every request of a page, every forward-auth subrequest), and writing
-// seen and idle each time buys nothing. So when this store wrote a
-// session's seen field less than a second ago (by the caller's clock; the
-// store remembers that for up to 8192 sessions), TouchSession instead sends
-// a plain HGETALL and checks exp and idle itself; if the hash read shows
-// seen or idle more than a second away from what a touch would write (for
-// instance after a change of the idle timeout), it runs the script as well.
-// The stored seen and idle then lag real use by less than a second, and the
-// session returned is the one stored. These lookups go through go-redis's
-// autopipeliner, which sends the lookups of concurrent requests to Redis as
-// one pipeline: one write and one read for many of them, on the server and
-// in Redis.
+// seen and idle each time buys nothing; worse, with the client-side cache
+// below every write invalidates the session's cached copy on every server
+// instance. So TouchSession reads the session and checks exp and idle
+// itself, and writes seen and idle (the touch script) only when the stored
+// values are a touch interval or more behind what a touch would write: a
+// thirtieth of the idle timeout, at least 1 s and at most 60 s (60 s for
+// the default idle timeout of 30 minutes). The stored seen then lags real
+// use by less than that interval, and the idle timeout runs out between
+// idle − interval and idle after the session's last use (29 to 30 minutes
+// by default): never later than configured. A change of the idle timeout
+// makes the stored idle expiry differ by more than the interval, so the
+// next touch writes it. Without the cache each read is one HGETALL.
+//
+// # Client-side cache
+//
+// On a standalone Redis with database 0 (redis://, rediss://, unix://),
+// session reads go through go-redis's built-in client-side cache
+// (Options.ClientSideCache, server-assisted caching with RESP3 and CLIENT
+// TRACKING in its default mode: Redis remembers which keys each connection
+// read and pushes an invalidation when one changes). It is used for the
+// session HGETALL of TouchSession only, on a second client of its own;
+// every write, and every KV operation, goes through the plain client, so
+// nothing else is ever served from memory. go-redis supports the cache
+// only for standalone clients and database 0: with Sentinel, Cluster or
+// another database the store runs without it, reading Redis on every
+// touch as described above. The URL parameter client_cache=off turns it
+// off on a standalone Redis too. go-redis marks the cache API
+// experimental; the tests below pin the behaviour the store relies on.
+//
+// The rules, and how they hold:
+//
+//   - Another instance's end of a session (logout, revocation, disabling a
+//     user, a password change: DeleteSession or DeleteUserSessions) is seen
+//     here within about 10 ms: the DEL makes Redis push an invalidation to
+//     the connection that read the key; go-redis applies it when it next
+//     reads that connection, and reads idle connections for pushes every 5
+//     ms (CacheConfig.DrainInterval). As a backstop for an invalidation
+//     lost in some way nobody foresaw, no entry is served more than 2 s
+//     after it was fetched (CacheConfig.MaxStaleness).
+//   - The instance that ends a session never serves it again: before its
+//     DEL it records the token hash for 5 s (longer than any entry fetched
+//     before the DEL can live), and a cached read of a recorded session
+//     counts as not found. Its own invalidation may trail the DEL's reply.
+//   - A broken tracking connection takes its entries with it: go-redis
+//     evicts the entries a connection fetched when it closes or is
+//     replaced, since Redis no longer sends their invalidations.
+//   - A Redis that stops answering without closing connections (SIGSTOP,
+//     a dead network path) cannot push invalidations either. A health check
+//     PINGs Redis every 250 ms with a 1 s timeout; when one fails, the cache
+//     is flushed and turned off, and session reads fail at once with
+//     store.ErrUnavailable (the server answers 503) until a PING succeeds
+//     again, which flushes the cache once more and turns it back on. So
+//     verify fails closed within about 1.25 s of Redis going quiet.
+//   - Memory stays bounded: at most 20,000 cached replies (about 1 KiB
+//     each with go-redis's bookkeeping) and as many decoded sessions.
+//
+// A cache hit still costs go-redis a parse of the stored reply into a map
+// and the store a decode; so the store also keeps the session it decoded
+// from each cache entry, until go-redis removes that entry: the cache is
+// handed to go-redis wrapped (watchedCache) so that every removal (a key's
+// invalidation, a connection's eviction, a flush) drops the decoded copies
+// it concerns first, and a copy is kept only if no removal happened since
+// before the read it came from. Decoded copies also live at most 2 s.
+//
+// Writes that must survive a failover: with Sentinel, a session written to
+// the primary just before it fails may not have reached a replica, and the
+// promoted replica then does not know it (the user must log in again; no
+// session becomes valid that was not). Redis's WAIT numreplicas timeout
+// would make such writes wait for replicas, trading a round trip to a
+// replica on every login and logout for that durability; the store does
+// not use it (docs/PERFORMANCE.md).
 //
 // The index is a sorted set of token hashes scored by creation time (so
 // listing is oldest first). Its TTL is raised to at least the absolute

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,11 +24,7 @@ var errBadTTL = errors.New("redisstore: ttl must be positive")
 type Store struct {
 	c      redis.UniversalClient
 	prefix string
-	hints  touchHints
-
-	readerOnce sync.Once
-	readerCmd  redis.Cmdable
-	lookups    atomic.Int32 // TouchSession fast-path lookups in flight
+	cache  *sessionCache // nil: no client-side cache
 }
 
 var _ store.Ephemeral = (*Store)(nil)
@@ -44,6 +38,13 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: bad Redis URL: %w", err)
 	}
+	return openConfig(ctx, cfg, DefaultPrefix)
+}
+
+// openConfig is [Open] with a parsed URL and a key prefix. It adds the
+// client-side cache of session records where cfg allows one and Redis
+// accepts it.
+func openConfig(ctx context.Context, cfg *config, prefix string) (*Store, error) {
 	c := cfg.newClient()
 	pingCtx, cancel := context.WithTimeout(ctx, openPingTimeout)
 	defer cancel()
@@ -51,8 +52,16 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		_ = c.Close()
 		return nil, fmt.Errorf("%w: redis at %s: %v", store.ErrUnavailable, cfg.describe(), err)
 	}
-	return NewFromClient(c, DefaultPrefix), nil
+	s := NewFromClient(c, prefix)
+	if cfg.cache {
+		s.cache = newSessionCache(ctx, cfg.simple, prefix+"s:{")
+	}
+	return s, nil
 }
+
+// ClientCache reports whether session reads go through the client-side
+// cache (see the package comment for when they do).
+func (s *Store) ClientCache() bool { return s.cache != nil }
 
 // NewFromClient returns a store on c whose keys all start with prefix. The
 // prefix must not contain '{' or '}', which would break the hash tags. Close
@@ -61,30 +70,13 @@ func NewFromClient(c redis.UniversalClient, prefix string) *Store {
 	return &Store{c: c, prefix: prefix}
 }
 
-// lookup reads the session hash at key for TouchSession's fast path. A
-// lookup that others run alongside goes through go-redis's autopipeliner,
-// which sends the commands of concurrent requests as one pipeline (one
-// write and one read for many lookups, here and in Redis); a lookup alone
-// goes straight to Redis and skips the autopipeliner's hand-off.
+// lookup reads the session hash at key from Redis, past the client-side
+// cache. It is a plain HGETALL: go-redis's autopipeliner, which sent the
+// lookups of concurrent requests as one pipeline, took up to 7 s to fail
+// them when Redis was down, past the 3 s in which a request must fail
+// closed.
 func (s *Store) lookup(ctx context.Context, key string) (map[string]string, error) {
-	n := s.lookups.Add(1)
-	defer s.lookups.Add(-1)
-	if n == 1 {
-		return s.c.HGetAll(ctx, key).Result()
-	}
-	return s.pipelined().HGetAll(ctx, key).Result()
-}
-
-// pipelined is the autopipeliner, or the plain client where go-redis does
-// not offer one.
-func (s *Store) pipelined() redis.Cmdable {
-	s.readerOnce.Do(func() {
-		s.readerCmd = s.c
-		if ap, err := s.c.AutoPipeline(); err == nil {
-			s.readerCmd = ap
-		}
-	})
-	return s.readerCmd
+	return s.c.HGetAll(ctx, key).Result()
 }
 
 // Ping checks that Redis answers.
@@ -92,8 +84,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return wrap("ping", s.c.Ping(ctx).Err())
 }
 
-// Close closes the client.
+// Close closes the clients.
 func (s *Store) Close() error {
+	if s.cache != nil {
+		_ = s.cache.close()
+	}
 	err := s.c.Close()
 	if errors.Is(err, redis.ErrClosed) {
 		return nil

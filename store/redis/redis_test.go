@@ -24,7 +24,11 @@ func newTestStore(t *testing.T, url string) *Store {
 	}
 	prefix := redistest.NewPrefix()
 	t.Cleanup(func() { deleteKeys(t, cfg, prefix) })
-	return NewFromClient(cfg.newClient(), prefix)
+	s, err := openConfig(context.Background(), cfg, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // deleteKeys removes every key under prefix, on every master.
@@ -67,18 +71,33 @@ func rawClient(t *testing.T, url string) redis.UniversalClient {
 
 func TestEphemeral(t *testing.T) {
 	url := redistest.URL(t)
-	storetest.RunEphemeral(t, func(t *testing.T) store.Ephemeral { return newTestStore(t, url) })
+	storetest.RunEphemeral(t, func(t *testing.T) store.Ephemeral {
+		s := newTestStore(t, url)
+		if !s.ClientCache() {
+			t.Fatalf("%s gave a store without the client-side cache", url)
+		}
+		return s
+	})
+}
+
+// TestEphemeralNoClientCache runs the suite on a standalone Redis with the
+// client-side cache off; TestEphemeral has it on.
+func TestEphemeralNoClientCache(t *testing.T) {
+	url := redistest.URL(t)
+	storetest.RunEphemeral(t, func(t *testing.T) store.Ephemeral {
+		s := newTestStore(t, withParam(url, "client_cache=off"))
+		if s.ClientCache() {
+			t.Fatal("client_cache=off gave a store with a client-side cache")
+		}
+		return s
+	})
 }
 
 // TestEphemeralCluster runs the suite through a ClusterClient against a real
 // one-node Redis Cluster, which rejects any command or script whose keys span
 // slots.
 func TestEphemeralCluster(t *testing.T) {
-	srv, err := redistest.StartCluster()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := redistest.StartClusterT(t)
 	url := srv.ClusterURL()
 	storetest.RunEphemeral(t, func(t *testing.T) store.Ephemeral {
 		s := newTestStore(t, url)
@@ -91,11 +110,7 @@ func TestEphemeralCluster(t *testing.T) {
 
 // TestEphemeralSentinel runs the suite through a Sentinel-backed client.
 func TestEphemeralSentinel(t *testing.T) {
-	primary, err := redistest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = primary.Close() })
+	primary := redistest.StartT(t)
 	sentinel, err := redistest.StartSentinel("mymaster", primary)
 	if err != nil {
 		t.Fatal(err)
@@ -445,11 +460,7 @@ func TestParseCluster(t *testing.T) {
 // TestRedisStopsAndComesBack: while Redis is down operations fail with
 // ErrUnavailable; once it is back the same store works again.
 func TestRedisStopsAndComesBack(t *testing.T) {
-	srv, err := redistest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := redistest.StartT(t)
 	ctx := context.Background()
 	s, err := Open(ctx, srv.URL())
 	if err != nil {
@@ -519,4 +530,12 @@ func TestRedisStopsAndComesBack(t *testing.T) {
 	if _, err := s.Incr(ctx, "n", time.Minute); err != nil {
 		t.Fatalf("Incr (script) after recovery: %v", err)
 	}
+}
+
+// withParam adds a query parameter to a URL.
+func withParam(url, param string) string {
+	if strings.Contains(url, "?") {
+		return url + "&" + param
+	}
+	return url + "?" + param
 }

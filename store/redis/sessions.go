@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,6 +30,7 @@ const (
 	fIdle    = "idle"
 	fIP      = "ip"
 	fUA      = "ua"
+	fCert    = "cert"
 )
 
 // touchScript checks that session KEYS[1] is valid at ARGV[1] (ms), then
@@ -95,61 +95,119 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	return wrap("create session", err)
 }
 
-// touchSlack is how far, in milliseconds, the stored seen and idle fields
-// may lag behind a touch that does not write them.
-const touchSlack = 1000
+// touchEvery is how stale the stored seen and idle fields may become before
+// a touch writes them: a thirtieth of the idle timeout, between 1 s and
+// 60 s. Every write of a session invalidates its cache entries on every
+// instance, so a session in use is written once per touchEvery, not on every
+// request; the idle timeout then runs out between idle-touchEvery and idle
+// after the session's last use.
+func touchEvery(idle time.Duration) int64 {
+	return ms(min(max(idle/30, time.Second), time.Minute))
+}
 
-// TouchSession validates and extends the session in one round trip. When
-// this store wrote the session's seen field less than touchSlack ago (by
-// the caller's clock), the round trip is a plain HGETALL, autopipelined
-// with those of concurrent calls and checked here, and nothing is written:
-// seen and idle as stored lag by less than a second.
-// Otherwise, or when the read shows the session is not that fresh after
-// all, touchScript checks and extends it atomically.
+// TouchSession validates and extends the session. It reads the session
+// (from the client-side cache when there is one, else in one HGETALL) and checks it here; only
+// when the stored seen or idle field is touchEvery or more behind does
+// touchScript check and extend it atomically in Redis. A cached copy that
+// looks behind is read again from Redis first: it may predate a touch
+// whose invalidation has not arrived yet, and writing again would
+// invalidate every instance's copy for nothing. A session this store ended
+// is never read back from the cache.
 func (s *Store) TouchSession(ctx context.Context, tokenHash string, now time.Time, idle time.Duration) (store.Session, error) {
 	if idle <= 0 {
 		return store.Session{}, errors.New("redisstore: idle timeout must be positive")
 	}
 	key := s.sessionKey(tokenHash)
-	nowMs, idleMs := now.UnixMilli(), ms(idle)
-	if s.hints.recent(tokenHash, nowMs) {
-		m, err := s.lookup(ctx, key)
-		if err != nil {
-			return store.Session{}, wrap("touch session", err)
+	nowMs, idleMs, every := now.UnixMilli(), ms(idle), touchEvery(idle)
+	if sess, ok := s.decoded(tokenHash, key); ok && freshSession(sess, nowMs, idleMs, every) {
+		return sess, nil
+	}
+	m, cached, gen, err := s.read(ctx, tokenHash, key)
+	if err == nil && cached && len(m) != 0 && !fresh(m, nowMs, idleMs, every) {
+		cached = false
+		m, err = s.lookup(ctx, key)
+	}
+	if err != nil {
+		return store.Session{}, wrap("touch session", err)
+	}
+	if len(m) == 0 {
+		return store.Session{}, store.ErrNotFound
+	}
+	if fresh(m, nowMs, idleMs, every) {
+		sess, err := decodeSession(tokenHash, m)
+		if err == nil && cached {
+			s.cache.decoded.put(key, gen, sess)
 		}
-		if len(m) == 0 {
-			s.hints.forget(tokenHash)
-			return store.Session{}, store.ErrNotFound
-		}
-		if fresh(m, nowMs, idleMs) {
-			return decodeSession(tokenHash, m)
-		}
+		return sess, err
 	}
 	vals, err := touchScript.Run(ctx, s.c, []string{key}, nowMs, idleMs).StringSlice()
-	if errors.Is(err, redis.Nil) {
-		s.hints.forget(tokenHash)
-	}
 	if err != nil {
 		return store.Session{}, wrap("touch session", err)
 	}
 	if len(vals)%2 != 0 {
 		return store.Session{}, fmt.Errorf("redisstore: touch session: odd number of hash fields")
 	}
-	m := make(map[string]string, len(vals)/2)
+	m = make(map[string]string, len(vals)/2)
 	for i := 0; i < len(vals); i += 2 {
 		m[vals[i]] = vals[i+1]
 	}
-	sess, err := decodeSession(tokenHash, m)
-	if err != nil {
-		return store.Session{}, err
+	return decodeSession(tokenHash, m)
+}
+
+// errCacheDown is the error of session reads while the cache's health
+// check fails.
+var errCacheDown = errors.New("redis does not answer the client-side cache's health check")
+
+// read returns the session hash at key and whether it came through the
+// client-side cache: from the cache while it is on (nothing for a session
+// this store ended), errCacheDown while it is off (Redis did not answer its
+// last health check: fail closed at once), else from Redis. gen is the
+// generation of the cache's decoded sessions before the read.
+func (s *Store) read(ctx context.Context, tokenHash, key string) (m map[string]string, cached bool, gen uint64, err error) {
+	sc := s.cache
+	if sc == nil {
+		m, err := s.lookup(ctx, key)
+		return m, false, 0, err
 	}
-	s.hints.note(tokenHash, nowMs)
-	return sess, nil
+	if !sc.on.Load() {
+		return nil, true, 0, errCacheDown
+	}
+	gen = sc.decoded.generation()
+	m, err = sc.c.HGetAll(ctx, key).Result()
+	if err != nil || sc.ended.has(tokenHash) {
+		return nil, true, gen, err
+	}
+	return m, true, gen, nil
+}
+
+// decoded returns the session decoded from a cache entry of key that is
+// still in the cache, while the cache is on and the session was not ended
+// here.
+func (s *Store) decoded(tokenHash, key string) (store.Session, bool) {
+	sc := s.cache
+	if sc == nil || !sc.on.Load() {
+		return store.Session{}, false
+	}
+	sess, ok := sc.decoded.get(key)
+	if !ok || sc.ended.has(tokenHash) {
+		return store.Session{}, false
+	}
+	return sess, true
+}
+
+// freshSession is fresh for a decoded session.
+func freshSession(sess store.Session, nowMs, idleMs, every int64) bool {
+	exp, idle, seen := sess.ExpiresAt.UnixMilli(), sess.IdleExpiresAt.UnixMilli(), sess.LastSeenAt.UnixMilli()
+	if sess.ExpiresAt.IsZero() || sess.IdleExpiresAt.IsZero() || sess.LastSeenAt.IsZero() || nowMs >= exp || nowMs >= idle {
+		return false
+	}
+	nidle := min(nowMs+idleMs, exp)
+	return abs(nowMs-seen) < every && abs(nidle-idle) < every
 }
 
 // fresh reports whether the stored session is valid at nowMs and its seen
-// and idle fields are within touchSlack of what a touch would write.
-func fresh(m map[string]string, nowMs, idleMs int64) bool {
+// and idle fields are less than every ms behind what a touch would write.
+func fresh(m map[string]string, nowMs, idleMs, every int64) bool {
 	exp, err1 := strconv.ParseInt(m[fExp], 10, 64)
 	idle, err2 := strconv.ParseInt(m[fIdle], 10, 64)
 	seen, err3 := strconv.ParseInt(m[fSeen], 10, 64)
@@ -157,7 +215,7 @@ func fresh(m map[string]string, nowMs, idleMs int64) bool {
 		return false
 	}
 	nidle := min(nowMs+idleMs, exp)
-	return abs(nowMs-seen) < touchSlack && abs(nidle-idle) < touchSlack
+	return abs(nowMs-seen) < every && abs(nidle-idle) < every
 }
 
 func abs(n int64) int64 {
@@ -167,54 +225,18 @@ func abs(n int64) int64 {
 	return n
 }
 
-// maxHints bounds touchHints; past it, stale entries are dropped, and if
-// none are, all.
-const maxHints = 8192
-
-// touchHints remembers when (caller's clock, Unix ms) this store last wrote
-// each session's seen field. It is only a hint of which command to send:
-// validity always comes from what Redis holds.
-type touchHints struct {
-	mu sync.Mutex
-	m  map[string]int64
-}
-
-func (h *touchHints) recent(tokenHash string, nowMs int64) bool {
-	h.mu.Lock()
-	t, ok := h.m[tokenHash]
-	h.mu.Unlock()
-	return ok && nowMs >= t && nowMs-t < touchSlack
-}
-
-func (h *touchHints) note(tokenHash string, nowMs int64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.m == nil {
-		h.m = make(map[string]int64)
+// ended records that this store ends the session, before it does: its
+// cache never serves it again.
+func (s *Store) ended(tokenHash string) {
+	if s.cache != nil {
+		s.cache.ended.add(tokenHash, s.cache.local)
 	}
-	if _, ok := h.m[tokenHash]; !ok && len(h.m) >= maxHints {
-		for k, t := range h.m {
-			if nowMs < t || nowMs-t >= touchSlack {
-				delete(h.m, k)
-			}
-		}
-		if len(h.m) >= maxHints {
-			clear(h.m)
-		}
-	}
-	h.m[tokenHash] = nowMs
-}
-
-func (h *touchHints) forget(tokenHash string) {
-	h.mu.Lock()
-	delete(h.m, tokenHash)
-	h.mu.Unlock()
 }
 
 // DeleteSession removes the session and its index entry; a missing session
 // is not an error.
 func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
-	s.hints.forget(tokenHash)
+	s.ended(tokenHash)
 	key := s.sessionKey(tokenHash)
 	var uid *redis.StringCmd
 	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -299,6 +321,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID, keepTokenHash st
 			if h == keepTokenHash {
 				continue
 			}
+			s.ended(h)
 			gone = append(gone, h)
 			dels = append(dels, p.Del(ctx, s.sessionKey(h)))
 		}
@@ -342,6 +365,7 @@ func encodeSession(sess store.Session) (map[string]any, error) {
 		fIdle:    msTime(sess.IdleExpiresAt),
 		fIP:      sess.IP,
 		fUA:      sess.UserAgent,
+		fCert:    sess.ClientCert,
 	}, nil
 }
 
@@ -354,6 +378,7 @@ func decodeSession(tokenHash string, m map[string]string) (store.Session, error)
 		DisplayName: m[fDisplay],
 		IP:          m[fIP],
 		UserAgent:   m[fUA],
+		ClientCert:  m[fCert],
 	}
 	for _, f := range []struct {
 		name string

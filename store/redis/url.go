@@ -34,6 +34,7 @@ const (
 // according to kind.
 type config struct {
 	kind     string
+	cache    bool // standalone, database 0, client_cache not off
 	simple   *redis.Options
 	failover *redis.FailoverOptions
 	cluster  *redis.ClusterOptions
@@ -48,13 +49,17 @@ func parseURL(raw string) (*config, error) {
 	}
 	switch strings.ToLower(scheme) {
 	case "redis", "rediss", "unix":
+		raw, cache, err := takeClientCache(raw)
+		if err != nil {
+			return nil, err
+		}
 		o, err := redis.ParseURL(raw)
 		if err != nil {
 			return nil, cleanParseError(err)
 		}
 		setDefaults(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.DialerRetries)
 		o.ContextTimeoutEnabled = true
-		return &config{kind: kindStandalone, simple: o}, nil
+		return &config{kind: kindStandalone, simple: o, cache: cache && o.DB == 0}, nil
 	case "redis+sentinel", "rediss+sentinel":
 		return parseSentinel(raw)
 	case "redis+cluster", "rediss+cluster":
@@ -62,6 +67,37 @@ func parseURL(raw string) (*config, error) {
 	default:
 		return nil, fmt.Errorf("unsupported URL scheme %q: want redis, rediss, unix, redis+sentinel, rediss+sentinel, redis+cluster or rediss+cluster", scheme)
 	}
+}
+
+// takeClientCache removes the client_cache=on|off parameter from a
+// single-node URL (go-redis's parser rejects parameters it does not know)
+// and reports whether the client-side cache is wanted (the default).
+func takeClientCache(raw string) (string, bool, error) {
+	base, query, ok := strings.Cut(raw, "?")
+	if !ok {
+		return raw, true, nil
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", false, fmt.Errorf("bad query: %w", err)
+	}
+	v, ok := q["client_cache"]
+	if !ok {
+		return raw, true, nil
+	}
+	delete(q, "client_cache")
+	on := true
+	switch strings.ToLower(v[len(v)-1]) {
+	case "on", "true", "1", "yes":
+	case "off", "false", "0", "no":
+		on = false
+	default:
+		return "", false, fmt.Errorf("client_cache=%q: want on or off", v[len(v)-1])
+	}
+	if len(q) == 0 {
+		return base, on, nil
+	}
+	return base + "?" + q.Encode(), on, nil
 }
 
 // multiHost is a URL whose authority may list several comma-separated

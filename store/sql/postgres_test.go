@@ -7,32 +7,21 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"mutualauth/internal/testenv"
 	"mutualauth/store"
 	"mutualauth/store/storetest"
 )
-
-const postgresEnv = "MUTUALAUTH_TEST_POSTGRES_URL"
-
-func postgresURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv(postgresEnv)
-	if u == "" {
-		t.Skipf("%s is not set; skipping PostgreSQL tests (example: postgres://postgres@127.0.0.1:5432/test?sslmode=disable)", postgresEnv)
-	}
-	return u
-}
 
 // postgresSchemaURL creates an empty schema, dropped when the test ends,
 // and returns the database URL with search_path set to it.
 func postgresSchemaURL(t *testing.T) string {
 	t.Helper()
-	base := postgresURL(t)
+	base := testenv.PostgresURL(t)
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
 		t.Fatal(err)
@@ -72,12 +61,12 @@ func newPostgresStore(t *testing.T) *Store {
 }
 
 func TestPostgresConformance(t *testing.T) {
-	postgresURL(t)
+	testenv.PostgresURL(t)
 	storetest.RunDurable(t, func(t *testing.T) store.Durable { return newPostgresStore(t) })
 }
 
 func TestPostgresBackend(t *testing.T) {
-	postgresURL(t)
+	testenv.PostgresURL(t)
 	runBackendTests(t, newPostgresStore)
 }
 

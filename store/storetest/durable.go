@@ -56,6 +56,7 @@ func RunDurable(t *testing.T, newStore func(t *testing.T) store.Durable) {
 		{"RecoveryCodes", durRecoveryCodes},
 		{"RecoveryCodesConcurrent", durRecoveryCodesConcurrent},
 		{"Devices", durDevices},
+		{"ClientCerts", durClientCerts},
 		{"Invites", durInvites},
 		{"InvitesConcurrent", durInvitesConcurrent},
 		{"UnknownUserReferences", durUnknownUserReferences},

@@ -535,6 +535,7 @@ func ephSession(userID string, created time.Time) store.Session {
 		IdleExpiresAt: created.Add(30 * time.Minute),
 		IP:            "192.0.2.7",
 		UserAgent:     "storetest/1.0 (\"quoted\", ünïcode)",
+		ClientCert:    ephHex(32),
 	}
 }
 
@@ -568,6 +569,7 @@ func ephDiffSession(got, want store.Session) string {
 	tm("IdleExpiresAt", got.IdleExpiresAt, want.IdleExpiresAt)
 	str("IP", got.IP, want.IP)
 	str("UserAgent", got.UserAgent, want.UserAgent)
+	str("ClientCert", got.ClientCert, want.ClientCert)
 	if len(d) == 0 {
 		return ""
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -23,6 +24,14 @@ func StartCluster(args ...string) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// StartClusterT is [StartCluster] for a test, as [StartT] is for [Start].
+func StartClusterT(t testing.TB, args ...string) *Server {
+	t.Helper()
+	Need(t)
+	s, err := StartCluster(args...)
+	return forTest(t, s, err)
 }
 
 // ClusterURL returns the server's redis+cluster:// URL (store/redis form).

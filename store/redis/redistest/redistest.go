@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"mutualauth/internal/testenv"
 )
 
 // EnvURL names the environment variable that points the tests at an existing
@@ -37,14 +39,34 @@ var shared struct {
 	err  error
 }
 
+// Wanted reports whether tests that run on either ephemeral store (the
+// in-memory one or Redis) should use Redis: when MUTUALAUTH_TEST_REDIS_URL
+// is set, or where missing programs must fail the tests (testenv.Required:
+// CI=true, MUTUALAUTH_TEST_REQUIRE=1). Elsewhere they use the in-memory
+// store, which passes the same conformance suite and needs nothing.
+func Wanted() bool {
+	return os.Getenv(EnvURL) != "" || testenv.Required()
+}
+
+// Need ends the test (testenv.Missing: a skip, or a failure in CI) when
+// there is no redis-server on PATH to start.
+func Need(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		testenv.Missing(t, "redis-server", "apt-get install redis-server, or set "+EnvURL+" to a running Redis")
+	}
+}
+
 // URL returns the Redis URL tests should use: MUTUALAUTH_TEST_REDIS_URL when
 // set, otherwise the URL of a throwaway redis-server started once per test
-// process. It fails the test when no Redis can be had.
+// process. Without redis-server it ends the test with [Need]; it fails the
+// test when the server does not start.
 func URL(t testing.TB) string {
 	t.Helper()
 	if u := os.Getenv(EnvURL); u != "" {
 		return u
 	}
+	Need(t)
 	shared.once.Do(func() {
 		srv, err := Start()
 		if err != nil {
@@ -92,6 +114,26 @@ type Server struct {
 // Start("--appendonly", "yes").
 func Start(args ...string) (*Server, error) {
 	return start("", args)
+}
+
+// StartT is [Start] for a test: it ends the test with [Need] when there is no
+// redis-server, fails it when the server does not start, and closes the
+// server when the test ends.
+func StartT(t testing.TB, args ...string) *Server {
+	t.Helper()
+	Need(t)
+	s, err := Start(args...)
+	return forTest(t, s, err)
+}
+
+// forTest fails t on err, else closes s when t ends.
+func forTest(t testing.TB, s *Server, err error) *Server {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }
 
 // start starts a server; conf, when not empty, is the name of a config file
@@ -282,4 +324,35 @@ func (w *tail) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return string(w.buf)
+}
+
+// Pause stops the server process (SIGSTOP): it keeps its connections but
+// answers nothing until [Server.Resume].
+func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server (SIGCONT).
+func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return fmt.Errorf("redistest: redis-server on %s is not running", s.Addr())
+	}
+	return s.cmd.Process.Signal(sig)
+}
+
+// Kill ends the server with SIGKILL, as a crash would, and waits for it to
+// exit. Killing a stopped server does nothing.
+func (s *Server) Kill() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return nil
+	}
+	cmd, done := s.cmd, s.done
+	s.cmd, s.done = nil, nil
+	err := cmd.Process.Kill()
+	<-done
+	return err
 }

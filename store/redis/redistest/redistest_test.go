@@ -48,11 +48,7 @@ func TestNewPrefix(t *testing.T) {
 
 func TestRestartKeepsAppendOnlyData(t *testing.T) {
 	ctx := context.Background()
-	srv, err := Start("--appendonly", "yes", "--appendfsync", "always")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := StartT(t, "--appendonly", "yes", "--appendfsync", "always")
 	c := client(t, srv.URL())
 	if err := c.Set(ctx, "k", "kept", 0).Err(); err != nil {
 		t.Fatal(err)
@@ -82,11 +78,7 @@ func TestRestartKeepsAppendOnlyData(t *testing.T) {
 
 func TestRestartWithoutPersistenceStartsEmpty(t *testing.T) {
 	ctx := context.Background()
-	srv, err := Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := StartT(t)
 	c := client(t, srv.URL())
 	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
 		t.Fatal(err)
@@ -101,11 +93,7 @@ func TestRestartWithoutPersistenceStartsEmpty(t *testing.T) {
 
 func TestSentinel(t *testing.T) {
 	ctx := context.Background()
-	primary, err := Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = primary.Close() })
+	primary := StartT(t)
 	sentinel, err := StartSentinel("mymaster", primary)
 	if err != nil {
 		t.Fatal(err)

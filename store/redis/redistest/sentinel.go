@@ -4,12 +4,14 @@ import "strconv"
 
 // StartSentinel starts a Redis Sentinel (redis-server --sentinel) that
 // monitors primary under masterName with a quorum of 1. Its URL is
-// Server.SentinelURL.
-func StartSentinel(masterName string, primary *Server) (*Server, error) {
-	s, err := start("sentinel.conf", []string{"--sentinel"},
-		"sentinel monitor "+masterName+" 127.0.0.1 "+strconv.Itoa(primary.port)+" 1",
+// Server.SentinelURL. confLines are added to its configuration, e.g.
+// "sentinel down-after-milliseconds NAME 500".
+func StartSentinel(masterName string, primary *Server, confLines ...string) (*Server, error) {
+	lines := append([]string{
+		"sentinel monitor " + masterName + " 127.0.0.1 " + strconv.Itoa(primary.port) + " 1",
 		"sentinel resolve-hostnames no",
-	)
+	}, confLines...)
+	s, err := start("sentinel.conf", []string{"--sentinel"}, lines...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,13 @@
+-- TLS client certificates bound to users (docs/mtls.md).
+CREATE TABLE client_certs (
+    fingerprint  TEXT        NOT NULL PRIMARY KEY,
+    user_id      TEXT        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    subject      TEXT        NOT NULL DEFAULT '',
+    issuer       TEXT        NOT NULL DEFAULT '',
+    serial       TEXT        NOT NULL DEFAULT '',
+    not_before   TIMESTAMPTZ,
+    not_after    TIMESTAMPTZ,
+    created_at   TIMESTAMPTZ NOT NULL,
+    last_used_at TIMESTAMPTZ
+);
+CREATE INDEX client_certs_user_id ON client_certs (user_id);
