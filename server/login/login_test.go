@@ -121,7 +121,7 @@ func TestSucceedAndPhrase(t *testing.T) {
 	if !tx.Complete() {
 		t.Fatalf("not complete: %+v", tx)
 	}
-	if got := tx.AMR(); !slices.Equal(got, []string{MethodPassword, MethodHardware, MethodMFA}) {
+	if got := tx.AMR(); !slices.Equal(got, []string{MethodPassword, MethodHardware, MethodMultiFactor}) {
 		t.Fatalf("amr %v", got)
 	}
 	if (&Transaction{Recognized: true, UserID: "u"}).PhraseRevealed() != true {
@@ -142,7 +142,7 @@ func TestSucceedAndPhrase(t *testing.T) {
 	if !uv.Complete() || !uv.PhraseRevealed() || uv.Username != "alice" {
 		t.Fatalf("verified passkey: %+v", uv)
 	}
-	if got := uv.AMR(); !slices.Equal(got, []string{MethodHardware, MethodMFA}) {
+	if got := uv.AMR(); !slices.Equal(got, []string{MethodHardware, MethodMultiFactor}) {
 		t.Fatalf("verified passkey amr %v", got)
 	}
 	if got := (Transaction{UserID: "u"}).Succeed(StepOTP, true); got.Complete() {
