@@ -168,27 +168,13 @@ func TestTrustDeviceUnticked(t *testing.T) {
 	rita := loginEnroll(t, s, nil, "rita", "linen sails at sea", loginTOTP)
 	ctx := newBrowser(t)
 	loginOpen(t, ctx, s, "")
-	screenshot(t, ctx, "login-desktop")
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
-		t.Fatal(err)
-	}
-	screenshot(t, ctx, "login-390px")
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
-		t.Fatal(err)
-	}
+	shotAtWidths(t, ctx, "login")
 	loginClick(t, ctx, "trust-device")
 	loginType(t, ctx, "username", "rita")
 	loginWaitFor(t, ctx, "otp", "stop")
 	loginType(t, ctx, "otp", loginTOTPCode(t, rita.TOTPSecret, time.Now()))
 	loginWaitFor(t, ctx, "password", "stop")
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
-		t.Fatal(err)
-	}
-	screenshot(t, ctx, "password-after-code-390px")
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
-		t.Fatal(err)
-	}
-	screenshot(t, ctx, "password-after-code-desktop")
+	shotAtWidths(t, ctx, "password-after-code")
 	loginType(t, ctx, "password", loginPassword)
 	loginWaitSignedIn(t, ctx)
 	if user, _ := loginSession(t, ctx); user != "rita" {
@@ -211,6 +197,18 @@ func TestTrustDeviceUnticked(t *testing.T) {
 	if st := loginReadPage(t, ctx); !st.OTP || st.Password || st.Phrase != "" {
 		t.Fatalf("next sign-in: want the code first: %+v", st)
 	}
+}
+
+// shotAtWidths takes a screenshot of the page at desktop width and at
+// 390 px (a phone), checks that it does not scroll sideways there, and goes
+// back to desktop width.
+func shotAtWidths(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	screenshot(t, ctx, name+"-desktop")
+	do(t, ctx, "narrow screen", chromedp.EmulateViewport(390, 844))
+	checkNoSidewaysScroll(t, ctx, name, 390)
+	screenshot(t, ctx, name+"-390px")
+	do(t, ctx, "desktop screen", chromedp.EmulateViewport(1280, 900))
 }
 
 // ---- the phishing proxy -------------------------------------------------------
