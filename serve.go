@@ -44,6 +44,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := newLogger(cfg, stdout)
+	// Libraries that log through slog's default (zitadel/oidc) log in the
+	// configured format and level too.
+	slog.SetDefault(log)
 
 	deps, closeAll, err := open(ctx, cfg, log)
 	if err != nil {
@@ -80,6 +83,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log.Info("mutualauth serving", "listen", ln.Addr().String(), "issuer", cfg.Issuer(),
 		"signing_kid", deps.Keys.ActiveKID(), "tls", cfg.ServeTLS(), "client_certificates", cfg.ClientCerts())
+
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go deps.Keys.Watch(wctx, log)
 
 	errc := make(chan error, 1)
 	switch {

@@ -18,7 +18,12 @@
 //     what the cores deliver hashing cores argon2id hashes at once at the
 //     server's parameters (RFC 9106 §3.1);
 //   - the server's peak resident memory (VmHWM, proc(5)) under 256
-//     concurrent logins, against the bound the hash semaphore sets.
+//     concurrent logins, against the bound the hash semaphore sets;
+//   - the OpenID Connect token endpoint (oidc.go): code exchanges per second
+//     (codes made beforehand through the authorization endpoint with a live
+//     session, each exchanged once) and refreshes per second (one grant per
+//     worker, rotated back to back), against the RSA-2048 signing ceiling of
+//     the RS256 ID token (-oidc-codes sets how many codes).
 //
 // Setup enrolls users through the enrollment JSON API, confirming TOTP with
 // codes computed here (RFC 6238 §4, SHA-1, 6 digits, 30 s). Each user can

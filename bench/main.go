@@ -40,6 +40,7 @@ type options struct {
 	Phases      map[string]bool
 	ServerEnv   []string
 	LoginConc   int
+	OIDCCodes   int // codes the OIDC code-exchange phase makes
 }
 
 // phase reports whether the run includes the named phase.
@@ -59,8 +60,9 @@ func main() {
 	flag.StringVar(&o.PerfDir, "perf", "", "record a perf(1) CPU profile of the server for each load phase into this directory (slows the run: figures are not comparable)")
 	flag.BoolVar(&o.Strict, "strict", false, "exit 1 when a target does not hold")
 	flag.StringVar(&o.Loadgen, "loadgen", "go", "load generator for verify and begin: go (built in) or wrk (wrk(1) must be installed)")
-	phases := flag.String("phases", "login,memory,begin,verify,lag", "the load phases to run, comma-separated")
+	phases := flag.String("phases", "login,memory,begin,verify,lag,oidc", "the load phases to run, comma-separated")
 	bare := flag.String(bareFlag, "", "serve the bare net/http limit on this address instead of benchmarking (the bench runs itself so)")
+	flag.IntVar(&o.OIDCCodes, "oidc-codes", 3000, "codes the OIDC code-exchange phase makes and exchanges")
 	flag.Func("server-env", "NAME=value to add to the server's environment, e.g. GOGC=400 (repeatable)", func(v string) error {
 		if name, _, ok := strings.Cut(v, "="); !ok || name == "" {
 			return fmt.Errorf("%q is not NAME=value", v)
@@ -87,11 +89,11 @@ func main() {
 	o.Phases = map[string]bool{}
 	for _, ph := range strings.Split(*phases, ",") {
 		switch ph = strings.TrimSpace(ph); ph {
-		case "login", "memory", "begin", "verify", "lag":
+		case "login", "memory", "begin", "verify", "lag", "oidc":
 			o.Phases[ph] = true
 		case "":
 		default:
-			fmt.Fprintf(os.Stderr, "bench: unknown phase %q (login, memory, begin, verify, lag)\n", ph)
+			fmt.Fprintf(os.Stderr, "bench: unknown phase %q (login, memory, begin, verify, lag, oidc)\n", ph)
 			os.Exit(2)
 		}
 	}
@@ -555,6 +557,14 @@ func run(ctx context.Context, o options, log io.Writer) (*Results, error) {
 		rowsOut = append(rowsOut, r)
 		res.Notes = append(res.Notes, fmt.Sprintf("revocation: the value is the longest of %d lags (B answering 200 after A's logout returned); A answered 200 %d times to verifies sent after its own logout returned",
 			len(lag.Lag), lag.StaleA))
+	}
+	// The OpenID Connect token endpoint (bench/oidc.go).
+	if o.phase("oidc") {
+		rows, err := oidcPhase(ctx, o, srv, sess, measure, logf)
+		if err != nil {
+			return nil, err
+		}
+		rowsOut = append(rowsOut, rows...)
 	}
 	srv.stop()
 	res.Setup.TotalSeconds = time.Since(started).Seconds()

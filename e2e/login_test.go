@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -156,6 +157,11 @@ func loginJS[T any](t *testing.T, ctx context.Context, body string, args ...any)
 // A TOTP account confirms with the code of the previous time step, which the
 // server accepts (one step of drift), so that the current step is still
 // free for the login that follows.
+func loginEnroll(t *testing.T, s *Server, ctx context.Context, username, phrase string, factors loginFactors) loginAccount {
+	t.Helper()
+	return loginEnrollAt(t, s, ctx, s.AdminInvite(t, username, "", false), username, phrase, factors)
+}
+
 // loginFactors are the second factors loginEnroll adds.
 type loginFactors int
 
@@ -165,9 +171,9 @@ const (
 	loginBoth = loginTOTP | loginPasskey
 )
 
-func loginEnroll(t *testing.T, s *Server, ctx context.Context, username, phrase string, factors loginFactors) loginAccount {
+// loginEnrollAt is loginEnroll through the enrollment link invite.
+func loginEnrollAt(t *testing.T, s *Server, ctx context.Context, invite, username, phrase string, factors loginFactors) loginAccount {
 	t.Helper()
-	invite := s.AdminInvite(t, username, "", false)
 	i := strings.LastIndex(invite, "/enroll/")
 	if i < 0 {
 		t.Fatalf("invite URL %q has no /enroll/ path", invite)
@@ -809,7 +815,7 @@ func TestLoginPageSwappedKey(t *testing.T) {
 	ctx := newBrowser(t)
 	loginEnroll(t, s, ctx, "eve", "orange kite over hills", loginTOTP)
 	fakeJWKS, fakeKID := loginOtherJWKS(t)
-	const keyChanged = "The server's key changed — this may not be the real server. Do not enter your password."
+	const keyChanged = "The server's key changed in a way this browser cannot check. This may not be the real server. Do not enter your password."
 
 	t.Run("other key pinned", func(t *testing.T) {
 		loginOpen(t, ctx, s, "")
@@ -952,7 +958,8 @@ func newProofSigner(t *testing.T) *proofSigner {
 }
 
 // sign returns header.payload.signature; the signature is the raw r||s of
-// RFC 7518 §3.4 unless der is set (then ASN.1 DER, which ES256 forbids).
+// RFC 7518 §3.4, s in the lower half, unless der is set (then ASN.1 DER,
+// which ES256 forbids).
 func (p *proofSigner) sign(t *testing.T, header, claims map[string]any, der bool) string {
 	t.Helper()
 	enc := func(v any) string {
@@ -974,6 +981,10 @@ func (p *proofSigner) sign(t *testing.T, header, claims map[string]any, der bool
 		r, s, err := ecdsa.Sign(rand.Reader, p.key, digest[:])
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The low-S form: verifiers refuse the malleated high-S twin.
+		if n := elliptic.P256().Params().N; s.Cmp(new(big.Int).Rsh(n, 1)) > 0 {
+			s.Sub(n, s)
 		}
 		sig = append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...)
 	}
@@ -1071,6 +1082,8 @@ func TestLoginProofVerifier(t *testing.T) {
 		{"wrong audience", p.sign(t, header(nil), claims(func(c map[string]any) { c["aud"] = "https://evil.example" }), false), "", jwks, "audience"},
 		{"wrong nonce", p.sign(t, header(nil), claims(func(c map[string]any) { c["nonce"] = "b3RoZXItbm9uY2Utb3RoZXItbm9uY2U" }), false), "", jwks, "nonce"},
 		{"other login", p.sign(t, header(nil), claims(func(c map[string]any) { c["login_id"] = "tx-2" }), false), "", jwks, "login-id"},
+		{"no login id", p.sign(t, header(nil), claims(func(c map[string]any) { delete(c, "login_id") }), false), "", jwks, "login-id"},
+		{"high-S twin of the good signature", highSJWS(t, good), "", jwks, "high-s"},
 		{"expired", p.sign(t, header(nil), claims(func(c map[string]any) { c["iat"], c["exp"] = now-900, now-600 }), false), "", jwks, "expired"},
 		{"lifetime over 300 s", p.sign(t, header(nil), claims(func(c map[string]any) { c["exp"] = now + 3600 }), false), "", jwks, "lifetime"},
 		{"no exp", p.sign(t, header(nil), claims(func(c map[string]any) { delete(c, "exp") }), false), "", jwks, "malformed"},
@@ -1081,4 +1094,19 @@ func TestLoginProofVerifier(t *testing.T) {
 			t.Errorf("%s: got %+v, want refused with reason %q", c.name, v, c.reason)
 		}
 	}
+}
+
+// highSJWS returns jws with its ES256 signature's s replaced by n - s: the
+// same signature in its malleated, high-S form, which ECDSA alone accepts.
+func highSJWS(t *testing.T, jws string) string {
+	t.Helper()
+	parts := strings.Split(jws, ".")
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("signature: %v", err)
+	}
+	n := elliptic.P256().Params().N
+	s := new(big.Int).Sub(n, new(big.Int).SetBytes(sig[32:]))
+	s.FillBytes(sig[32:])
+	return parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
 }

@@ -48,11 +48,12 @@ type adminUser struct {
 	Enrolled    bool      `json:"enrolled"`
 	EnrolledAt  time.Time `json:"enrolled_at,omitzero"`
 	CreatedAt   time.Time `json:"created_at"`
+	Email       string    `json:"email"`
 }
 
 func userView(u store.User) adminUser {
 	return adminUser{
-		ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: string(u.Role),
+		ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: string(u.Role), Email: u.Email,
 		Disabled: u.Disabled, Locked: u.Locked, Enrolled: !u.EnrolledAt.IsZero(),
 		EnrolledAt: u.EnrolledAt.UTC(), CreatedAt: u.CreatedAt.UTC(),
 	}
@@ -84,15 +85,20 @@ type adminEvent struct {
 }
 
 type adminClient struct {
-	ID        string    `json:"client_id"`
-	Name      string    `json:"name"`
-	Origins   []string  `json:"origins"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID                     string    `json:"client_id"`
+	Name                   string    `json:"name"`
+	Origins                []string  `json:"origins"`
+	RedirectURIs           []string  `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
+	Public                 bool      `json:"public"`
+	CreatedAt              time.Time `json:"created_at"`
+	UpdatedAt              time.Time `json:"updated_at"`
 }
 
 func clientView(c store.Client) adminClient {
-	return adminClient{ID: c.ID, Name: c.Name, Origins: nonNil(c.Origins), CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()}
+	return adminClient{ID: c.ID, Name: c.Name, Origins: nonNil(c.Origins), RedirectURIs: nonNil(c.RedirectURIs),
+		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), Public: c.Public,
+		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()}
 }
 
 // actorID is the user id of the signed-in admin.
@@ -121,6 +127,7 @@ type adminInviteRequest struct {
 	Username    string `json:"username"`
 	DisplayName string `json:"display_name"`
 	Admin       bool   `json:"admin"`
+	Email       string `json:"email"`
 }
 
 // userDetail collects what the admin center shows about one user.
@@ -379,7 +386,8 @@ func (h *AdminHandler) ListUsers(c echo.Context) error {
 	return c.JSON(http.StatusOK, list)
 }
 
-// CreateUser serves POST /api/v1/admin/users {"username", "display_name"?, "admin"?}.
+// CreateUser serves POST /api/v1/admin/users {"username", "display_name"?,
+// "admin"?, "email"?}.
 func (h *AdminHandler) CreateUser(c echo.Context) error {
 	var req adminInviteRequest
 	if err := bindJSON(c, &req); err != nil {
@@ -395,6 +403,24 @@ func (h *AdminHandler) CreateUser(c echo.Context) error {
 		"expires_at": inv.ExpiresAt.UTC(),
 		"created":    inv.Created,
 	})
+}
+
+// UpdateUser serves PATCH /api/v1/admin/users/:id {"email"}: "" removes it.
+func (h *AdminHandler) UpdateUser(c echo.Context) error {
+	var req struct {
+		Email *string `json:"email"`
+	}
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Email == nil {
+		return NewProblem(http.StatusUnprocessableEntity, "invalid_request", "Give the field to change: email.")
+	}
+	u, err := h.Ops.SetEmail(c.Request().Context(), actorID(c), c.Param("id"), *req.Email)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"user": userView(u)})
 }
 
 // GetUser serves GET /api/v1/admin/users/:id.
@@ -496,22 +522,29 @@ func (h *AdminHandler) ListClients(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"clients": list})
 }
 
-// CreateClient serves POST /api/v1/admin/clients {"name", "origins"}.
+// CreateClient serves POST /api/v1/admin/clients {"name", "origins"?,
+// "redirect_uris"?, "post_logout_redirect_uris"?, "public"?}.
 func (h *AdminHandler) CreateClient(c echo.Context) error {
 	var req struct {
-		Name    string   `json:"name"`
-		Origins []string `json:"origins"`
+		Name                   string   `json:"name"`
+		Origins                []string `json:"origins"`
+		RedirectURIs           []string `json:"redirect_uris"`
+		PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+		Public                 bool     `json:"public"`
 	}
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	nc, err := h.Ops.CreateClient(c.Request().Context(), actorID(c), req.Name, req.Origins)
+	nc, err := h.Ops.CreateClient(c.Request().Context(), actorID(c), account.ClientSpec{Name: req.Name, Origins: req.Origins,
+		RedirectURIs: req.RedirectURIs, PostLogoutRedirectURIs: req.PostLogoutRedirectURIs, Public: req.Public})
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, map[string]any{
-		"client_id": nc.Client.ID, "client_secret": nc.Secret, "client": clientView(nc.Client),
-	})
+	out := map[string]any{"client_id": nc.Client.ID, "client": clientView(nc.Client)}
+	if nc.Secret != "" {
+		out["client_secret"] = nc.Secret
+	}
+	return c.JSON(http.StatusCreated, out)
 }
 
 // RotateClient serves POST /api/v1/admin/clients/:id/rotate.
@@ -523,24 +556,31 @@ func (h *AdminHandler) RotateClient(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"client_id": c.Param("id"), "client_secret": secret})
 }
 
-// UpdateClient serves PATCH /api/v1/admin/clients/:id {"name"?, "origins"?}.
+// UpdateClient serves PATCH /api/v1/admin/clients/:id {"name"?,
+// "origins"?, "redirect_uris"?, "post_logout_redirect_uris"?, "public"?}.
+// Making a public client confidential returns its new secret, once.
 func (h *AdminHandler) UpdateClient(c echo.Context) error {
 	var req struct {
-		Name    *string   `json:"name"`
-		Origins *[]string `json:"origins"`
+		Name                   *string   `json:"name"`
+		Origins                *[]string `json:"origins"`
+		RedirectURIs           *[]string `json:"redirect_uris"`
+		PostLogoutRedirectURIs *[]string `json:"post_logout_redirect_uris"`
+		Public                 *bool     `json:"public"`
 	}
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	var origins []string
-	if req.Origins != nil {
-		origins = nonNil(*req.Origins)
-	}
-	cl, err := h.Ops.UpdateClient(c.Request().Context(), actorID(c), c.Param("id"), req.Name, origins)
+	cl, secret, err := h.Ops.UpdateClient(c.Request().Context(), actorID(c), c.Param("id"), account.ClientUpdate{
+		Name: req.Name, Origins: req.Origins, RedirectURIs: req.RedirectURIs,
+		PostLogoutRedirectURIs: req.PostLogoutRedirectURIs, Public: req.Public})
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"client": clientView(cl)})
+	out := map[string]any{"client": clientView(cl)}
+	if secret != "" {
+		out["client_secret"] = secret
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 // DeleteClient serves DELETE /api/v1/admin/clients/:id.

@@ -40,8 +40,8 @@ type adminBase struct {
 type adminBadge struct{ Text, Class string }
 
 type adminUserRow struct {
-	ID, Username, DisplayName, URL, Created string
-	Badges                                  []adminBadge
+	ID, Username, DisplayName, URL, Created, Email string
+	Badges                                         []adminBadge
 }
 
 type adminInviteView struct {
@@ -52,6 +52,7 @@ type adminInviteView struct {
 type adminInviteForm struct {
 	Username, DisplayName string
 	Admin                 bool
+	Email                 string
 }
 
 type adminUsersView struct {
@@ -107,10 +108,27 @@ type adminAuditView struct {
 
 type adminClientRow struct {
 	ID, Name, OriginsText, Created, Updated string
-	Origins                                 []string
+	RedirectText, PostLogoutText            string
+	Origins, RedirectURIs, PostLogoutURIs   []string
+	Public                                  bool
 }
 
-type adminClientForm struct{ Name, Origins string }
+type adminClientForm struct {
+	Name, Origins, RedirectURIs, PostLogoutURIs string
+	Public                                      bool
+}
+
+// spec reads the form as a client registration.
+func (f adminClientForm) spec() account.ClientSpec {
+	return account.ClientSpec{Name: f.Name, Origins: splitOrigins(f.Origins), RedirectURIs: splitOrigins(f.RedirectURIs),
+		PostLogoutRedirectURIs: splitOrigins(f.PostLogoutURIs), Public: f.Public}
+}
+
+func clientForm(c echo.Context) adminClientForm {
+	return adminClientForm{Name: c.FormValue("name"), Origins: c.FormValue("origins"),
+		RedirectURIs: c.FormValue("redirect_uris"), PostLogoutURIs: c.FormValue("post_logout_redirect_uris"),
+		Public: c.FormValue("public") == "yes"}
+}
 
 type adminSecretView struct {
 	ClientID, Name, Secret string
@@ -195,7 +213,7 @@ func userBadges(u adminUser) []adminBadge {
 
 func userRow(u adminUser) adminUserRow {
 	return adminUserRow{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, URL: userURL(u.ID),
-		Created: fmtTime(u.CreatedAt), Badges: userBadges(u)}
+		Created: fmtTime(u.CreatedAt), Badges: userBadges(u), Email: u.Email}
 }
 
 func inviteView(issuer string, inv account.Invite, reset bool) *adminInviteView {
@@ -282,7 +300,7 @@ func (p *AdminPages) renderUsers(c echo.Context, status int, v adminUsersView, q
 // of one who has not enrolled) and show the invite link once.
 func (p *AdminPages) CreateUser(c echo.Context) error {
 	form := adminInviteForm{Username: c.FormValue("username"), DisplayName: c.FormValue("display_name"),
-		Admin: c.FormValue("admin") == "yes"}
+		Admin: c.FormValue("admin") == "yes", Email: c.FormValue("email")}
 	v := adminUsersView{adminBase: adminBase{View: "users", Nav: "users"}, Form: form}
 	inv, err := p.Admin.Ops.Invite(c.Request().Context(), actorID(c), account.InviteInput(form))
 	if err != nil {
@@ -375,6 +393,20 @@ func (p *AdminPages) EnableUser(c echo.Context) error {
 		return p.fail(c, err, back)
 	}
 	return p.redirect(c, back, flashSuccess, u.Username+" is enabled and can sign in again.")
+}
+
+// SetEmail serves POST /admin/users/:id/email.
+func (p *AdminPages) SetEmail(c echo.Context) error {
+	id := c.Param("id")
+	back := userURL(id)
+	u, err := p.Admin.Ops.SetEmail(c.Request().Context(), actorID(c), id, c.FormValue("email"))
+	if err != nil {
+		return p.fail(c, err, back)
+	}
+	if u.Email == "" {
+		return p.redirect(c, back, flashSuccess, "The email address of "+u.Username+" was removed.")
+	}
+	return p.redirect(c, back, flashSuccess, "The email address of "+u.Username+" is now "+u.Email+".")
 }
 
 // UnlockUser serves POST /admin/users/:id/unlock.
@@ -509,22 +541,25 @@ func (p *AdminPages) renderClients(c echo.Context, status int, v adminClientsVie
 	}
 	for _, cl := range list {
 		v.Clients = append(v.Clients, adminClientRow{ID: cl.ID, Name: cl.Name, Origins: cl.Origins,
-			OriginsText: strings.Join(cl.Origins, "\n"), Created: fmtTime(cl.CreatedAt), Updated: fmtTime(cl.UpdatedAt)})
+			OriginsText: strings.Join(cl.Origins, "\n"), Created: fmtTime(cl.CreatedAt), Updated: fmtTime(cl.UpdatedAt),
+			RedirectURIs: cl.RedirectURIs, RedirectText: strings.Join(cl.RedirectURIs, "\n"),
+			PostLogoutURIs: cl.PostLogoutRedirectURIs, PostLogoutText: strings.Join(cl.PostLogoutRedirectURIs, "\n"),
+			Public: cl.Public})
 	}
-	return p.page(c, status, "Widget clients", v)
+	return p.page(c, status, "Clients", v)
 }
 
-// splitOrigins reads the origins of a form's textarea: one per line (or
-// separated by spaces or commas).
+// splitOrigins reads the origins (or redirect URIs) of a form's textarea:
+// one per line (or separated by spaces or commas).
 func splitOrigins(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
 }
 
 // CreateClient serves POST /admin/clients and shows the secret once.
 func (p *AdminPages) CreateClient(c echo.Context) error {
-	form := adminClientForm{Name: c.FormValue("name"), Origins: c.FormValue("origins")}
+	form := clientForm(c)
 	v := adminClientsView{adminBase: adminBase{View: "clients", Nav: "clients"}, Form: form}
-	nc, err := p.Admin.Ops.CreateClient(c.Request().Context(), actorID(c), form.Name, splitOrigins(form.Origins))
+	nc, err := p.Admin.Ops.CreateClient(c.Request().Context(), actorID(c), form.spec())
 	if err != nil {
 		pr := toProblem(err)
 		if pr.Status >= 500 {
@@ -538,12 +573,21 @@ func (p *AdminPages) CreateClient(c echo.Context) error {
 	return p.renderClients(c, http.StatusOK, v)
 }
 
-// UpdateClient serves POST /admin/clients/:id: rename and replace origins.
+// UpdateClient serves POST /admin/clients/:id: rename, replace the origins
+// and redirect URIs, make public or confidential (then the new secret is
+// shown once).
 func (p *AdminPages) UpdateClient(c echo.Context) error {
-	name := c.FormValue("name")
-	cl, err := p.Admin.Ops.UpdateClient(c.Request().Context(), actorID(c), c.Param("id"), &name, nonNil(splitOrigins(c.FormValue("origins"))))
+	spec := clientForm(c).spec()
+	origins, redirects, logouts := nonNil(spec.Origins), nonNil(spec.RedirectURIs), nonNil(spec.PostLogoutRedirectURIs)
+	cl, secret, err := p.Admin.Ops.UpdateClient(c.Request().Context(), actorID(c), c.Param("id"), account.ClientUpdate{
+		Name: &spec.Name, Origins: &origins, RedirectURIs: &redirects, PostLogoutRedirectURIs: &logouts, Public: &spec.Public})
 	if err != nil {
 		return p.fail(c, err, "/admin/clients")
+	}
+	if secret != "" {
+		v := adminClientsView{adminBase: adminBase{View: "clients", Nav: "clients"},
+			Secret: &adminSecretView{ClientID: cl.ID, Name: cl.Name, Secret: secret}}
+		return p.renderClients(c, http.StatusOK, v)
 	}
 	return p.redirect(c, "/admin/clients", flashSuccess, "The client "+cl.Name+" was saved.")
 }

@@ -58,6 +58,9 @@ func TestJWKSAndDiscovery(t *testing.T) {
 	if string(algs) != `["ES256"]` {
 		t.Fatalf("algs %s", algs)
 	}
+	if hs, ok := disc["key_handovers"].([]any); !ok || len(hs) != 0 {
+		t.Fatalf("key_handovers before any rotation: %#v, want []", disc["key_handovers"])
+	}
 }
 
 func TestProblemsAndHeaders(t *testing.T) {

@@ -31,6 +31,15 @@ const embedRoute = "/embed/login"
 var crossSiteExempt = map[string]string{
 	"/auth/verify":  "forward auth for reverse proxies: it answers for any method and changes nothing",
 	"/api/v1/token": "server to server: the client authenticates with HTTP Basic and its secret, no cookie carries authority",
+	// OpenID Connect: apps on other sites reach these by design.
+	"/oidc/authorize":            "OIDC authorization endpoint: any site may start a sign-in (it only creates a request; the login decides)",
+	"/oidc/token":                "OIDC token endpoint: server to server, client credentials or PKCE, no cookie carries authority",
+	"/oidc/userinfo":             "OIDC userinfo: bearer token, no cookie carries authority",
+	"/oidc/introspect":           "OIDC introspection: client credentials, no cookie carries authority",
+	"/oidc/revoke":               "OIDC revocation: client credentials or client_id, no cookie carries authority",
+	"/oidc/jwks":                 "OIDC key set: changes nothing",
+	"/oidc/device_authorization": "OIDC device authorization: the device has no cookie; approval is behind the guarded /oidc/device",
+	"/oidc/end_session":          "RP-initiated logout: a cross-site request without a valid id_token_hint only gets the confirmation page",
 }
 
 // routeSample is one request per route of the application, with its

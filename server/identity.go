@@ -18,18 +18,33 @@ type IdentityHandler struct {
 	WidgetIntegrity string
 }
 
+// noCacheKeys lets caches keep the key set and the handovers only while
+// they revalidate them: a rotation's new key signs after keys.ActivationDelay,
+// and no client may still hold a key set without it by then.
+const noCacheKeys = "no-cache"
+
 // JWKS serves GET /.well-known/jwks.json.
 func (h *IdentityHandler) JWKS(c echo.Context) error {
-	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	c.Response().Header().Set("Cache-Control", noCacheKeys)
 	c.Response().Header().Set("Access-Control-Allow-Origin", "*")
 	c.Response().Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
 	return c.Blob(http.StatusOK, "application/jwk-set+json", h.Keys.JWKS())
 }
 
-// Discovery serves GET /.well-known/mutualauth.
+// handovers is the ring's handovers, oldest first, as a JSON array even
+// when there are none.
+func handovers(r *keys.Ring) []string {
+	if hs := r.Handovers(); len(hs) > 0 {
+		return hs
+	}
+	return []string{}
+}
+
+// Discovery serves GET /.well-known/mutualauth: the issuer, the endpoints,
+// and the key handovers of API.md "Key continuity".
 func (h *IdentityHandler) Discovery(c echo.Context) error {
 	i := h.Issuer
-	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	c.Response().Header().Set("Cache-Control", noCacheKeys)
 	c.Response().Header().Set("Access-Control-Allow-Origin", "*")
 	c.Response().Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
 	doc := map[string]any{
@@ -50,6 +65,7 @@ func (h *IdentityHandler) Discovery(c echo.Context) error {
 		"token_endpoint":                     i + "/api/v1/token",
 		"login_page":                         i + "/login",
 		"widget_script":                      i + "/widget.js",
+		"key_handovers":                      handovers(h.Keys),
 	}
 	if h.WidgetIntegrity != "" {
 		doc["widget_integrity"] = h.WidgetIntegrity

@@ -18,11 +18,14 @@ import (
 // browsers.
 type Renderer struct {
 	Set *templates.Set
+	// Support is the configured support contact, given to every page.
+	Support templates.Support
 }
 
 // Render implements echo.Renderer; data must be a templates.Page.
 func (r *Renderer) Render(w io.Writer, name string, data any, _ echo.Context) error {
 	p, _ := data.(templates.Page)
+	p.Support = r.Support
 	return r.Set.Render(w, name, p)
 }
 

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"net/http"
+
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"mutualauth/server/oidc"
 )
 
 // routes lists every route and middleware of the server, in one place; the
@@ -108,6 +112,7 @@ func (s *Server) routes(h *handlers, secure bool) {
 	adminAPI.GET("/users", h.admin.ListUsers)
 	adminAPI.POST("/users", h.admin.CreateUser)
 	adminAPI.GET("/users/:id", h.admin.GetUser)
+	adminAPI.PATCH("/users/:id", h.admin.UpdateUser)
 	adminAPI.POST("/users/:id/disable", h.admin.DisableUser)
 	adminAPI.POST("/users/:id/enable", h.admin.EnableUser)
 	adminAPI.POST("/users/:id/unlock", h.admin.UnlockUser)
@@ -128,6 +133,7 @@ func (s *Server) routes(h *handlers, secure bool) {
 	adminPage.POST("/users", h.adminPages.CreateUser)
 	adminPage.GET("/users/:id", h.adminPages.User)
 	adminPage.POST("/users/:id/invite", h.adminPages.InviteUser)
+	adminPage.POST("/users/:id/email", h.adminPages.SetEmail)
 	adminPage.POST("/users/:id/disable", h.adminPages.DisableUser)
 	adminPage.POST("/users/:id/enable", h.adminPages.EnableUser)
 	adminPage.POST("/users/:id/unlock", h.adminPages.UnlockUser)
@@ -142,4 +148,23 @@ func (s *Server) routes(h *handlers, secure bool) {
 	adminPage.POST("/clients/:id", h.adminPages.UpdateClient)
 	adminPage.POST("/clients/:id/rotate", h.adminPages.RotateClient)
 	adminPage.POST("/clients/:id/delete", h.adminPages.DeleteClient)
+
+	// The OpenID Connect provider (docs/oidc.md): the library's endpoints,
+	// the hand-off to the login page and back, the logout confirmation and
+	// the device verification page (behind the session).
+	e.GET(oidc.DiscoveryPath, h.oidc.Serve)
+	oidcMethods := []string{http.MethodGet, http.MethodPost, http.MethodOptions}
+	e.Match(oidcMethods, oidc.AuthorizationPath, h.oidc.Serve)
+	e.Match(oidcMethods, oidc.TokenPath, h.oidc.Serve) // client authentication throttled in oidc.Storage
+	e.Match(oidcMethods, oidc.UserinfoPath, h.oidc.Serve)
+	e.Match(oidcMethods, oidc.IntrospectionPath, h.oidc.Serve)
+	e.Match(oidcMethods, oidc.RevocationPath, h.oidc.Serve)
+	e.Match(oidcMethods, oidc.EndSessionPath, h.oidc.Serve)
+	e.Match(oidcMethods, oidc.JWKSPath, h.oidc.Serve)
+	e.Match(oidcMethods, oidc.DeviceAuthPath, h.oidc.Serve)
+	e.GET(oidc.ContinuePath, h.oidc.Continue)
+	e.GET(oidc.LogoutPath, h.oidc.Logout)
+	devicePage := e.Group(oidc.DevicePath, crossSiteGuard(h.issuer, nil, false), requirePageSession(h.sessions))
+	devicePage.GET("", h.oidc.Device)
+	devicePage.POST("", h.oidc.DeviceSubmit)
 }

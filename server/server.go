@@ -61,9 +61,10 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.Renderer = &Renderer{Set: set}
+	renderer := &Renderer{Set: set, Support: templates.Support{Contact: d.Config.SupportContact, Href: d.Config.SupportHref()}}
+	e.Renderer = renderer
 	s := &Server{echo: e, Metrics: NewMetrics()}
-	h, err := wire(d, s.Metrics)
+	h, err := wire(d, s.Metrics, renderer)
 	if err != nil {
 		return nil, err
 	}

@@ -93,7 +93,7 @@ func (h *SessionHandler) Revoke(c echo.Context) error {
 		if x.ID != id || x.UserID != s.UserID {
 			continue
 		}
-		if err := h.Sessions.Store.DeleteSession(ctx, x.TokenHash); err != nil {
+		if err := h.Sessions.Revoke(ctx, x); err != nil {
 			return err
 		}
 		if x.TokenHash == s.TokenHash {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -21,7 +22,9 @@ import (
 // OWASP ASVS 5.0 V7). Tokens carry 256 random bits; the store holds only
 // their SHA-256.
 type SessionManager struct {
-	Store    store.Sessions
+	Store store.Sessions
+	// Grants are the OIDC grants a revoked session takes along.
+	Grants   store.OIDC
 	Idle     time.Duration
 	Absolute time.Duration
 	Secure   bool
@@ -162,6 +165,12 @@ func (m *SessionManager) End(c echo.Context) error {
 		return nil
 	}
 	return m.Store.DeleteSession(c.Request().Context(), token.HashHex(tok))
+}
+
+// Revoke ends a session on purpose (a user or an admin revoking it, not a
+// logout): the OIDC grants made in it are revoked with it.
+func (m *SessionManager) Revoke(ctx context.Context, s store.Session) error {
+	return account.RevokeSession(ctx, m.Store, m.Grants, s, m.Now())
 }
 
 func (m *SessionManager) clearCookie(c echo.Context) {

@@ -803,6 +803,11 @@ func checkNonce(n string) error {
 type LoginPage struct {
 	Issuer  string
 	Clients store.Clients
+	// Apps names the app an OIDC hand-off return_to leads to, and the
+	// login_hint it sent; may be nil.
+	Apps interface {
+		Handoff(ctx context.Context, returnTo string) (app, loginHint string)
+	}
 }
 
 // Serve renders the page.
@@ -811,10 +816,16 @@ func (p *LoginPage) Serve(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	data := map[string]string{"issuer": p.Issuer, "return-to": returnTo}
+	if p.Apps != nil {
+		if app, hint := p.Apps.Handoff(c.Request().Context(), returnTo); app != "" {
+			data["app"], data["login-hint"] = app, hint
+		}
+	}
 	return render(c, "login", templates.Page{
 		Title:   "Sign in",
 		Scripts: []string{"proof.js", "login.js"},
-		Data:    map[string]string{"issuer": p.Issuer, "return-to": returnTo},
+		Data:    data,
 	})
 }
 

@@ -10,8 +10,9 @@ import (
 
 // VerifyHandler answers forward-auth subrequests of reverse proxies (nginx
 // auth_request, Traefik ForwardAuth, Caddy forward_auth): 200 with the
-// user in Remote-User, Remote-Name and Remote-Groups when the request
-// carries a live session, else 401. The answer comes from the session
+// user in Remote-User, Remote-Name and Remote-Groups, and how the session
+// was made in Remote-Amr (the RFC 8176 values of its amr, comma-separated),
+// when the request carries a live session, else 401. The answer comes from the session
 // record alone (one store round trip, no database read); a store outage is
 // 503, never 200.
 type VerifyHandler struct {
@@ -44,9 +45,10 @@ func (h *VerifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeProblem(w, r, p)
 	} else {
-		// One backing array for the three values.
-		v := [3]string{headerValue(s.Username), headerValue(s.DisplayName), headerValue(strings.Join(s.Groups, ","))}
-		hdr["Remote-User"], hdr["Remote-Name"], hdr["Remote-Groups"] = v[0:1:1], v[1:2:2], v[2:3:3]
+		// One backing array for the four values.
+		v := [4]string{headerValue(s.Username), headerValue(s.DisplayName), headerValue(strings.Join(s.Groups, ",")),
+			headerValue(strings.Join(s.AMR, ","))}
+		hdr["Remote-User"], hdr["Remote-Name"], hdr["Remote-Groups"], hdr["Remote-Amr"] = v[0:1:1], v[1:2:2], v[2:3:3], v[3:4:4]
 		w.WriteHeader(http.StatusOK)
 	}
 	if h.Metrics != nil {

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"encoding/json"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -24,10 +26,16 @@ func TestForwardAuthVerify(t *testing.T) {
 	}
 
 	b.login(m, "", "otp")
+	var sess struct {
+		AMR []string `json:"amr"`
+	}
+	if r := b.call("GET", "/api/v1/session", nil); r.status != 200 || json.Unmarshal(r.body, &sess) != nil || len(sess.AMR) < 2 {
+		t.Fatalf("session: %d %s", r.status, r.body)
+	}
 	for _, method := range []string{"GET", "HEAD", "POST"} {
 		r = b.call(method, "/auth/verify", nil)
 		if r.status != 200 || r.header.Get("Remote-User") != "xena" || r.header.Get("Remote-Name") != "Display xena" ||
-			r.header.Get("Remote-Groups") != "user" {
+			r.header.Get("Remote-Groups") != "user" || r.header.Get("Remote-Amr") != strings.Join(sess.AMR, ",") {
 			t.Fatalf("%s verify: %d %v", method, r.status, r.header)
 		}
 	}

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"context"
+
 	"mutualauth/server/account"
 	"mutualauth/server/audit"
 	"mutualauth/server/factor"
 	"mutualauth/server/login"
+	"mutualauth/server/oidc"
 	"mutualauth/server/passkey"
 	"mutualauth/server/password"
 )
@@ -30,9 +33,10 @@ type handlers struct {
 	account    *AccountHandler
 	admin      *AdminHandler
 	adminPages *AdminPages
+	oidc       *OIDCHandler
 }
 
-func wire(d Deps, metrics *Metrics) (*handlers, error) {
+func wire(d Deps, metrics *Metrics, renderer *Renderer) (*handlers, error) {
 	cfg := d.Config
 	issuer := cfg.Issuer()
 
@@ -48,7 +52,11 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 	}
 
 	auditor := &audit.Auditor{Store: d.Durable, Log: d.Log, Now: d.Now}
-	sessions := &SessionManager{Store: d.Ephemeral, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute,
+	// Revoking sessions in bulk revokes the OIDC grants made in them
+	// (sessionGrants); so does revoking one (SessionManager.Revoke,
+	// account.RevokeSession).
+	sessionStore := sessionGrants{Sessions: d.Ephemeral, Grants: d.Durable, Now: d.Now}
+	sessions := &SessionManager{Store: sessionStore, Grants: d.Durable, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute,
 		Secure: cfg.Secure(), Now: d.Now, Certs: d.ClientCerts, BindCerts: cfg.TLSBindSessions}
 	devices := &DeviceManager{Store: d.Durable, TTL: cfg.DeviceTTL, Secure: cfg.Secure(), Now: d.Now}
 	ceremonies := &passkey.Ceremonies{RP: rp, KV: d.Ephemeral, Credentials: d.Durable, Now: d.Now}
@@ -90,7 +98,7 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 	}
 	h.account = &AccountHandler{
 		Self: &account.Self{
-			Durable: d.Durable, Sessions: d.Ephemeral, Ceremonies: ceremonies, Rules: rules, Audit: auditor,
+			Durable: d.Durable, Sessions: sessionStore, Ceremonies: ceremonies, Rules: rules, Audit: auditor,
 			RequireReauth: h.reauth.Require, TOTPIssuer: cfg.RPID(), Now: d.Now,
 		},
 		Durable: d.Durable, Sessions: sessions, Reauth: h.reauth,
@@ -99,12 +107,23 @@ func wire(d Deps, metrics *Metrics) (*handlers, error) {
 	}
 	h.admin = &AdminHandler{
 		Ops: &account.Admin{
-			Durable: d.Durable, Sessions: d.Ephemeral, KV: d.Ephemeral, Audit: auditor,
+			Durable: d.Durable, Sessions: sessionStore, KV: d.Ephemeral, Audit: auditor,
 			InviteTTL: cfg.InviteTTL, Certs: d.ClientCerts, Now: d.Now,
 		},
 		Durable: d.Durable, Sessions: sessions, Issuer: issuer,
 	}
 	h.adminPages = &AdminPages{Admin: h.admin,
 		Flash: flashes{Cookie: adminFlashCookie, Path: "/admin", Secure: cfg.Secure()}}
+
+	// The OpenID Connect provider (server/oidc; docs/oidc.md).
+	provider, err := oidc.New(context.Background(), oidc.Config{
+		Issuer: issuer, Durable: d.Durable, KV: d.Ephemeral, Box: d.Box, IDTokenAlg: cfg.OIDCIDTokenAlg,
+		Sessions: oidcSessions{m: sessions}, ErrorPage: oidcErrorPage(renderer), Audit: auditor, Log: d.Log, Now: d.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.oidc = &OIDCHandler{Provider: provider, Sessions: sessions, Users: d.Durable, Now: d.Now}
+	h.loginPage.Apps = h.oidc
 	return h, nil
 }

@@ -16,6 +16,7 @@ type Durable interface {
 	Clients
 	Audit
 	SigningKeys
+	OIDC
 	// Ping reports ErrUnavailable when the database cannot be reached.
 	Ping(ctx context.Context) error
 	Close() error
@@ -107,7 +108,8 @@ type Clients interface {
 	CreateClient(ctx context.Context, c Client) error
 	GetClient(ctx context.Context, id string) (Client, error)
 	ListClients(ctx context.Context) ([]Client, error)
-	// UpdateClient writes Name, SecretHash, Origins and UpdatedAt.
+	// UpdateClient writes Name, SecretHash, Origins, RedirectURIs,
+	// PostLogoutRedirectURIs, Public and UpdatedAt.
 	UpdateClient(ctx context.Context, c Client) error
 	DeleteClient(ctx context.Context, id string) error
 }
@@ -127,6 +129,11 @@ type SigningKeys interface {
 	// ListSigningKeys returns all keys, highest generation first.
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	RetireSigningKey(ctx context.Context, generation int, at time.Time) error
+	// RevokeSigningKey deletes the key with this kid and, in the same
+	// transaction, clears every handover it signed (HandoverFrom = kid);
+	// its own incoming handover goes with its row. ErrNotFound when no key
+	// has this kid.
+	RevokeSigningKey(ctx context.Context, kid string) error
 }
 
 // Ephemeral is the store for short-lived state (store/redis, store/memory).

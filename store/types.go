@@ -17,6 +17,7 @@ type User struct {
 	ID          string
 	Username    string // normalized (lower case, trimmed); unique
 	DisplayName string
+	Email       string // optional, set by an admin (so verified); "" when none
 	Role        Role
 	Disabled    bool
 	Locked      bool
@@ -99,14 +100,23 @@ type Invite struct {
 	UsedAt    time.Time // zero until enrollment completed
 }
 
-// Client is a registered widget client.
+// Client is a registered client: a widget client (Origins), an OpenID
+// Connect relying party (RedirectURIs), or both.
 type Client struct {
 	ID         string
 	Name       string
-	SecretHash []byte
+	SecretHash []byte   // nil for a public client
 	Origins    []string // exact origins, scheme://host[:port]
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// RedirectURIs are the OIDC redirection endpoints, matched exactly
+	// (RFC 6749 §3.1.2; a loopback one on any port, RFC 8252 §7.3).
+	RedirectURIs []string
+	// PostLogoutRedirectURIs are where RP-initiated logout may return to.
+	PostLogoutRedirectURIs []string
+	// Public clients (native and browser apps) hold no secret and must use
+	// PKCE (RFC 7636).
+	Public    bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // AuditEvent is one entry of the audit log.
@@ -140,6 +150,11 @@ type SigningKey struct {
 	Sealed     []byte // sealed private key (PKCS#8 DER)
 	CreatedAt  time.Time
 	RetiredAt  time.Time // zero while published; set when it leaves the JWKS
+	// Handover is the compact JWS, signed by the key HandoverFrom names,
+	// that introduces this key (API.md, "Key continuity"); empty for a first
+	// key, a key that replaced a revoked one, or when the signer was revoked.
+	Handover     string
+	HandoverFrom string // kid of the key that signed Handover
 }
 
 // Session is a login session. The token itself is never stored: the session

@@ -21,6 +21,13 @@ type Page struct {
 	User    *PageUser         // the signed-in user, if any
 	Body    any               // the page's own data
 	Product string
+	Support Support // MUTUALAUTH_SUPPORT_CONTACT, shown on stop screens
+}
+
+// Support is whom users ask when the server cannot prove itself.
+type Support struct {
+	Contact string // text shown; empty when not configured
+	Href    string // its link (mailto: or URL); empty for plain text
 }
 
 // PageUser is the signed-in user shown in the header.

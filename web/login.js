@@ -28,7 +28,7 @@
   // its device token in its own storage, which browsers partition by the
   // top-level site where they do that.
   var DEVICE_KEY = "mutualauth:device_token";
-  var KEY_CHANGED = "The server's key changed — this may not be the real server. Do not enter your password.";
+  var KEY_CHANGED = "The server's key changed in a way this browser cannot check. This may not be the real server. Do not enter your password.";
   var NOT_VERIFIED = "Could not verify the server — this may not be the real server. Do not enter your password.";
   var CANNOT_RUN = "This sign-in cannot run here.";
   var PASSKEY_REQUIRED = "On a new browser this account signs in with its passkey. Use your passkey (or a recovery code if you lost it).";
@@ -67,8 +67,13 @@
   }
 
   // Stop the page: the server could not be verified. Every form goes away and
-  // stays away; only a reload starts over.
-  function stop(title, reason, code) {
+  // stays away; the stop screen says what happened, and for a key that cannot
+  // be followed (no valid handover from the pinned key) which key to compare
+  // with the one the operator publishes. "Start over" is the way on: it
+  // forgets this browser's pin for a key change (after the user compared the
+  // key) and reloads.
+  // key: {current, pinned, byHost} for a key change, else undefined.
+  function stop(title, reason, code, key) {
     tx = null;
     abortAutofill();
     ["username-form", "who", "otp-form", "recovery-form", "password-form", "verified", "first-use", "error", "done",
@@ -76,11 +81,28 @@
       .forEach(function (id) { show($(id), false); });
     el.password.value = "";
     el.stopTitle.textContent = title;
-    el.stopReason.textContent = reason ? "Reason: " + reason + "." : "";
+    el.stopReason.textContent = reason ? "What happened: " + reason + "." : "";
+    page.stopKey = key || null;
+    show(el.stopKey, !!key);
+    if (key) {
+      el.stopKid.textContent = key.current || "(none)";
+      el.stopPinned.textContent = key.pinned || "";
+      el.stopPinnedLabel.textContent = key.byHost ? "Key this site expects" : "Key this browser trusted before";
+      el.stopAdvice.textContent = key.byHost ?
+        "The site you came from expects another key. If the key the server uses now matches the fingerprint your administrator publishes, the site's setting is out of date: tell its operator, and Start over once it is updated. If it differs or you cannot check, do not sign in here and tell your administrator." :
+        "Compare the key the server uses now with the fingerprint your administrator publishes. If they match, choose Start over: this browser then trusts the new key. If they differ or you cannot check, do not sign in here and tell your administrator.";
+    }
     show(el.stop, true);
     el.stop.setAttribute("tabindex", "-1");
     el.stop.focus();
-    if (hooks.stopped) hooks.stopped(code || (title === KEY_CHANGED ? "key_changed" : "not_verified"));
+    if (hooks.stopped) hooks.stopped(code || (key ? "key_changed" : "not_verified"));
+  }
+
+  function startOver() {
+    if (page.stopKey && !page.stopKey.byHost) {
+      try { window.localStorage.removeItem(PIN_KEY); } catch (e) { /* nothing stored */ }
+    }
+    window.location.reload();
   }
 
   function setError(msg) {
@@ -116,22 +138,35 @@
     }
   }
 
-  async function fetchJWKS() {
-    var res = await fetch("/.well-known/jwks.json", { credentials: "omit", cache: "no-cache" });
+  async function fetchJSON(path) {
+    var res = await fetch(path, { credentials: "omit", cache: "no-cache" });
     if (!res.ok) throw new Error("status " + res.status);
     return res.json();
   }
 
+  // The handovers are fetched only when a proof's key is not the pinned one.
+  async function fetchHandovers() {
+    var doc = await fetchJSON("/.well-known/mutualauth");
+    return doc && Array.isArray(doc.key_handovers) ? doc.key_handovers : [];
+  }
+
+  function keyOf(jws) {
+    try { return JSON.parse(new TextDecoder().decode(MA.b64u.decode(jws.split(".")[0]))).kid || ""; } catch (e) { return ""; }
+  }
+
   // verify checks one step's proof; on success it updates the verified box and
-  // returns the claims, on failure it stops the page and returns null.
+  // returns the claims, on failure it stops the page and returns null. A proof
+  // by a newer key is accepted through valid handovers from the pinned key,
+  // and this browser then pins the newer key.
   async function verify(proof, nonce, loginId, phraseShown) {
     var t = tx; // the transaction the proof belongs to
     // In the widget the host may pin a key too: the proof must match both.
     var stored = readPin();
     var pinned = page.pinnedKey || stored;
-    var jwks;
+    var jwks, handovers;
     try {
-      jwks = await fetchJWKS();
+      jwks = await fetchJSON("/.well-known/jwks.json");
+      if (pinned && proof && keyOf(proof) !== pinned) handovers = await fetchHandovers();
     } catch (e) {
       stop(NOT_VERIFIED, "the server's public keys could not be fetched");
       return null;
@@ -145,31 +180,33 @@
       }
       result = await MA.verifyProof(proof, {
         issuer: page.issuer, audience: window.location.origin, nonce: nonce,
-        loginId: loginId, pinnedKid: pinned, jwks: jwks
+        loginId: loginId, pinnedKid: pinned, jwks: jwks, handovers: handovers
       });
+      if (stored && stored !== pinned && stored !== result.kid) {
+        if (!handovers) handovers = await fetchHandovers();
+        await MA.followHandovers(stored, result.kid, handovers, jwks, page.issuer);
+      }
     } catch (e) {
       if (e && e.reason === "key-changed") {
-        stop(KEY_CHANGED, page.pinnedKey ? e.message.replace("this browser pinned key", "the app pinned key") : e.message);
+        var byHost = !!page.pinnedKey && e.message.indexOf(page.pinnedKey) >= 0;
+        stop(KEY_CHANGED, "the server signs with a key that no signed handover links to the key " +
+          (byHost ? "this site expects" : "this browser trusted") +
+          ". That happens when the old key was withdrawn, for example because it leaked, or when this is not the real server",
+          "key_changed", { current: keyOf(proof), pinned: byHost ? page.pinnedKey : stored, byHost: byHost });
       } else stop(NOT_VERIFIED, e && e.reason ? e.message : "the proof could not be checked");
       return null;
     }
     if (tx !== t) return null; // a newer sign-in began meanwhile
-    if (stored && stored !== result.kid) {
-      stop(KEY_CHANGED, "this browser pinned key " + stored + ", the proof is signed by key " + result.kid);
-      return null;
-    }
     var phrase = typeof result.claims.phrase === "string" ? result.claims.phrase : "";
     if (phraseShown && !phrase) {
       stop(NOT_VERIFIED, "the server said it showed your security phrase, but its signed proof does not carry one");
       return null;
     }
-    if (!stored) {
-      if (!pinned) {
-        el.firstUseKid.textContent = result.kid;
-        show(el.firstUse, true);
-      }
-      writePin(result.kid);
+    if (!stored && !pinned) {
+      el.firstUseKid.textContent = result.kid;
+      show(el.firstUse, true);
     }
+    if (stored !== result.kid) writePin(result.kid);
     el.verifiedKid.textContent = result.kid;
     if (phrase) {
       t.phrase = phrase;
@@ -492,6 +529,12 @@
       .forEach(function (id) { el[id] = $(id); });
     el.stopTitle = $("stop-title");
     el.stopReason = $("stop-reason");
+    el.stopKey = $("stop-key");
+    el.stopKid = $("stop-kid");
+    el.stopPinned = $("stop-pinned");
+    el.stopPinnedLabel = $("stop-pinned-label");
+    el.stopAdvice = $("stop-advice");
+    $("stop-restart").addEventListener("click", startOver);
     el.firstUse = $("first-use");
     el.firstUseKid = $("first-use-kid");
     el.verifiedKid = $("verified-kid");

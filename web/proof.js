@@ -6,17 +6,29 @@
 // WebCrypto's ECDSA verify takes. The key id is the RFC 7638 thumbprint of the
 // public JWK, so the verifier recomputes it instead of trusting the JWKS label.
 //
-// MA.verifyProof(jws, {issuer, audience, nonce, loginId, pinnedKid, jwks})
-//   resolves to {claims, kid}, or rejects with an Error whose .reason is one of
-//   MA.proofReasons' keys. jwks is the parsed JSON Web Key Set (RFC 7517 §5).
-// It needs WebCrypto and common.js (loaded before it); the login page, the
-// widget and the enrollment page share it.
+// MA.verifyProof(jws, {issuer, audience, nonce, loginId, pinnedKid, jwks, handovers})
+//   resolves to {claims, kid, chain}, or rejects with an Error whose .reason is
+//   one of MA.proofReasons' keys. jwks is the parsed JSON Web Key Set (RFC 7517
+//   §5). A proof by a key other than pinnedKid is accepted only through a chain
+//   of valid handovers (API.md, "Key continuity") from pinnedKid to its key;
+//   handovers are the discovery document's key_handovers; chain lists the
+//   handovers followed ({oldKid, newKid}), and kid is then the key to pin.
+// MA.followHandovers(fromKid, toKid, handovers, jwks, issuer) resolves to that
+//   chain, or rejects with reason "key-changed".
+// Signatures must be low-S (s at most half the group order): ECDSA accepts
+// both s and n - s, and the server issues only the low one, so the other is a
+// malleated copy. It needs WebCrypto and common.js (loaded before it); the
+// login page, the widget and the enrollment page share it;
+// server/keys/verify.go is the same rule set in Go.
 "use strict";
 (function () {
   var MA = window.MA || (window.MA = {});
 
   var ALG = "ES256";
   var TYP = "mutualauth-proof+jwt";
+  var HANDOVER_TYP = "mutualauth-handover+jwt";
+  // (n - 1) / 2 for P-256, big-endian: a low-S signature has s <= this.
+  var HALF_ORDER = "7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a8";
   var MAX_LIFETIME = 300; // seconds between iat and exp (API.md)
   var LEEWAY = 60; // seconds of clock skew tolerated on exp, as the Go verifier does
 
@@ -29,6 +41,7 @@
     "unknown-key": "the proof's key is not among the server's published keys",
     "thumbprint": "a published key does not match its own thumbprint",
     "signature": "the proof's signature is invalid",
+    "high-s": "the proof's signature is in a malleated (high-S) form",
     "issuer": "the proof was issued by another server",
     "audience": "the proof was made for another site",
     "nonce": "the proof does not answer this page's challenge",
@@ -83,44 +96,47 @@
     return null;
   }
 
-  MA.verifyProof = async function (jws, want) {
-    if (!window.crypto || !crypto.subtle) throw fail("no-webcrypto");
+  function hex(bytes) {
+    var out = "";
+    for (var i = 0; i < bytes.length; i++) out += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
+    return out;
+  }
+
+  // splitJWS checks the compact form and the header: ES256, a kid, the
+  // expected typ, no crit (RFC 7515 §4.1.11: extensions we do not
+  // understand must be refused).
+  function splitJWS(jws, typ) {
     if (typeof jws !== "string") throw fail("malformed", "no proof");
     var parts = jws.split(".");
     if (parts.length !== 3) throw fail("malformed", "not a compact JWS");
     for (var i = 0; i < 3; i++) {
       if (!B64U.test(parts[i])) throw fail("malformed", "not base64url");
     }
-
     var header = jsonSegment(parts[0]);
     if (header.alg !== ALG) throw fail("alg");
-    if (header.typ !== TYP) throw fail("typ");
-    // RFC 7515 §4.1.11: extensions we do not understand must be refused.
+    if (header.typ !== typ) throw fail("typ");
     if (header.crit !== undefined) throw fail("malformed", "crit");
-    var kid = header.kid;
-    if (typeof kid !== "string" || kid === "") throw fail("malformed", "no kid");
+    if (typeof header.kid !== "string" || header.kid === "") throw fail("malformed", "no kid");
+    return { parts: parts, header: header };
+  }
 
-    // The pin is checked before anything else about the key: a proof by any
-    // other key, or a key set that no longer holds the pinned key, is a change.
-    if (want.pinnedKid) {
-      if (kid !== want.pinnedKid) {
-        throw fail("key-changed", "this browser pinned key " + want.pinnedKid + ", the proof is signed by key " + kid);
-      }
-      if (!findKey(want.jwks, want.pinnedKid)) {
-        throw fail("key-changed", "the server no longer publishes the pinned key " + want.pinnedKid);
-      }
-    }
-    var jwk = findKey(want.jwks, kid);
-    if (!jwk) throw fail("unknown-key", kid);
-    if (jwk.kty !== "EC" || jwk.crv !== "P-256" || jwk.d !== undefined ||
+  // publicKey checks that jwk is a public P-256 key whose thumbprint is kid.
+  async function publicKey(jwk, kid) {
+    if (!jwk || jwk.kty !== "EC" || jwk.crv !== "P-256" || jwk.d !== undefined ||
         typeof jwk.x !== "string" || typeof jwk.y !== "string" ||
         b64uBytes(jwk.x).length !== 32 || b64uBytes(jwk.y).length !== 32) {
       throw fail("unknown-key", "not a public P-256 key");
     }
     if (await thumbprint(jwk) !== kid) throw fail("thumbprint", kid);
+    return jwk;
+  }
 
+  // verifySignature: a 64-byte low-S r||s over ASCII(header "." payload)
+  // (RFC 7515 §5.2) that verifies under jwk.
+  async function verifySignature(parts, jwk) {
     var sig = b64uBytes(parts[2]);
     if (sig.length !== 64) throw fail("signature", "not a 64-byte r||s value");
+    if (hex(sig.subarray(32)) > HALF_ORDER) throw fail("high-s");
     var key;
     try {
       key = await crypto.subtle.importKey("jwk", { kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y },
@@ -128,20 +144,83 @@
     } catch (e) {
       throw fail("unknown-key", "import failed");
     }
-    // RFC 7515 §5.2: the signing input is ASCII(header_b64 "." payload_b64).
     var input = new TextEncoder().encode(parts[0] + "." + parts[1]);
     var ok = await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, sig, input);
     if (!ok) throw fail("signature");
+  }
+
+  // verifyHandover checks one handover from the key oldKid (whose published
+  // JWK is oldJwk) and returns {oldKid, newKid, newJwk}.
+  async function verifyHandover(jws, oldKid, oldJwk, issuer) {
+    var h = splitJWS(jws, HANDOVER_TYP);
+    if (h.header.kid !== oldKid) throw fail("key-changed", "handover from another key");
+    await verifySignature(h.parts, oldJwk);
+    var c = jsonSegment(h.parts[1]);
+    if (c.iss !== issuer) throw fail("issuer", String(c.iss));
+    if (c.old_kid !== oldKid || typeof c.new_kid !== "string" || typeof c.iat !== "number") {
+      throw fail("malformed", "handover claims");
+    }
+    await publicKey(c.new_jwk, c.new_kid);
+    return { oldKid: oldKid, newKid: c.new_kid, newJwk: c.new_jwk };
+  }
+
+  // Every key along the chain must be published in jwks, and each handover's
+  // new_jwk must be that published key: a revoked key is not published, so
+  // an old copy of a chain through it leads nowhere.
+  MA.followHandovers = async function (fromKid, toKid, handovers, jwks, issuer) {
+    var list = Array.isArray(handovers) ? handovers : [];
+    var seen = {}, queue = [{ kid: fromKid, chain: [] }];
+    seen[fromKid] = true;
+    while (queue.length) {
+      var cur = queue.shift();
+      if (cur.kid === toKid) return cur.chain;
+      var from = findKey(jwks, cur.kid);
+      if (!from) continue;
+      try { from = await publicKey(from, cur.kid); } catch (e) { continue; }
+      for (var i = 0; i < list.length; i++) {
+        var link;
+        try { link = await verifyHandover(list[i], cur.kid, from, issuer); } catch (e) { continue; }
+        var published = findKey(jwks, link.newKid);
+        if (seen[link.newKid] || !published || published.x !== link.newJwk.x || published.y !== link.newJwk.y) continue;
+        seen[link.newKid] = true;
+        queue.push({ kid: link.newKid, chain: cur.chain.concat([{ oldKid: link.oldKid, newKid: link.newKid }]) });
+      }
+    }
+    throw fail("key-changed", "no valid handover leads from the pinned key " + fromKid + " to key " + toKid);
+  };
+
+  MA.verifyProof = async function (jws, want) {
+    if (!window.crypto || !crypto.subtle) throw fail("no-webcrypto");
+    var h = splitJWS(jws, TYP);
+    var parts = h.parts, kid = h.header.kid, chain = [];
+
+    // The pin is checked before anything else about the key: a proof by any
+    // other key counts only through handovers from the pinned key, and those
+    // need the pinned key among the published ones.
+    if (want.pinnedKid) {
+      if (!findKey(want.jwks, want.pinnedKid)) {
+        throw fail("key-changed", "the server no longer publishes the pinned key " + want.pinnedKid);
+      }
+      if (kid !== want.pinnedKid) {
+        if (!want.handovers) {
+          throw fail("key-changed", "this browser pinned key " + want.pinnedKid + ", the proof is signed by key " + kid);
+        }
+        chain = await MA.followHandovers(want.pinnedKid, kid, want.handovers, want.jwks, want.issuer);
+      }
+    }
+    var jwk = findKey(want.jwks, kid);
+    if (!jwk) throw fail("unknown-key", kid);
+    await verifySignature(parts, await publicKey(jwk, kid));
 
     var c = jsonSegment(parts[1]);
     if (c.iss !== want.issuer) throw fail("issuer", String(c.iss));
     if (c.aud !== want.audience) throw fail("audience", String(c.aud));
     if (typeof c.nonce !== "string" || c.nonce !== want.nonce) throw fail("nonce");
-    if (want.loginId !== undefined && c.login_id !== want.loginId) throw fail("login-id");
+    if (typeof want.loginId !== "string" || !want.loginId || c.login_id !== want.loginId) throw fail("login-id");
     if (typeof c.exp !== "number" || typeof c.iat !== "number") throw fail("malformed", "iat and exp are required");
     if (c.exp < c.iat || c.exp - c.iat > MAX_LIFETIME) throw fail("lifetime");
     if (Date.now() / 1000 >= c.exp + LEEWAY) throw fail("expired");
     if (c.phrase !== undefined && typeof c.phrase !== "string") throw fail("malformed", "phrase");
-    return { claims: c, kid: kid };
+    return { claims: c, kid: kid, chain: chain };
   };
 })();

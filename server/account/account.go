@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/mail"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -69,6 +70,7 @@ func NewID() string {
 type InviteRequest struct {
 	Username    string
 	DisplayName string
+	Email       string // optional; set by an admin, so verified
 	Admin       bool
 	CreatedBy   string // acting admin's id, "cli" or "system"
 	TTL         time.Duration
@@ -96,6 +98,10 @@ func IssueInvite(ctx context.Context, st store.Durable, now time.Time, req Invit
 	if display == "" {
 		display = username
 	}
+	email, err := CleanEmail(req.Email)
+	if err != nil {
+		return Invite{}, err
+	}
 	role := store.RoleUser
 	if req.Admin {
 		role = store.RoleAdmin
@@ -105,7 +111,7 @@ func IssueInvite(ctx context.Context, st store.Durable, now time.Time, req Invit
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		u = store.User{
-			ID: NewID(), Username: username, DisplayName: display, Role: role,
+			ID: NewID(), Username: username, DisplayName: display, Role: role, Email: email,
 			CreatedAt: now, UpdatedAt: now,
 		}
 		if err := st.CreateUser(ctx, u); err != nil {
@@ -119,9 +125,14 @@ func IssueInvite(ctx context.Context, st store.Durable, now time.Time, req Invit
 		return Invite{}, fmt.Errorf("look up user: %w", err)
 	case !u.EnrolledAt.IsZero():
 		return Invite{}, ErrAlreadyEnrolled
-	case req.Admin && u.Role != store.RoleAdmin:
+	case (req.Admin && u.Role != store.RoleAdmin) || (email != "" && email != u.Email):
 		u, err = st.UpdateUser(ctx, u.ID, func(u *store.User) error {
-			u.Role = store.RoleAdmin
+			if req.Admin {
+				u.Role = store.RoleAdmin
+			}
+			if email != "" {
+				u.Email = email
+			}
 			return nil
 		})
 		if err != nil {
@@ -158,4 +169,23 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// ErrInvalidEmail is matched by the error of an address that is not one
+// plain addr-spec.
+var ErrInvalidEmail = errors.New("invalid email address")
+
+// CleanEmail checks an optional email address: empty, or one bare
+// addr-spec (RFC 5322 §3.4.1) of at most 254 octets (RFC 5321 §4.5.3.1).
+func CleanEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" || len(s) > 254 || !strings.Contains(s, "@") {
+		return "", &Error{Kind: Invalid, Code: "invalid_email", Err: ErrInvalidEmail,
+			Detail: "An email address is one plain address like name@example.org, at most 254 characters."}
+	}
+	return s, nil
 }

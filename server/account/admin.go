@@ -85,6 +85,7 @@ type InviteInput struct {
 	Username    string
 	DisplayName string
 	Admin       bool
+	Email       string
 }
 
 // Invite creates the user if needed and a fresh invite for them (the same
@@ -103,6 +104,9 @@ func (a *Admin) Invite(ctx context.Context, actor string, in InviteInput) (Invit
 			return &Error{Kind: Invalid, Code: "invalid_display_name",
 				Detail: "A display name is at most 128 characters, without control characters."}
 		}
+		if _, err := CleanEmail(in.Email); err != nil {
+			return err
+		}
 		if u, err := a.Durable.GetUserByUsername(ctx, username); err == nil {
 			n.Action, n.Subject = audit.AdminUserInvite, u.ID
 			if !u.EnrolledAt.IsZero() {
@@ -112,7 +116,7 @@ func (a *Admin) Invite(ctx context.Context, actor string, in InviteInput) (Invit
 			return err
 		}
 		inv, err = IssueInvite(ctx, a.Durable, a.Now(), InviteRequest{
-			Username: username, DisplayName: in.DisplayName, Admin: in.Admin, CreatedBy: actor, TTL: a.InviteTTL,
+			Username: username, DisplayName: in.DisplayName, Admin: in.Admin, Email: in.Email, CreatedBy: actor, TTL: a.InviteTTL,
 		})
 		if errors.Is(err, ErrAlreadyEnrolled) {
 			return errEnrolled
@@ -131,6 +135,27 @@ func (a *Admin) Invite(ctx context.Context, actor string, in InviteInput) (Invit
 		return nil
 	})
 	return inv, err
+}
+
+// SetEmail sets (or, with "", removes) the user's email address. An
+// address an admin set counts as verified (email_verified in OIDC).
+func (a *Admin) SetEmail(ctx context.Context, actor, id, email string) (store.User, error) {
+	var u store.User
+	err := a.run(ctx, actor, audit.AdminUserEmail, id, func(n *note) error {
+		clean, err := CleanEmail(email)
+		if err != nil {
+			return err
+		}
+		if u, err = a.updateUser(ctx, id, func(u *store.User) { u.Email = clean }); err != nil {
+			return err
+		}
+		n.Detail = u.Username + "; email " + clean
+		if clean == "" {
+			n.Detail = u.Username + "; email removed"
+		}
+		return nil
+	})
+	return u, err
 }
 
 // SetDisabled disables (ending all the user's sessions at once) or enables
@@ -273,7 +298,7 @@ func (a *Admin) RevokeSession(ctx context.Context, actor, userID, sessionID stri
 			if s.ID != sessionID || s.UserID != userID {
 				continue
 			}
-			if err := a.Sessions.DeleteSession(ctx, s.TokenHash); err != nil {
+			if err := RevokeSession(ctx, a.Sessions, a.Durable, s, a.Now()); err != nil {
 				return err
 			}
 			ended = s
@@ -326,24 +351,41 @@ func (a *Admin) Client(ctx context.Context, id string) (store.Client, error) {
 	return cl, err
 }
 
-// CreateClient registers a widget client (CreateClient's rules); the
-// secret is returned once.
-func (a *Admin) CreateClient(ctx context.Context, actor, name string, origins []string) (NewClient, error) {
+// CreateClient registers a client (RegisterClient's rules); the secret is
+// returned once.
+func (a *Admin) CreateClient(ctx context.Context, actor string, spec ClientSpec) (NewClient, error) {
 	var nc NewClient
 	err := a.run(ctx, actor, audit.AdminClientCreate, "", func(n *note) error {
 		var err error
-		nc, err = CreateClient(ctx, a.Durable, a.Now(), name, origins)
-		if clean, nerr := CleanClientName(name); nerr == nil {
+		nc, err = RegisterClient(ctx, a.Durable, a.Now(), spec)
+		if clean, nerr := CleanClientName(spec.Name); nerr == nil {
 			n.Detail = "client " + clean
 		}
 		if err != nil {
 			return err
 		}
 		n.Subject = nc.Client.ID
-		n.Detail += "; origins " + strings.Join(nc.Client.Origins, " ")
+		n.Detail = clientDetail(nc.Client)
 		return nil
 	})
 	return nc, err
+}
+
+// clientDetail is what the audit log says of a client.
+func clientDetail(c store.Client) string {
+	d := "client " + c.Name
+	for _, part := range []struct {
+		label string
+		list  []string
+	}{{"origins", c.Origins}, {"redirect URIs", c.RedirectURIs}, {"post-logout URIs", c.PostLogoutRedirectURIs}} {
+		if len(part.list) > 0 {
+			d += "; " + part.label + " " + strings.Join(part.list, " ")
+		}
+	}
+	if c.Public {
+		d += "; public"
+	}
+	return d
 }
 
 // RotateClient gives the client a new secret; the old one stops working.
@@ -355,6 +397,9 @@ func (a *Admin) RotateClient(ctx context.Context, actor, id string) (string, err
 			return err
 		}
 		n.Detail = "client " + cl.Name
+		if cl.Public {
+			return &Error{Kind: Invalid, Code: "public_client", Detail: "A public client has no secret to rotate."}
+		}
 		if secret, err = token.New(); err != nil {
 			return err
 		}
@@ -369,28 +414,58 @@ func (a *Admin) RotateClient(ctx context.Context, actor, id string) (string, err
 	return secret, err
 }
 
-// UpdateClient renames the client and/or replaces its origins (nil: keep),
-// with the rules of CreateClient.
-func (a *Admin) UpdateClient(ctx context.Context, actor, id string, name *string, origins []string) (store.Client, error) {
-	var cl store.Client
+// ClientUpdate holds the fields UpdateClient replaces (nil: keep).
+type ClientUpdate struct {
+	Name                   *string
+	Origins                *[]string
+	RedirectURIs           *[]string
+	PostLogoutRedirectURIs *[]string
+	Public                 *bool
+}
+
+// UpdateClient replaces the given fields, with the rules of RegisterClient.
+// A client made public loses its secret; one made confidential gets one,
+// returned once.
+func (a *Admin) UpdateClient(ctx context.Context, actor, id string, upd ClientUpdate) (store.Client, string, error) {
+	var (
+		cl     store.Client
+		secret string
+	)
 	err := a.run(ctx, actor, audit.AdminClientUpdate, id, func(n *note) error {
 		var err error
 		if cl, err = a.Client(ctx, id); err != nil {
 			return err
 		}
 		n.Detail = "client " + cl.Name
-		if name != nil {
-			if cl.Name, err = CleanClientName(*name); err != nil {
+		spec := ClientSpec{Name: cl.Name, Origins: cl.Origins, RedirectURIs: cl.RedirectURIs,
+			PostLogoutRedirectURIs: cl.PostLogoutRedirectURIs, Public: cl.Public}
+		if upd.Name != nil {
+			spec.Name = *upd.Name
+		}
+		for _, f := range []struct{ dst, src *[]string }{{&spec.Origins, upd.Origins}, {&spec.RedirectURIs, upd.RedirectURIs},
+			{&spec.PostLogoutRedirectURIs, upd.PostLogoutRedirectURIs}} {
+			if f.src != nil {
+				*f.dst = *f.src
+			}
+		}
+		if upd.Public != nil {
+			spec.Public = *upd.Public
+		}
+		if spec, err = CleanClientSpec(spec); err != nil {
+			return err
+		}
+		switch {
+		case spec.Public && !cl.Public:
+			cl.SecretHash = nil
+		case !spec.Public && cl.Public:
+			if secret, err = token.New(); err != nil {
 				return err
 			}
-			n.Detail += "; name " + cl.Name
+			cl.SecretHash = token.Hash(secret)
 		}
-		if origins != nil {
-			if cl.Origins, err = CleanOrigins(origins); err != nil {
-				return err
-			}
-			n.Detail += "; origins " + strings.Join(cl.Origins, " ")
-		}
+		cl.Name, cl.Origins, cl.RedirectURIs, cl.PostLogoutRedirectURIs, cl.Public =
+			spec.Name, spec.Origins, spec.RedirectURIs, spec.PostLogoutRedirectURIs, spec.Public
+		n.Detail = clientDetail(cl)
 		cl.UpdatedAt = a.Now()
 		err = a.Durable.UpdateClient(ctx, cl)
 		if errors.Is(err, store.ErrNotFound) {
@@ -398,7 +473,7 @@ func (a *Admin) UpdateClient(ctx context.Context, actor, id string, name *string
 		}
 		return err
 	})
-	return cl, err
+	return cl, secret, err
 }
 
 // DeleteClient removes a widget client.
@@ -415,4 +490,14 @@ func (a *Admin) DeleteClient(ctx context.Context, actor, id string) error {
 		}
 		return err
 	})
+}
+
+// RevokeSession ends a session on purpose (its user or an admin revoking
+// it, not a logout) and revokes the OpenID Connect grants made in it.
+func RevokeSession(ctx context.Context, sessions store.Sessions, grants store.OIDC, s store.Session, now time.Time) error {
+	if err := sessions.DeleteSession(ctx, s.TokenHash); err != nil {
+		return err
+	}
+	_, err := grants.RevokeSessionOIDCGrants(ctx, s.ID, now)
+	return err
 }

@@ -62,6 +62,15 @@ func CleanClientName(s string) (string, error) {
 // CleanOrigins normalizes (NormalizeOrigin) and deduplicates a client's
 // allowed origins, ignoring blank ones: 1 to MaxClientOrigins must remain.
 func CleanOrigins(origins []string) ([]string, error) {
+	out, err := cleanOriginList(origins)
+	if err == nil && len(out) == 0 {
+		err = &Error{Kind: Invalid, Code: "invalid_origin", Detail: "A client needs 1 to 20 allowed origins."}
+	}
+	return out, err
+}
+
+// cleanOriginList is CleanOrigins allowing none.
+func cleanOriginList(origins []string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	for _, o := range origins {
@@ -79,13 +88,101 @@ func CleanOrigins(origins []string) ([]string, error) {
 			out = append(out, n)
 		}
 	}
-	if len(out) == 0 || len(out) > MaxClientOrigins {
+	if len(out) > MaxClientOrigins {
 		return nil, &Error{Kind: Invalid, Code: "invalid_origin", Detail: "A client needs 1 to 20 allowed origins."}
 	}
 	return out, nil
 }
 
-// NewClient is a widget client just created; Secret is shown once.
+// MaxClientRedirectURIs bounds a client's redirect URIs and post-logout
+// redirect URIs, each.
+const MaxClientRedirectURIs = 20
+
+// ErrInvalidRedirectURI is matched by the error of a redirect URI that is
+// not an absolute URI without fragment or wildcard.
+var ErrInvalidRedirectURI = errors.New("invalid redirect URI")
+
+// CheckRedirectURI checks a redirection endpoint as registered (RFC 6749
+// §3.1.2): absolute, no fragment, no user info, no wildcard; http(s) or a
+// private-use scheme with a dot in it for native apps (RFC 8252 §7.1). It is
+// kept exactly as given: authorization requests must match it exactly.
+func CheckRedirectURI(s string) error {
+	u, err := url.Parse(s)
+	bad := err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(s, "#") || u.User != nil ||
+		strings.ContainsAny(s, "* \t\r\n\\") || len(s) > 2000 || !utf8.ValidString(s)
+	if !bad {
+		switch u.Scheme {
+		case "http", "https":
+			bad = u.Hostname() == ""
+		default:
+			bad = !strings.Contains(u.Scheme, ".")
+		}
+	}
+	if bad {
+		return &Error{Kind: Invalid, Code: "invalid_redirect_uri", Err: ErrInvalidRedirectURI,
+			Detail: "Each redirect URI must be an absolute http(s) URI (or a native app's reverse-domain scheme), " +
+				"without fragment or wildcard: " + strconv.Quote(truncate(s, 100)) + " is not."}
+	}
+	return nil
+}
+
+func cleanRedirectURIs(list []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if s == "" || seen[s] {
+			continue
+		}
+		if err := CheckRedirectURI(s); err != nil {
+			return nil, err
+		}
+		seen[s] = true
+		out = append(out, s)
+	}
+	if len(out) > MaxClientRedirectURIs {
+		return nil, &Error{Kind: Invalid, Code: "invalid_redirect_uri", Detail: "A client takes at most 20 redirect URIs of each kind."}
+	}
+	return out, nil
+}
+
+// ClientSpec is what a client is registered with. One client may be a
+// widget client (Origins) and an OpenID Connect client (RedirectURIs) at
+// once.
+type ClientSpec struct {
+	Name                   string
+	Origins                []string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	Public                 bool // no secret; PKCE required (OIDC)
+}
+
+// CleanClientSpec applies the registration rules: CleanClientName, the
+// origins of CleanOrigins and redirect URIs of CheckRedirectURI, without
+// duplicates, at least one origin or redirect URI.
+func CleanClientSpec(spec ClientSpec) (ClientSpec, error) {
+	var err error
+	if spec.Name, err = CleanClientName(spec.Name); err != nil {
+		return spec, err
+	}
+	if spec.Origins, err = cleanOriginList(spec.Origins); err != nil {
+		return spec, err
+	}
+	if spec.RedirectURIs, err = cleanRedirectURIs(spec.RedirectURIs); err != nil {
+		return spec, err
+	}
+	if spec.PostLogoutRedirectURIs, err = cleanRedirectURIs(spec.PostLogoutRedirectURIs); err != nil {
+		return spec, err
+	}
+	if len(spec.Origins) == 0 && len(spec.RedirectURIs) == 0 {
+		return spec, &Error{Kind: Invalid, Code: "invalid_origin",
+			Detail: "A client needs 1 to 20 allowed origins (widget), or 1 to 20 redirect URIs (OpenID Connect), or both."}
+	}
+	return spec, nil
+}
+
+// NewClient is a client just created; Secret is shown once ("" for a
+// public client).
 type NewClient struct {
 	Client store.Client
 	Secret string
@@ -94,21 +191,29 @@ type NewClient struct {
 // CreateClient registers a widget client with its allowed origins, after
 // CleanClientName and CleanOrigins.
 func CreateClient(ctx context.Context, st store.Clients, now time.Time, name string, origins []string) (NewClient, error) {
-	name, err := CleanClientName(name)
-	if err != nil {
+	if _, err := CleanOrigins(origins); err != nil {
 		return NewClient{}, err
 	}
-	clean, err := CleanOrigins(origins)
-	if err != nil {
-		return NewClient{}, err
-	}
-	secret, err := token.New()
+	return RegisterClient(ctx, st, now, ClientSpec{Name: name, Origins: origins})
+}
+
+// RegisterClient registers a client after CleanClientSpec. A confidential
+// client gets a secret (shown once, stored as its hash); a public one none.
+func RegisterClient(ctx context.Context, st store.Clients, now time.Time, spec ClientSpec) (NewClient, error) {
+	spec, err := CleanClientSpec(spec)
 	if err != nil {
 		return NewClient{}, err
 	}
 	c := store.Client{
-		ID: "mac_" + NewID(), Name: name, SecretHash: token.Hash(secret), Origins: clean,
-		CreatedAt: now, UpdatedAt: now,
+		ID: "mac_" + NewID(), Name: spec.Name, Origins: spec.Origins, RedirectURIs: spec.RedirectURIs,
+		PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs, Public: spec.Public, CreatedAt: now, UpdatedAt: now,
+	}
+	var secret string
+	if !spec.Public {
+		if secret, err = token.New(); err != nil {
+			return NewClient{}, err
+		}
+		c.SecretHash = token.Hash(secret)
 	}
 	if err := st.CreateClient(ctx, c); err != nil {
 		return NewClient{}, fmt.Errorf("create client: %w", err)

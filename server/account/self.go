@@ -322,7 +322,7 @@ func (a *Self) RevokeSession(ctx context.Context, s store.Session, id string) (s
 		if i < 0 {
 			return "unknown session", errNothing
 		}
-		if err := a.Sessions.DeleteSession(ctx, all[i].TokenHash); err != nil {
+		if err := RevokeSession(ctx, a.Sessions, a.Durable, all[i], a.Now()); err != nil {
 			return "", err
 		}
 		ended = all[i]

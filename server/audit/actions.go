@@ -62,16 +62,26 @@ const (
 	AdminClientRotate     = "admin.client.rotate"
 	AdminClientUpdate     = "admin.client.update"
 	AdminClientDelete     = "admin.client.delete"
+	AdminUserEmail        = "admin.user.email"
 
 	// WidgetToken: a widget client's backend exchanged (or failed to
 	// exchange) a widget code.
 	WidgetToken = "widget.token"
+
+	// The OpenID Connect provider (server/oidc).
+	OIDCAuthorize  = "oidc.authorize"   // an authorization request answered with a code
+	OIDCToken      = "oidc.token"       // tokens issued for a code or a device grant; a replayed code
+	OIDCRefresh    = "oidc.refresh"     // a refresh token rotated; a reused one
+	OIDCRevoke     = "oidc.revoke"      // a token revoked (RFC 7009)
+	OIDCLogout     = "oidc.logout"      // RP-initiated logout ended a session
+	OIDCDevice     = "oidc.device"      // a device authorization approved or denied
+	OIDCClientAuth = "oidc.client_auth" // a failed or throttled client authentication
 )
 
 // FilterSuggestions are the action filters the admin audit page offers: an
 // action filter matches a whole action or, ending in ".", a prefix.
 var FilterSuggestions = []string{"admin.", "admin.user.", "admin.session.", "admin.client.", LoginPrefix, LoginComplete,
-	"enroll.", EnrollComplete, "session.", AccountLocked}
+	"enroll.", EnrollComplete, "session.", AccountLocked, "oidc."}
 
 // FilterResults are the results the admin audit page offers as filters.
 var FilterResults = []string{"success", "failure", "throttled", "locked"}

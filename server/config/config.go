@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Config is the validated configuration.
@@ -30,6 +33,8 @@ type Config struct {
 	PasswordMinLen  int
 	HashConcurrency int // argon2id hashes at once; 0 = number of CPUs
 
+	OIDCIDTokenAlg string // RS256 (default) or ES256: how ID tokens are signed
+
 	TrustedProxies []netip.Prefix // X-Forwarded-For and Client-Cert are believed only from these
 	LogLevel       string         // debug, info, warn, error
 	LogFormat      string         // text or json
@@ -40,9 +45,30 @@ type Config struct {
 	TLSClientCAFile  string // PEM CAs whose client certificates count; empty: none do
 	TLSClientCRLFile string // optional CRLs of those CAs
 	TLSBindSessions  bool   // sessions made with a certificate work only with it
+	// SupportContact is whom users ask when the server cannot prove itself
+	// (an email address, an http(s) or mailto: URL, or a short text); shown
+	// on the stop screens when set.
+	SupportContact string
+
 	// PhishingResistant is the downgrade protection: passkey-users, all
 	// or off (API contract v1.1, "Phishing resistance").
 	PhishingResistant string
+}
+
+// SupportHref is the link for SupportContact: a mailto: for an email
+// address, the URL itself for a URL, empty for plain text.
+func (c Config) SupportHref() string { return supportHref(c.SupportContact) }
+
+func supportHref(v string) string {
+	if u, err := url.Parse(v); err == nil && !strings.ContainsAny(v, " \t") {
+		if ((u.Scheme == "https" || u.Scheme == "http") && u.Host != "") || (u.Scheme == "mailto" && strings.Contains(u.Opaque, "@")) {
+			return v
+		}
+	}
+	if a, err := mail.ParseAddress(v); err == nil && a.Name == "" && a.Address == v {
+		return "mailto:" + v
+	}
+	return ""
 }
 
 // ServeTLS reports whether the server terminates TLS itself.
@@ -79,6 +105,8 @@ const (
 	EnvTrustedProxies  = "MUTUALAUTH_TRUSTED_PROXIES"
 	EnvLogLevel        = "MUTUALAUTH_LOG_LEVEL"
 	EnvLogFormat       = "MUTUALAUTH_LOG_FORMAT"
+	EnvOIDCIDTokenAlg  = "MUTUALAUTH_OIDC_ID_TOKEN_ALG"
+	EnvSupportContact  = "MUTUALAUTH_SUPPORT_CONTACT"
 	EnvTLSCertFile     = "MUTUALAUTH_TLS_CERT_FILE"
 	EnvTLSKeyFile      = "MUTUALAUTH_TLS_KEY_FILE"
 	EnvTLSClientCA     = "MUTUALAUTH_TLS_CLIENT_CA_FILE"
@@ -122,6 +150,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		HashConcurrency: p.integer(EnvHashConcurrency, 0, 0, 1024),
 		LogLevel:        strings.ToLower(p.str(EnvLogLevel, "info")),
 		LogFormat:       strings.ToLower(p.str(EnvLogFormat, "text")),
+		OIDCIDTokenAlg:  strings.ToUpper(p.str(EnvOIDCIDTokenAlg, "RS256")),
 
 		TLSCertFile:       strings.TrimSpace(getenv(EnvTLSCertFile)),
 		TLSKeyFile:        strings.TrimSpace(getenv(EnvTLSKeyFile)),
@@ -154,6 +183,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	default:
 		p.fail(EnvLogLevel, "must be debug, info, warn or error")
 	}
+	switch c.OIDCIDTokenAlg {
+	case "RS256", "ES256":
+	default:
+		p.fail(EnvOIDCIDTokenAlg, "must be RS256 or ES256")
+	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
@@ -179,6 +213,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			c.TrustedProxies = append(c.TrustedProxies, pfx)
 		}
 	}
+	c.SupportContact = p.supportContact(EnvSupportContact)
 	switch {
 	case c.TLSCertFile != "" && c.TLSKeyFile == "":
 		p.fail(EnvTLSKeyFile, "must be set with %s", EnvTLSCertFile)
@@ -202,6 +237,27 @@ func FromEnv(getenv func(string) string) (Config, error) {
 type parser struct {
 	getenv func(string) string
 	errs   []error
+}
+
+// supportContact: at most 200 characters of UTF-8 text without control
+// characters; a value with a URL scheme must be an http(s) or mailto: URL.
+func (p *parser) supportContact(name string) string {
+	v := strings.TrimSpace(p.getenv(name))
+	switch {
+	case v == "":
+		return ""
+	case !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0:
+		p.fail(name, "must be printable text (no control characters)")
+	case utf8.RuneCountInString(v) > 200:
+		p.fail(name, "is longer than 200 characters")
+	case strings.Contains(v, "://") && !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://"):
+		p.fail(name, "a URL must be https://, http:// or mailto:")
+	case (strings.Contains(v, "://") || strings.HasPrefix(strings.ToLower(v), "mailto:")) && supportHref(v) == "":
+		p.fail(name, "%q is not a valid URL", v)
+	default:
+		return v
+	}
+	return ""
 }
 
 func (p *parser) fail(name, format string, args ...any) {

@@ -73,6 +73,35 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 	}
 }
 
+func TestSupportContact(t *testing.T) {
+	good := map[string]string{
+		"":                                "",
+		"it-desk@example.com":             "mailto:it-desk@example.com",
+		"https://help.example.com/keys":   "https://help.example.com/keys",
+		"mailto:it@example.com":           "mailto:it@example.com",
+		"The IT desk, room 4, ext. 1234":  "",
+		"  security@example.org  ":        "mailto:security@example.org",
+		"Ärger? Ruf an: +49 30 1234567 ☎": "",
+	}
+	for v, href := range good {
+		c, err := FromEnv(env(map[string]string{EnvSupportContact: v}))
+		if err != nil {
+			t.Errorf("%q: %v", v, err)
+			continue
+		}
+		if c.SupportContact != strings.TrimSpace(v) || c.SupportHref() != href {
+			t.Errorf("%q: contact %q href %q, want href %q", v, c.SupportContact, c.SupportHref(), href)
+		}
+	}
+	bad := []string{"javascript://alert(1)", "ftp://files.example", "call\x00me", "line\nbreak", strings.Repeat("x", 201), "mailto:", "bad\xffutf8"}
+	for _, v := range bad {
+		_, err := FromEnv(env(map[string]string{EnvSupportContact: v}))
+		if err == nil || !strings.Contains(err.Error(), EnvSupportContact) {
+			t.Errorf("%q: error %v does not name the variable", v, err)
+		}
+	}
+}
+
 func TestTLSSettings(t *testing.T) {
 	c, err := FromEnv(env(map[string]string{
 		EnvPublicURL: "https://login.example.com", EnvTLSCertFile: "c.pem", EnvTLSKeyFile: "k.pem",

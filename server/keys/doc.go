@@ -12,13 +12,22 @@
 // phrase (omitted when empty), iat and exp (RFC 7519 NumericDate seconds, exp
 // at most 300 s after iat); see the project's API contract, "Server proof".
 //
-// A [Ring] holds the published public keys (served as a JWKS, RFC 7517 §5)
-// and the active private key. [Load] builds it from the shared store, where
-// private keys are kept sealed with server/secretbox, creating the first key
-// when there is none; [Rotate] adds a new generation while the previous one
-// stays published for an overlap period; [LoadPEM] builds a ring from a
-// configured key file instead. A Ring never changes after it is built and
-// is safe for concurrent use; to switch rings, swap a pointer.
+// A [Ring] holds the published public keys (served as a JWKS, RFC 7517 §5),
+// their private keys and the handovers. [Load] builds it from the shared
+// store, where private keys are kept sealed with server/secretbox, creating
+// the first key when there is none; [LoadPEM] builds a ring from a
+// configured key file instead. [Rotate] adds a key together with a handover
+// signed by the previous one (API.md, "Key continuity": a compact JWS with
+// typ mutualauth-handover+jwt and claims iss, old_kid, new_kid, new_jwk,
+// iat); the new key signs from [ActivationDelay] on, and every earlier key
+// stays published. [Revoke] removes a key and the handovers it signed.
+// [Ring.Refresh] and [Ring.Watch] reread the store, so every instance that
+// shares it follows a rotation or revocation made anywhere; the state is
+// swapped atomically and a Ring is safe for concurrent use. Signatures are
+// always in low-S form.
 //
-// [Verify] is a reference verifier with the checks a client must make.
+// [VerifyProof] is the reference verifier with the checks a client must
+// make, [FollowHandovers] the handover-chain rule it applies when a proof's
+// key is not the pinned one; the command-line client (package
+// mutualauth/client) uses both, and web/proof.js implements the same rules.
 package keys

@@ -90,4 +90,26 @@ func (m *memKeys) RetireSigningKey(_ context.Context, generation int, at time.Ti
 	return nil
 }
 
+func (m *memKeys) RevokeSigningKey(_ context.Context, kid string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	found := false
+	for g, k := range m.keys {
+		if k.KID == kid {
+			delete(m.keys, g)
+			found = true
+		}
+	}
+	if !found {
+		return store.ErrNotFound
+	}
+	for g, k := range m.keys {
+		if k.HandoverFrom == kid {
+			k.Handover, k.HandoverFrom = "", ""
+			m.keys[g] = k
+		}
+	}
+	return nil
+}
+
 var _ store.SigningKeys = (*memKeys)(nil)

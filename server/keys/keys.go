@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/big"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -17,6 +18,8 @@ const (
 	Algorithm = "ES256"
 	// ProofType is the proof's "typ" header.
 	ProofType = "mutualauth-proof+jwt"
+	// HandoverType is the "typ" header of a handover.
+	HandoverType = "mutualauth-handover+jwt"
 	// MaxProofLifetime bounds exp - iat.
 	MaxProofLifetime = 300 * time.Second
 	// Leeway is the clock skew Verify tolerates for exp and iat.
@@ -61,6 +64,12 @@ func Thumbprint(pub *ecdsa.PublicKey) (string, error) {
 	}
 	return base64.RawURLEncoding.EncodeToString(sum), nil
 }
+
+var (
+	p256Order = elliptic.P256().Params().N
+	// halfOrder is (n-1)/2: a low-S signature has s <= halfOrder.
+	halfOrder = new(big.Int).Rsh(p256Order, 1)
+)
 
 func isP256(pub *ecdsa.PublicKey) bool {
 	return pub != nil && pub.Curve == elliptic.P256()

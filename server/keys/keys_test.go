@@ -59,7 +59,7 @@ func testClaims() ProofClaims {
 
 func testOptions(kid string) VerifyOptions {
 	c := testClaims()
-	return VerifyOptions{Issuer: c.Issuer, Audience: c.Audience, Nonce: c.Nonce, PinnedKID: kid, Now: testNow.Add(time.Second)}
+	return VerifyOptions{Issuer: c.Issuer, Audience: c.Audience, Nonce: c.Nonce, LoginID: c.LoginID, PinnedKID: kid, Now: testNow.Add(time.Second)}
 }
 
 // handThumbprint is RFC 7638 §3.2 done by hand for an EC JWK: the required
@@ -361,8 +361,14 @@ func TestJWKSShape(t *testing.T) {
 }
 
 // handSign signs arbitrary header and payload JSON with priv, so tests can
-// make proofs Sign refuses to make.
+// make proofs Sign refuses to make. The signature is in low-S form.
 func handSign(t *testing.T, priv *ecdsa.PrivateKey, header, payload string) string {
+	return handSignS(t, priv, header, payload, false)
+}
+
+// handSignS signs like handSign with s in the upper half of the group order
+// when high is set: the malleated twin of the low-S signature.
+func handSignS(t *testing.T, priv *ecdsa.PrivateKey, header, payload string, high bool) string {
 	t.Helper()
 	input := b64.EncodeToString([]byte(header)) + "." + b64.EncodeToString([]byte(payload))
 	digest := sha256.Sum256([]byte(input))
@@ -370,10 +376,46 @@ func handSign(t *testing.T, priv *ecdsa.PrivateKey, header, payload string) stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	if (s.Cmp(halfOrder) > 0) != high {
+		s.Sub(p256Order, s)
+	}
 	sig := make([]byte, 64)
 	r.FillBytes(sig[:32])
 	s.FillBytes(sig[32:])
 	return input + "." + b64.EncodeToString(sig)
+}
+
+// highS returns proof with its signature's s replaced by n - s: the same
+// signature in its other, high-S form, which ECDSA alone accepts too.
+func highS(t *testing.T, proof string) string {
+	t.Helper()
+	parts := strings.Split(proof, ".")
+	sig, err := b64.DecodeString(parts[2])
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("signature: %v", err)
+	}
+	s := new(big.Int).SetBytes(sig[32:])
+	s.Sub(p256Order, s)
+	s.FillBytes(sig[32:])
+	return parts[0] + "." + parts[1] + "." + b64.EncodeToString(sig)
+}
+
+func TestSignIsLowS(t *testing.T) {
+	ring, _ := testRing(t)
+	for range 64 {
+		proof, err := ring.Sign(testClaims())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig, _ := b64.DecodeString(strings.Split(proof, ".")[2])
+		if new(big.Int).SetBytes(sig[32:]).Cmp(halfOrder) > 0 {
+			t.Fatal("Sign produced a high-S signature")
+		}
+		independentVerify(t, proof, ring.JWKS())
+		if _, err := Verify(highS(t, proof), ring.JWKS(), testOptions(ring.ActiveKID())); !errors.Is(err, ErrBadSignature) {
+			t.Fatalf("high-S twin of a valid proof: %v", err)
+		}
+	}
 }
 
 func TestVerifyRejects(t *testing.T) {
@@ -448,6 +490,11 @@ func TestVerifyRejects(t *testing.T) {
 		{"wrong typ", handSign(t, priv, `{"alg":"ES256","kid":"`+kid+`","typ":"JWT"}`, payloadJSON(nil)), ring.JWKS(), testOptions(kid), ErrClaims},
 		{"wrong nonce", proof, ring.JWKS(), opt(func(o *VerifyOptions) { o.Nonce = "another-nonce" }), ErrClaims},
 		{"wrong audience", proof, ring.JWKS(), opt(func(o *VerifyOptions) { o.Audience = "https://evil.example" }), ErrClaims},
+		{"high-S twin of the valid signature", highS(t, proof), ring.JWKS(), testOptions(kid), ErrBadSignature},
+		{"hand-signed high-S", handSignS(t, priv, hdr, payloadJSON(nil), true), ring.JWKS(), testOptions(kid), ErrBadSignature},
+		{"another login_id", proof, ring.JWKS(), opt(func(o *VerifyOptions) { o.LoginID = "another-login" }), ErrClaims},
+		{"no login_id", handSign(t, priv, hdr, payloadJSON(func(m map[string]any) { delete(m, "login_id") })), ring.JWKS(), testOptions(kid), ErrMalformed},
+		{"crit header", handSign(t, priv, `{"alg":"ES256","kid":"`+kid+`","typ":"mutualauth-proof+jwt","crit":["x"],"x":1}`, payloadJSON(nil)), ring.JWKS(), testOptions(kid), ErrMalformed},
 		{"wrong issuer", proof, ring.JWKS(), opt(func(o *VerifyOptions) { o.Issuer = "https://login.example.co" }), ErrClaims},
 		{"expired", proof, ring.JWKS(), expiredOpts, ErrExpired},
 		{"issued in the future", proof, ring.JWKS(), earlyOpts, ErrClaims},

@@ -180,76 +180,190 @@ func TestConcurrentLoadMakesOneKey(t *testing.T) {
 	}
 }
 
+// TestRotate: each rotation adds a key that signs only after
+// ActivationDelay, keeps every earlier key published, and publishes a
+// handover from the previous key; a client pinned to the first key follows
+// the chain to the third.
 func TestRotate(t *testing.T) {
 	ctx := context.Background()
 	st, box := newMemKeys(), newBox(t)
-	r1, err := Load(ctx, st, box, testNow)
+	const issuer = "https://login.example.com"
+	t1 := testNow.Add(-48 * time.Hour)
+	r1, err := Load(ctx, st, box, t1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	kid1 := r1.ActiveKIDAt(testNow)
 	old, err := r1.Sign(testClaims())
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	r2, err := Rotate(ctx, st, box, testNow.Add(24*time.Hour))
+	t2 := testNow.Add(-24 * time.Hour)
+	r2, err := Rotate(ctx, st, box, issuer, t2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r2.ActiveKID() == r1.ActiveKID() || r2.Generation() != 2 {
-		t.Fatalf("rotation kept kid %s, generation %d", r2.ActiveKID(), r2.Generation())
+	kid2 := r2.ActiveKIDAt(testNow)
+	if kid2 == kid1 || r2.ActiveKIDAt(t2.Add(ActivationDelay-time.Second)) != kid1 {
+		t.Fatalf("rotation: active %s, before the activation delay %s, old %s", kid2, r2.ActiveKIDAt(t2), kid1)
 	}
-	if got := jwksKIDs(t, r2.JWKS()); len(got) != 2 || got[0] != r2.ActiveKID() || got[1] != r1.ActiveKID() {
+	if got := jwksKIDs(t, r2.JWKS()); len(got) != 2 || got[0] != kid2 || got[1] != kid1 {
 		t.Errorf("JWKS kids after the first rotation %v, want [new old]", got)
 	}
-	// Overlap: a proof from the old key verifies against the new JWKS, for a
-	// client still pinned to the old key; new proofs are signed by the new key.
-	if _, err := Verify(old, r2.JWKS(), testOptions(r1.ActiveKID())); err != nil {
+	if h := r2.Handovers(); len(h) != 1 {
+		t.Fatalf("%d handovers after one rotation", len(h))
+	}
+	// A proof from the old key still verifies for a client pinned to it.
+	if _, err := Verify(old, r2.JWKS(), testOptions(kid1)); err != nil {
 		t.Errorf("old proof against the new JWKS: %v", err)
 	}
 	fresh, _ := r2.Sign(testClaims())
 	independentVerify(t, fresh, r2.JWKS())
-	if _, err := Verify(fresh, r2.JWKS(), testOptions(r1.ActiveKID())); !errors.Is(err, ErrPinMismatch) {
-		t.Errorf("new proof for a client pinned to the old key: %v", err)
+	if _, err := Verify(fresh, r2.JWKS(), testOptions(kid1)); !errors.Is(err, ErrPinMismatch) {
+		t.Errorf("new proof for a client pinned to the old key, without handovers: %v", err)
 	}
 	// Another instance loading now signs with the new key.
-	r2b, err := Load(ctx, st, box, testNow.Add(25*time.Hour))
+	r2b, err := Load(ctx, st, box, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r2b.ActiveKID() != r2.ActiveKID() || !bytes.Equal(r2b.JWKS(), r2.JWKS()) {
+	if r2b.ActiveKIDAt(testNow) != kid2 || !bytes.Equal(r2b.JWKS(), r2.JWKS()) {
 		t.Error("Load after Rotate differs from the rotated ring")
 	}
 
-	r3, err := Rotate(ctx, st, box, testNow.Add(48*time.Hour))
+	r3, err := Rotate(ctx, st, box, issuer, testNow.Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := jwksKIDs(t, r3.JWKS()); len(got) != 2 || got[0] != r3.ActiveKID() || got[1] != r2.ActiveKID() {
-		t.Errorf("JWKS kids after the second rotation %v, want [gen3 gen2]", got)
+	kid3 := r3.ActiveKIDAt(testNow)
+	if got := jwksKIDs(t, r3.JWKS()); len(got) != 3 || got[0] != kid3 || got[1] != kid2 || got[2] != kid1 {
+		t.Errorf("JWKS kids after the second rotation %v, want [gen3 gen2 gen1]", got)
 	}
-	if _, err := Verify(old, r3.JWKS(), testOptions("")); !errors.Is(err, ErrUnknownKey) {
-		t.Errorf("generation-1 proof after its retirement: %v", err)
+	hs := r3.Handovers()
+	if len(hs) != 2 {
+		t.Fatalf("%d handovers after two rotations", len(hs))
 	}
-	stored, _ := st.ListSigningKeys(ctx)
-	if len(stored) != 3 {
-		t.Fatalf("%d keys stored", len(stored))
+	proof3, _ := r3.Sign(testClaims())
+	opts := testOptions(kid1)
+	opts.Handovers = hs
+	v, err := VerifyProof(proof3, r3.JWKS(), opts)
+	if err != nil {
+		t.Fatalf("client pinned to generation 1 meeting generation 3: %v", err)
 	}
-	for _, k := range stored {
-		retired := !k.RetiredAt.IsZero()
-		if retired != (k.Generation == 1) {
-			t.Errorf("generation %d retired=%v", k.Generation, retired)
-		}
-		if k.Generation == 1 && !k.RetiredAt.Equal(testNow.Add(48*time.Hour)) {
-			t.Errorf("retired at %s", k.RetiredAt)
-		}
+	if v.KID != kid3 || len(v.Chain) != 2 || v.Chain[0].OldKID != kid1 || v.Chain[0].NewKID != kid2 || v.Chain[1].NewKID != kid3 {
+		t.Errorf("followed %+v to %s", v.Chain, v.KID)
+	}
+	// The chain does not run backwards: a client pinned to generation 3
+	// refuses a proof by generation 1.
+	back := testOptions(kid3)
+	back.Handovers = hs
+	if _, err := VerifyProof(old, r3.JWKS(), back); !errors.Is(err, ErrPinMismatch) {
+		t.Errorf("proof by an older key for a client pinned to a newer one: %v", err)
+	}
+	// Handovers are listed oldest first.
+	h0, err := VerifyHandover(hs[0], kid1, mustKey(t, r3.JWKS(), kid1), issuer)
+	if err != nil || h0.NewKID != kid2 || !h0.IssuedAt.Equal(t2) {
+		t.Errorf("first handover: %+v, %v", h0, err)
+	}
+}
+
+func mustKey(t *testing.T, jwks []byte, kid string) *ecdsa.PublicKey {
+	t.Helper()
+	pub, err := findKey(jwks, kid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub
+}
+
+// TestRevoke: revoking the middle key of A → B → C removes B and both
+// handovers through it: a client pinned to A stops, one pinned to C goes on.
+// Revoking the active key puts a fresh key in its place at once, with no
+// handover from the revoked one.
+func TestRevoke(t *testing.T) {
+	ctx := context.Background()
+	st, box := newMemKeys(), newBox(t)
+	const issuer = "https://login.example.com"
+	ra, _ := Load(ctx, st, box, testNow.Add(-3*time.Hour))
+	kidA := ra.ActiveKIDAt(testNow)
+	rb, _ := Rotate(ctx, st, box, issuer, testNow.Add(-2*time.Hour))
+	kidB := rb.ActiveKIDAt(testNow)
+	rc, _ := Rotate(ctx, st, box, issuer, testNow.Add(-time.Hour))
+	kidC := rc.ActiveKIDAt(testNow)
+
+	if _, err := Revoke(ctx, st, box, "no-such-kid", testNow); !errors.Is(err, ErrUnknownKID) {
+		t.Errorf("revoking an unknown kid: %v", err)
+	}
+	r, err := Revoke(ctx, st, box, kidB, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := jwksKIDs(t, r.JWKS()); len(got) != 2 || got[0] != kidC || got[1] != kidA {
+		t.Errorf("JWKS after revoking B: %v", got)
+	}
+	if len(r.Handovers()) != 0 {
+		t.Errorf("handovers through the revoked key remain: %d", len(r.Handovers()))
+	}
+	proof, _ := r.Sign(testClaims())
+	pinnedA := testOptions(kidA)
+	pinnedA.Handovers = rc.Handovers() // even the old, now withdrawn chain
+	if _, err := VerifyProof(proof, r.JWKS(), pinnedA); !errors.Is(err, ErrPinMismatch) {
+		t.Errorf("client pinned to A after B was revoked: %v", err)
+	}
+	if _, err := Verify(proof, r.JWKS(), testOptions(kidC)); err != nil {
+		t.Errorf("client pinned to C: %v", err)
+	}
+
+	r, err = Revoke(ctx, st, box, kidC, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kidD := r.ActiveKIDAt(testNow)
+	if kidD == kidC || kidD == kidA {
+		t.Fatalf("after revoking the active key, %s signs (A %s, C %s)", kidD, kidA, kidC)
+	}
+	if len(r.Handovers()) != 0 {
+		t.Error("a handover leads to the replacement of a revoked key")
+	}
+	list, err := List(ctx, st, testNow)
+	if err != nil || len(list) != 2 || !list[0].Active || list[0].KID != kidD || list[1].KID != kidA || list[1].Active {
+		t.Errorf("List: %+v, %v", list, err)
+	}
+}
+
+// TestRefresh: a ring loaded before a rotation by someone else picks up the
+// new key and handover on Refresh, and keeps its state when nothing changed.
+func TestRefresh(t *testing.T) {
+	ctx := context.Background()
+	st, box := newMemKeys(), newBox(t)
+	running, err := Load(ctx, st, box, testNow.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := running.cur.Load()
+	if err := running.Refresh(ctx); err != nil || running.cur.Load() != before {
+		t.Fatalf("Refresh without change: %v, changed=%v", err, running.cur.Load() != before)
+	}
+	admin, err := Rotate(ctx, st, box, "https://login.example.com", testNow.Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if running.ActiveKIDAt(testNow) == admin.ActiveKIDAt(testNow) {
+		t.Fatal("the running ring knew of the rotation before refreshing")
+	}
+	if err := running.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if running.ActiveKIDAt(testNow) != admin.ActiveKIDAt(testNow) || !bytes.Equal(running.JWKS(), admin.JWKS()) || len(running.Handovers()) != 1 {
+		t.Error("Refresh did not pick up the rotation")
 	}
 }
 
 func TestRotateOnEmptyStoreLoads(t *testing.T) {
 	ctx := context.Background()
 	st, box := newMemKeys(), newBox(t)
-	r, err := Rotate(ctx, st, box, testNow)
+	r, err := Rotate(ctx, st, box, "https://login.example.com", testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +464,7 @@ func TestConcurrentRotateAddsOneGeneration(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rings[i], errs[i] = Rotate(ctx, st, box, testNow.Add(time.Hour))
+			rings[i], errs[i] = Rotate(ctx, st, box, "https://login.example.com", testNow.Add(-time.Hour))
 		}()
 	}
 	wg.Wait()
@@ -358,11 +472,67 @@ func TestConcurrentRotateAddsOneGeneration(t *testing.T) {
 		if errs[i] != nil {
 			t.Fatalf("Rotate %d: %v", i, errs[i])
 		}
-		if rings[i].ActiveKID() != rings[0].ActiveKID() || rings[i].Generation() != 2 {
-			t.Fatalf("Rotate %d: kid %s generation %d", i, rings[i].ActiveKID(), rings[i].Generation())
+		if rings[i].ActiveKIDAt(testNow) != rings[0].ActiveKIDAt(testNow) || len(rings[i].KIDs()) != 2 {
+			t.Fatalf("Rotate %d: kid %s, kids %v", i, rings[i].ActiveKIDAt(testNow), rings[i].KIDs())
 		}
 	}
 	if stored, _ := st.ListSigningKeys(ctx); len(stored) != 2 {
 		t.Fatalf("%d keys stored, want 2", len(stored))
+	}
+}
+
+// TestSignWhileRefreshing signs from several goroutines while the ring is
+// rotated and refreshed (run with -race): every proof verifies against the
+// JWKS of the ring after the last refresh.
+func TestSignWhileRefreshing(t *testing.T) {
+	ctx := context.Background()
+	st, box := newMemKeys(), newBox(t)
+	ring, err := Load(ctx, st, box, testNow.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	proofs := make([][]string, 4)
+	stop := make(chan struct{})
+	for i := range proofs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p, err := ring.Sign(testClaims())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				proofs[i] = append(proofs[i], p)
+				_ = ring.JWKS()
+				_ = ring.Handovers()
+			}
+		}()
+	}
+	for i := range 3 {
+		if _, err := Rotate(ctx, st, box, "https://login.example.com", testNow.Add(time.Duration(i-10)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := ring.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	for _, list := range proofs {
+		for _, p := range list {
+			if _, err := Verify(p, ring.JWKS(), testOptions("")); err != nil {
+				t.Fatalf("a proof signed during the refreshes: %v", err)
+			}
+		}
+	}
+	if len(ring.KIDs()) != 4 {
+		t.Fatalf("%d keys after three rotations", len(ring.KIDs()))
 	}
 }

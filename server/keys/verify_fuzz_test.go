@@ -73,7 +73,7 @@ func FuzzVerify(f *testing.F) {
 	}
 	want := testOptions(kid)
 	f.Fuzz(func(t *testing.T, jws string, set []byte) {
-		for _, opts := range []VerifyOptions{want, {Issuer: want.Issuer, Audience: want.Audience, Nonce: want.Nonce, Now: want.Now}} {
+		for _, opts := range []VerifyOptions{want, {Issuer: want.Issuer, Audience: want.Audience, Nonce: want.Nonce, LoginID: want.LoginID, Now: want.Now}} {
 			claims, err := Verify(jws, set, opts)
 			if err != nil {
 				continue

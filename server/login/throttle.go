@@ -103,3 +103,23 @@ func (t *Throttle) Reserve(ctx context.Context, key string) (int, error) {
 func (t *Throttle) Reset(ctx context.Context, key string) error {
 	return t.KV.Delete(ctx, key)
 }
+
+// Check returns a *ThrottledError while a delay runs on key and counts
+// nothing: for callers that count only failures (Reserve after one).
+func (t *Throttle) Check(ctx context.Context, key string) error {
+	raw, err := t.KV.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var c counter
+	if json.Unmarshal(raw, &c) != nil {
+		return nil
+	}
+	if now := t.Now(); now.Before(c.Until) {
+		return &ThrottledError{RetryAfter: c.Until.Sub(now)}
+	}
+	return nil
+}

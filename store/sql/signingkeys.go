@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"mutualauth/store"
@@ -13,14 +14,14 @@ func (s *Store) AddSigningKey(ctx context.Context, k store.SigningKey) error {
 	if k.CreatedAt.IsZero() {
 		k.CreatedAt = now()
 	}
-	_, err := s.exec(ctx, s.db, "INSERT INTO signing_keys (generation, kid, sealed, created_at, retired_at) VALUES (?, ?, ?, ?, ?)",
-		k.Generation, k.KID, k.Sealed, s.d.timeArg(k.CreatedAt), s.d.timeArg(k.RetiredAt))
+	_, err := s.exec(ctx, s.db, "INSERT INTO signing_keys (generation, kid, sealed, created_at, retired_at, handover, handover_from) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		k.Generation, k.KID, k.Sealed, s.d.timeArg(k.CreatedAt), s.d.timeArg(k.RetiredAt), k.Handover, k.HandoverFrom)
 	return wrap("add signing key", err)
 }
 
 // ListSigningKeys returns all keys, highest generation first.
 func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, err := s.query(ctx, s.db, "SELECT generation, kid, sealed, created_at, retired_at FROM signing_keys ORDER BY generation DESC")
+	rows, err := s.query(ctx, s.db, "SELECT generation, kid, sealed, created_at, retired_at, handover, handover_from FROM signing_keys ORDER BY generation DESC")
 	if err != nil {
 		return nil, wrap("list signing keys", err)
 	}
@@ -28,7 +29,7 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 	var list []store.SigningKey
 	for rows.Next() {
 		var k store.SigningKey
-		if err := rows.Scan(&k.Generation, &k.KID, &k.Sealed, timeScan{&k.CreatedAt}, timeScan{&k.RetiredAt}); err != nil {
+		if err := rows.Scan(&k.Generation, &k.KID, &k.Sealed, timeScan{&k.CreatedAt}, timeScan{&k.RetiredAt}, &k.Handover, &k.HandoverFrom); err != nil {
 			return nil, wrap("list signing keys", err)
 		}
 		list = append(list, k)
@@ -47,4 +48,21 @@ func (s *Store) RetireSigningKey(ctx context.Context, generation int, at time.Ti
 		err = affectedOne(res, "signing key")
 	}
 	return wrap("retire signing key", err)
+}
+
+// RevokeSigningKey deletes the key with this kid and clears the handovers
+// it signed, in one transaction; store.ErrNotFound when no key has the kid.
+func (s *Store) RevokeSigningKey(ctx context.Context, kid string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, "DELETE FROM signing_keys WHERE kid = ?", kid)
+		if err == nil {
+			err = affectedOne(res, "signing key")
+		}
+		if err != nil {
+			return err
+		}
+		_, err = s.exec(ctx, tx, "UPDATE signing_keys SET handover = '', handover_from = '' WHERE handover_from = ?", kid)
+		return err
+	})
+	return wrap("revoke signing key", err)
 }

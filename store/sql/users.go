@@ -10,7 +10,7 @@ import (
 )
 
 const userColumns = "id, username, display_name, role, disabled, locked, password_hash, phrase, " +
-	"totp_secret, totp_last_step, totp_pending, enrolled_at, created_at, updated_at"
+	"totp_secret, totp_last_step, totp_pending, enrolled_at, created_at, updated_at, email"
 
 type rowScanner interface {
 	Scan(dest ...any) error
@@ -21,7 +21,7 @@ func scanUser(r rowScanner) (store.User, error) {
 	var role string
 	err := r.Scan(&u.ID, &u.Username, &u.DisplayName, &role, &u.Disabled, &u.Locked, &u.PasswordHash,
 		&u.Phrase, &u.TOTPSecret, &u.TOTPLastStep, &u.TOTPPending,
-		timeScan{&u.EnrolledAt}, timeScan{&u.CreatedAt}, timeScan{&u.UpdatedAt})
+		timeScan{&u.EnrolledAt}, timeScan{&u.CreatedAt}, timeScan{&u.UpdatedAt}, &u.Email)
 	if err != nil {
 		return store.User{}, err
 	}
@@ -41,10 +41,10 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	if u.UpdatedAt.IsZero() {
 		u.UpdatedAt = u.CreatedAt
 	}
-	_, err := s.exec(ctx, s.db, "INSERT INTO users ("+userColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := s.exec(ctx, s.db, "INSERT INTO users ("+userColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		u.ID, u.Username, u.DisplayName, string(u.Role), u.Disabled, u.Locked, u.PasswordHash,
 		bytesArg(u.Phrase), bytesArg(u.TOTPSecret), u.TOTPLastStep, bytesArg(u.TOTPPending),
-		s.d.timeArg(u.EnrolledAt), s.d.timeArg(u.CreatedAt), s.d.timeArg(u.UpdatedAt))
+		s.d.timeArg(u.EnrolledAt), s.d.timeArg(u.CreatedAt), s.d.timeArg(u.UpdatedAt), u.Email)
 	return wrap("create user", err)
 }
 
@@ -79,11 +79,11 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		u.ID, u.CreatedAt, u.TOTPLastStep = old.ID, old.CreatedAt, old.TOTPLastStep
 		u.UpdatedAt = now()
 		_, err = s.exec(ctx, tx, `UPDATE users SET username = ?, display_name = ?, role = ?, disabled = ?, locked = ?,
-			password_hash = ?, phrase = ?, totp_secret = ?, totp_pending = ?, enrolled_at = ?, updated_at = ?
+			password_hash = ?, phrase = ?, totp_secret = ?, totp_pending = ?, enrolled_at = ?, updated_at = ?, email = ?
 			WHERE id = ?`,
 			u.Username, u.DisplayName, string(u.Role), u.Disabled, u.Locked,
 			u.PasswordHash, bytesArg(u.Phrase), bytesArg(u.TOTPSecret), bytesArg(u.TOTPPending),
-			s.d.timeArg(u.EnrolledAt), s.d.timeArg(u.UpdatedAt), u.ID)
+			s.d.timeArg(u.EnrolledAt), s.d.timeArg(u.UpdatedAt), u.Email, u.ID)
 		if err != nil {
 			return err
 		}

@@ -65,7 +65,15 @@ func RunDurable(t *testing.T, newStore func(t *testing.T) store.Durable) {
 		{"AuditDefaultLimit", durAuditDefaultLimit},
 		{"SigningKeys", durSigningKeys},
 		{"SigningKeysConcurrent", durSigningKeysConcurrent},
+		{"RevokeSigningKey", durRevokeSigningKey},
 		{"DeleteUserCascades", durDeleteUserCascades},
+		{"UserEmail", durUserEmail},
+		{"OIDCClients", durOIDCClients},
+		{"OIDCGrants", durOIDCGrants},
+		{"OIDCRefreshTokens", durOIDCRefreshTokens},
+		{"OIDCRefreshTokensConcurrent", durOIDCRefreshTokensConcurrent},
+		{"OIDCKeys", durOIDCKeys},
+		{"OIDCKeysConcurrent", durOIDCKeysConcurrent},
 		{"TimeRoundTrip", durTimeRoundTrip},
 		{"Context", durContext},
 	}
@@ -951,6 +959,56 @@ func durSigningKeys(t *testing.T, s store.Durable) {
 		t.Error("retiring one key retired others")
 	}
 	durWantErr(t, "RetireSigningKey unknown", s.RetireSigningKey(ctx, base+5, retired), store.ErrNotFound)
+}
+
+// durRevokeSigningKey: a chain of three keys, each introduced by a handover
+// from the one before; revoking the middle one removes it and the handover
+// it signed, and leaves the others and their data alone.
+func durRevokeSigningKey(t *testing.T, s store.Durable) {
+	ctx := durCtx(t)
+	base := durGeneration()
+	t0 := durNow()
+	var keys []store.SigningKey
+	for g := 1; g <= 3; g++ {
+		k := store.SigningKey{Generation: base + g, KID: durID("kid"), Sealed: durBytes(120), CreatedAt: t0.Add(time.Duration(g) * time.Minute)}
+		if g > 1 {
+			k.Handover, k.HandoverFrom = durID("handover"), keys[g-2].KID
+		}
+		durNoErr(t, "AddSigningKey", s.AddSigningKey(ctx, k))
+		keys = append(keys, k)
+	}
+	ours := func() map[string]store.SigningKey {
+		t.Helper()
+		list, err := s.ListSigningKeys(ctx)
+		durNoErr(t, "ListSigningKeys", err)
+		mine := map[string]store.SigningKey{}
+		for _, k := range list {
+			if k.Generation > base && k.Generation <= base+3 {
+				mine[k.KID] = k
+			}
+		}
+		return mine
+	}
+	mine := ours()
+	for _, k := range keys {
+		durSame(t, "stored key with its handover", mine[k.KID], k)
+	}
+
+	durNoErr(t, "RevokeSigningKey", s.RevokeSigningKey(ctx, keys[1].KID))
+	mine = ours()
+	if len(mine) != 2 {
+		t.Fatalf("after revoking one of 3 keys, %d remain", len(mine))
+	}
+	if _, still := mine[keys[1].KID]; still {
+		t.Fatal("the revoked key is still listed")
+	}
+	durSame(t, "key before the revoked one", mine[keys[0].KID], keys[0])
+	after := keys[2]
+	after.Handover, after.HandoverFrom = "", ""
+	durSame(t, "key the revoked one handed over to", mine[keys[2].KID], after)
+
+	durWantErr(t, "RevokeSigningKey again", s.RevokeSigningKey(ctx, keys[1].KID), store.ErrNotFound)
+	durWantErr(t, "RevokeSigningKey unknown", s.RevokeSigningKey(ctx, durID("kid")), store.ErrNotFound)
 }
 
 func durSigningKeysConcurrent(t *testing.T, s store.Durable) {
