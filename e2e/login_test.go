@@ -223,7 +223,9 @@ func loginEnrollAt(t *testing.T, s *Server, ctx context.Context, invite, usernam
 		return acct
 	}
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(s.URL()+"/login"), chromedp.WaitVisible(chromedp.ID("username"))); err != nil {
+	// A page of the issuer's origin that makes no WebAuthn request of its
+	// own (the login page's passkey autofill would be pending).
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.URL()+"/enroll/"+url.PathEscape(token))); err != nil {
 		t.Fatalf("open the issuer's origin: %v", err)
 	}
 	if factors&loginPasskey != 0 {
