@@ -42,6 +42,16 @@ func noAutofill(t *testing.T, ctx context.Context) {
 	}
 }
 
+// loginRequireSignedIn waits until the page signed in and checks who and
+// with which methods (amr, space-separated).
+func loginRequireSignedIn(t *testing.T, ctx context.Context, user, amr string) {
+	t.Helper()
+	loginWaitSignedIn(t, ctx)
+	if got, methods := loginSession(t, ctx); got != user || strings.Join(methods, " ") != amr {
+		t.Fatalf("session: user %q amr %v, want %s [%s]", got, methods, user, amr)
+	}
+}
+
 // loginWaitError waits until the page's error line contains want.
 func loginWaitError(t *testing.T, ctx context.Context, want string) loginPageState {
 	t.Helper()
@@ -83,10 +93,7 @@ func TestPasskeyFirstPage(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(s.URL()+"/login")); err != nil {
 			t.Fatal(err)
 		}
-		loginWaitSignedIn(t, ctx)
-		if user, amr := loginSession(t, ctx); user != "pia" || strings.Join(amr, " ") != "hwk mfa" {
-			t.Fatalf("session: user %q amr %v, want pia [hwk mfa]", user, amr)
-		}
+		loginRequireSignedIn(t, ctx, "pia", "hwk mfa")
 	})
 
 	t.Run("button", func(t *testing.T) {
@@ -106,10 +113,7 @@ func TestPasskeyFirstPage(t *testing.T) {
 		}
 		screenshot(t, ctx, "passkey-first")
 		loginClick(t, ctx, "passkey-first")
-		loginWaitSignedIn(t, ctx)
-		if user, amr := loginSession(t, ctx); user != "pia" || strings.Join(amr, " ") != "hwk mfa" {
-			t.Fatalf("session: user %q amr %v, want pia [hwk mfa]", user, amr)
-		}
+		loginRequireSignedIn(t, ctx, "pia", "hwk mfa")
 	})
 
 	if pia.Phrase == "" {
@@ -155,10 +159,7 @@ func TestDowngradeRefusalPage(t *testing.T) {
 	}
 	screenshot(t, ctx, "downgrade-refused")
 	loginClick(t, ctx, "webauthn-button")
-	loginWaitSignedIn(t, ctx)
-	if user, amr := loginSession(t, ctx); user != "quinn" || strings.Join(amr, " ") != "hwk mfa" {
-		t.Fatalf("session: user %q amr %v, want quinn [hwk mfa]", user, amr)
-	}
+	loginRequireSignedIn(t, ctx, "quinn", "hwk mfa")
 }
 
 // TestTrustDeviceUnticked: with "Trust this browser" unticked the login
@@ -295,14 +296,19 @@ MA.verifyProof = async function (jws) {
 };
 `
 
-func (p *phishProxy) request(path string, body []byte) {
+// relayed keeps a relayed body and returns its JSON fields (nil if it is
+// not a JSON object).
+func (p *phishProxy) relayed(body []byte) map[string]any {
 	p.mu.Lock()
 	p.bodies = append(p.bodies, string(body))
 	p.mu.Unlock()
 	var fields map[string]any
-	if json.Unmarshal(body, &fields) != nil {
-		return
-	}
+	_ = json.Unmarshal(body, &fields)
+	return fields
+}
+
+func (p *phishProxy) request(path string, body []byte) {
+	fields := p.relayed(body)
 	for _, k := range []string{"username", "password", "code"} {
 		if v, ok := fields[k].(string); ok && v != "" {
 			p.capture(k+" ("+path+")", v)
@@ -314,14 +320,7 @@ func (p *phishProxy) request(path string, body []byte) {
 }
 
 func (p *phishProxy) response(body []byte) {
-	p.mu.Lock()
-	p.bodies = append(p.bodies, string(body))
-	p.mu.Unlock()
-	var fields map[string]any
-	if json.Unmarshal(body, &fields) != nil {
-		return
-	}
-	if v, ok := fields["device_token"].(string); ok && v != "" {
+	if v, ok := p.relayed(body)["device_token"].(string); ok && v != "" {
 		p.capture("device token in a response", v)
 	}
 }
