@@ -69,7 +69,7 @@ func accountAPILogin(t *testing.T, s *Server, username, recoveryCode string) *ap
 
 func TestAccountPage(t *testing.T) {
 	s := startServer(t, ServerOptions{})
-	maya := loginEnroll(t, s, nil, "maya", "orange kites over dunes", false)
+	maya := loginEnroll(t, s, nil, "maya", "orange kites over dunes", loginTOTP)
 	if len(maya.Recovery) < 3 {
 		t.Fatalf("enrollment gave %d recovery codes", len(maya.Recovery))
 	}

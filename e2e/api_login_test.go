@@ -286,7 +286,7 @@ func TestAPILoginEndToEnd(t *testing.T) {
 	}
 	code := apiLoginTOTP(t, setup.Secret, time.Now())
 	c.must("POST", "/api/v1/login/otp", map[string]any{"login_id": id, "code": code}, 200, &st)
-	if !st.Done || st.User.Username != "alice.e2e" || st.User.DisplayName != "Alice E2E" || !slices.Equal(st.AMR, []string{"pwd", "otp"}) ||
+	if !st.Done || st.User.Username != "alice.e2e" || st.User.DisplayName != "Alice E2E" || !slices.Equal(st.AMR, []string{"pwd", "otp", "mfa"}) ||
 		st.DeviceToken != enrolled.DeviceToken {
 		t.Fatalf("completion: %+v", st)
 	}
@@ -303,7 +303,7 @@ func TestAPILoginEndToEnd(t *testing.T) {
 		IdleExpiresAt string   `json:"idle_expires_at"`
 	}
 	c.must("GET", "/api/v1/session", nil, 200, &sess)
-	if sess.User.Username != "alice.e2e" || sess.User.ID != st.User.ID || !slices.Equal(sess.AMR, []string{"pwd", "otp"}) {
+	if sess.User.Username != "alice.e2e" || sess.User.ID != st.User.ID || !slices.Equal(sess.AMR, []string{"pwd", "otp", "mfa"}) {
 		t.Fatalf("session %+v", sess)
 	}
 	for _, ts := range []string{sess.AuthTime, sess.ExpiresAt, sess.IdleExpiresAt} {
@@ -348,14 +348,15 @@ func TestAPILoginEndToEnd(t *testing.T) {
 	id = st.LoginID
 	other.refused("POST", "/api/v1/login/otp", map[string]any{"login_id": id, "code": code}, 401, "invalid_credentials")
 
-	// A recovery code instead: its success reveals the phrase, then the password.
+	// A recovery code instead: then the password, and no phrase (v1.1: a
+	// relayable code never buys it).
 	nonce = apiLoginNonce()
 	other.must("POST", "/api/v1/login/recovery", map[string]any{"login_id": id, "code": enrolled.RecoveryCodes[0], "client_nonce": nonce}, 200, &st)
-	if claims := v.verify(st.Proof, nonce, id); claims["phrase"] != phrase || !st.PhraseShown || !slices.Equal(st.Next, []string{"password"}) {
+	if claims := v.verify(st.Proof, nonce, id); claims["phrase"] != nil || st.PhraseShown || !slices.Equal(st.Next, []string{"password"}) {
 		t.Fatalf("after the recovery code: %+v", st)
 	}
 	other.must("POST", "/api/v1/login/password", map[string]any{"login_id": id, "password": password}, 200, &st)
-	if !st.Done || !slices.Equal(st.AMR, []string{"pwd", "rec"}) || st.DeviceToken == "" || st.DeviceToken == enrolled.DeviceToken {
+	if !st.Done || !slices.Equal(st.AMR, []string{"pwd", "rec", "mfa"}) || st.DeviceToken == "" || st.DeviceToken == enrolled.DeviceToken {
 		t.Fatalf("second completion: %+v", st)
 	}
 	var list []struct {

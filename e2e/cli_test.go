@@ -127,7 +127,7 @@ func (c *cliCodes) next(t *testing.T, secret string) string {
 func TestCLILogin(t *testing.T) {
 	s := startServer(t, ServerOptions{})
 	kid := loginActiveKID(t, s)
-	acct := loginEnroll(t, s, nil, "carol", "quiet heron at dawn", false)
+	acct := loginEnroll(t, s, nil, "carol", "quiet heron at dawn", loginTOTP)
 	dir := filepath.Join(t.TempDir(), "state")
 	var codes cliCodes
 
@@ -232,7 +232,7 @@ func TestCLIRemoteAdmin(t *testing.T) {
 	}
 
 	// A signed-in user who is not an admin is refused.
-	ed := loginEnrollAt(t, s, nil, strings.TrimSpace(runCLI(t, dir, "", "admin", "invite", "--server", s.URL(), "--username", "ed").want(t, "invite ed", 0).stdout), "ed", "seven silver owls", false)
+	ed := loginEnrollAt(t, s, nil, strings.TrimSpace(runCLI(t, dir, "", "admin", "invite", "--server", s.URL(), "--username", "ed").want(t, "invite ed", 0).stdout), "ed", "seven silver owls", loginTOTP)
 	other := t.TempDir()
 	runCLI(t, other, ed.Recovery[0]+"\n"+loginPassword+"\n", "login", "--server", s.URL(), "--username", "ed", "--fingerprint", kid).want(t, "ed login", 0)
 	runCLI(t, other, "", "admin", "users", "--server", s.URL()).want(t, "non-admin admin users", 1)
@@ -314,7 +314,7 @@ func startImpostor(t *testing.T, addr, issuer, realKID string) *impostor {
 func TestCLIImpostor(t *testing.T) {
 	s := startServer(t, ServerOptions{})
 	kid := loginActiveKID(t, s)
-	acct := loginEnroll(t, s, nil, "ivan", "quiet heron at dawn", false)
+	acct := loginEnroll(t, s, nil, "ivan", "quiet heron at dawn", loginTOTP)
 	dir := t.TempDir()
 	var codes cliCodes
 	runCLI(t, dir, codes.next(t, acct.TOTPSecret)+"\n"+loginPassword+"\n", "login", "--server", s.URL(), "--username", "ivan", "--fingerprint", kid).want(t, "real login", 0)
@@ -410,7 +410,7 @@ func TestCLITerminal(t *testing.T) {
 	}
 	s := startServer(t, ServerOptions{})
 	kid := loginActiveKID(t, s)
-	acct := loginEnroll(t, s, nil, "tess", "copper moth lantern", false)
+	acct := loginEnroll(t, s, nil, "tess", "copper moth lantern", loginTOTP)
 	dir := t.TempDir()
 	onTerminal := func(lines ...string) cliResult {
 		t.Helper()

@@ -157,13 +157,22 @@ func loginJS[T any](t *testing.T, ctx context.Context, body string, args ...any)
 // A TOTP account confirms with the code of the previous time step, which the
 // server accepts (one step of drift), so that the current step is still
 // free for the login that follows.
-func loginEnroll(t *testing.T, s *Server, ctx context.Context, username, phrase string, passkey bool) loginAccount {
+func loginEnroll(t *testing.T, s *Server, ctx context.Context, username, phrase string, factors loginFactors) loginAccount {
 	t.Helper()
-	return loginEnrollAt(t, s, ctx, s.AdminInvite(t, username, "", false), username, phrase, passkey)
+	return loginEnrollAt(t, s, ctx, s.AdminInvite(t, username, "", false), username, phrase, factors)
 }
 
+// loginFactors are the second factors loginEnroll adds.
+type loginFactors int
+
+const (
+	loginTOTP loginFactors = 1 << iota
+	loginPasskey
+	loginBoth = loginTOTP | loginPasskey
+)
+
 // loginEnrollAt is loginEnroll through the enrollment link invite.
-func loginEnrollAt(t *testing.T, s *Server, ctx context.Context, invite, username, phrase string, passkey bool) loginAccount {
+func loginEnrollAt(t *testing.T, s *Server, ctx context.Context, invite, username, phrase string, factors loginFactors) loginAccount {
 	t.Helper()
 	i := strings.LastIndex(invite, "/enroll/")
 	if i < 0 {
@@ -178,7 +187,7 @@ func loginEnrollAt(t *testing.T, s *Server, ctx context.Context, invite, usernam
 	st, _, body = loginAPI(t, "POST", api+"/phrase", map[string]string{"phrase": phrase})
 	loginMustStatus(t, "enroll phrase", st, http.StatusNoContent, body)
 
-	if !passkey {
+	if factors&loginTOTP != 0 {
 		st, _, body = loginAPI(t, "POST", api+"/totp", nil)
 		loginMustStatus(t, "enroll totp", st, http.StatusOK, body)
 		secret, _ := body["secret"].(string)
@@ -214,10 +223,12 @@ func loginEnrollAt(t *testing.T, s *Server, ctx context.Context, invite, usernam
 		return acct
 	}
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(s.URL()+"/login"), chromedp.WaitVisible(chromedp.ID("username"))); err != nil {
+	// A page of the issuer's origin that makes no WebAuthn request of its
+	// own (the login page's passkey autofill would be pending).
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.URL()+"/enroll/"+url.PathEscape(token))); err != nil {
 		t.Fatalf("open the issuer's origin: %v", err)
 	}
-	if passkey {
+	if factors&loginPasskey != 0 {
 		status := loginJS[int](t, ctx, `
 			const post = (path, body) => fetch(a + path, {method: "POST", credentials: "same-origin",
 				headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
@@ -232,13 +243,21 @@ func loginEnrollAt(t *testing.T, s *Server, ctx context.Context, invite, usernam
 			t.Fatalf("passkey enrollment: %d", status)
 		}
 	}
-	acct.KID = loginJS[string](t, ctx, `
+	done := loginJS[string](t, ctx, `
 		const r = await fetch(a + "/complete", {method: "POST", credentials: "same-origin",
 			headers: {"Content-Type": "application/json"}, body: "{}"});
 		if (r.status !== 200) throw new Error("complete: " + r.status + " " + await r.text());
-		const kid = (await r.json()).server_key.kid;
-		localStorage.setItem(b, kid);
-		return kid;`, "/api/v1/enroll/"+token, loginPinKey)
+		const body = await r.json();
+		localStorage.setItem(b, body.server_key.kid);
+		return JSON.stringify({kid: body.server_key.kid, codes: body.recovery_codes});`, "/api/v1/enroll/"+token, loginPinKey)
+	var out struct {
+		KID   string   `json:"kid"`
+		Codes []string `json:"codes"`
+	}
+	if err := json.Unmarshal([]byte(done), &out); err != nil {
+		t.Fatalf("enroll complete: %v", err)
+	}
+	acct.KID, acct.Recovery = out.KID, out.Codes
 	return acct
 }
 
@@ -248,6 +267,7 @@ type loginPageState struct {
 	Stop        bool     `json:"stop"`
 	StopText    string   `json:"stopText"`
 	Verified    bool     `json:"verified"`
+	Rule        bool     `json:"rule"` // the phrase rule line
 	VerifiedKID string   `json:"verifiedKid"`
 	FirstUse    bool     `json:"firstUse"`
 	Phrase      string   `json:"phrase"` // the phrase text, when shown
@@ -274,7 +294,7 @@ const loginPageStateJS = `
 	if (location.pathname !== "/login") return {path: location.pathname, inputs: [], ready: document.readyState};
 	return {
 		stop: shown("stop"), stopText: text("stop"),
-		verified: shown("verified"), verifiedKid: shown("verified") ? $("verified-kid").textContent.trim() : "",
+		verified: shown("verified"), verifiedKid: shown("verified") ? $("verified-kid").textContent.trim() : "", rule: shown("phrase-rule"),
 		firstUse: shown("first-use"),
 		phrase: shown("phrase-box") ? $("phrase").textContent : "", phraseHTML: $("phrase").innerHTML,
 		username: shown("username"), otp: shown("otp"), passkey: shown("webauthn-button"),
@@ -311,9 +331,12 @@ func loginOpen(t *testing.T, ctx context.Context, s *Server, query string) {
 	if query != "" {
 		u += "?" + query
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(u), chromedp.WaitVisible(chromedp.ID("username"))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
 		t.Fatalf("open %s: %v", u, err)
 	}
+	// The page begins a passkey-first login as it loads and checks the
+	// server's proof before it offers anything.
+	loginWaitFor(t, ctx, "verified", "stop")
 }
 
 // loginType types text and then Enter into the field, as a keyboard user does.
@@ -545,7 +568,7 @@ func TestLoginPageTOTP(t *testing.T) {
 
 	t.Run("recognized device", func(t *testing.T) {
 		ctx := newBrowser(t)
-		alice := loginEnroll(t, s, ctx, "alice", loginMarkupPhrase, false)
+		alice := loginEnroll(t, s, ctx, "alice", loginMarkupPhrase, loginTOTP)
 		if alice.KID != kid {
 			t.Fatalf("enrollment pinned %q, the JWKS has %q", alice.KID, kid)
 		}
@@ -597,8 +620,8 @@ func TestLoginPageTOTP(t *testing.T) {
 		st = loginWaitSignedIn(t, ctx)
 		screenshot(t, ctx, "signed-in")
 		user, amr := loginSession(t, ctx)
-		if user != "alice" || strings.Join(amr, " ") != "pwd otp" {
-			t.Fatalf("session: user %q amr %v, want alice [pwd otp]", user, amr)
+		if user != "alice" || strings.Join(amr, " ") != "pwd otp mfa" {
+			t.Fatalf("session: user %q amr %v, want alice [pwd otp mfa]", user, amr)
 		}
 		if st.Done {
 			if st.DoneName != "alice" {
@@ -613,12 +636,13 @@ func TestLoginPageTOTP(t *testing.T) {
 	})
 
 	t.Run("unrecognized browser", func(t *testing.T) {
-		bob := loginEnroll(t, s, nil, "bob", "quiet lighthouse at dawn", false)
+		bob := loginEnroll(t, s, nil, "bob", "quiet lighthouse at dawn", loginTOTP)
 		ctx := newBrowser(t)
 		// A foreign return_to is dropped by the server: no open redirect.
 		loginOpen(t, ctx, s, "return_to="+url.QueryEscape("https://evil.example/steal"))
-		if st := loginReadPage(t, ctx); st.Pinned != "" {
-			t.Fatalf("a fresh browser has a pinned key %q", st.Pinned)
+		// The page's first proof (passkey-first, as it loads) pins the key.
+		if st := loginReadPage(t, ctx); st.Pinned != kid || !st.FirstUse || st.Phrase != "" {
+			t.Fatalf("a fresh browser after load: want the first-use pin of %s: %+v", kid, st)
 		}
 		loginType(t, ctx, "username", "bob")
 		loginWaitFor(t, ctx, "otp", "stop")
@@ -634,16 +658,18 @@ func TestLoginPageTOTP(t *testing.T) {
 		loginType(t, ctx, "otp", loginTOTPCode(t, bob.TOTPSecret, time.Now()))
 		loginWaitFor(t, ctx, "password", "stop")
 		st = loginReadPage(t, ctx)
-		if st.Phrase != bob.Phrase || !st.Password || st.OTP || st.Focused != "password" {
-			t.Errorf("after the code: want the phrase %q and then the password field: %+v", bob.Phrase, st)
+		// v1.1: a code never buys the phrase; the page goes on to the
+		// password with "Server verified" and the phrase rule.
+		if st.Phrase != "" || !st.Verified || !st.Rule || !st.Password || st.OTP || st.Focused != "password" {
+			t.Errorf("after the code: want no phrase, the verified state with the rule, and the password field: %+v", st)
 		}
-		screenshot(t, ctx, "phrase-then-password")
+		screenshot(t, ctx, "no-phrase-then-password")
 
 		loginType(t, ctx, "password", loginPassword)
 		st = loginWaitSignedIn(t, ctx)
 		screenshot(t, ctx, "signed-in")
-		if user, amr := loginSession(t, ctx); user != "bob" || strings.Join(amr, " ") != "pwd otp" {
-			t.Errorf("session: user %q amr %v, want bob [pwd otp]", user, amr)
+		if user, amr := loginSession(t, ctx); user != "bob" || strings.Join(amr, " ") != "pwd otp mfa" {
+			t.Errorf("session: user %q amr %v, want bob [pwd otp mfa]", user, amr)
 		}
 		loc, err := chromedp.Run(ctx, chromedp.Location())
 		if err != nil {
@@ -659,7 +685,7 @@ func TestLoginPageTOTP(t *testing.T) {
 // as the second factor, reached from the "Use a recovery code" link.
 func TestLoginPageRecoveryCode(t *testing.T) {
 	s := startServer(t, ServerOptions{})
-	gina := loginEnroll(t, s, nil, "gina", "paper boats drifting", false)
+	gina := loginEnroll(t, s, nil, "gina", "paper boats drifting", loginTOTP)
 	if len(gina.Recovery) == 0 {
 		t.Fatal("enrollment gave no recovery codes")
 	}
@@ -675,13 +701,13 @@ func TestLoginPageRecoveryCode(t *testing.T) {
 	screenshot(t, ctx, "recovery-code")
 	loginType(t, ctx, "recovery", gina.Recovery[0])
 	loginWaitFor(t, ctx, "password", "stop")
-	if st := loginReadPage(t, ctx); st.Phrase != gina.Phrase {
-		t.Fatalf("after the recovery code: want the phrase %q: %+v", gina.Phrase, st)
+	if st := loginReadPage(t, ctx); st.Phrase != "" || !st.Password || !st.Rule {
+		t.Fatalf("after the recovery code: want the password, the phrase rule and no phrase: %+v", st)
 	}
 	loginType(t, ctx, "password", loginPassword)
 	loginWaitSignedIn(t, ctx)
-	if user, amr := loginSession(t, ctx); user != "gina" || strings.Join(amr, " ") != "pwd rec" {
-		t.Errorf("session: user %q amr %v, want gina [pwd rec]", user, amr)
+	if user, amr := loginSession(t, ctx); user != "gina" || strings.Join(amr, " ") != "pwd rec mfa" {
+		t.Errorf("session: user %q amr %v, want gina [pwd rec mfa]", user, amr)
 	}
 }
 
@@ -693,7 +719,8 @@ func TestLoginPagePasskey(t *testing.T) {
 	s := startServer(t, ServerOptions{})
 	ctx := newBrowser(t)
 	auth := enableVirtualAuthenticator(t, ctx)
-	carol := loginEnroll(t, s, ctx, "carol", "copper kettle singing", true)
+	noAutofill(t, ctx) // this test signs in by username
+	carol := loginEnroll(t, s, ctx, "carol", "copper kettle singing", loginPasskey)
 	if n := len(virtualCredentials(t, ctx, auth)); n != 1 {
 		t.Fatalf("the virtual authenticator holds %d credentials after enrollment, want 1", n)
 	}
@@ -710,8 +737,8 @@ func TestLoginPagePasskey(t *testing.T) {
 	loginClick(t, ctx, "webauthn-button")
 	st := loginWaitSignedIn(t, ctx)
 	screenshot(t, ctx, "signed-in")
-	if user, amr := loginSession(t, ctx); user != "carol" || strings.Join(amr, " ") != "pwd hwk" {
-		t.Fatalf("session: user %q amr %v, want carol [pwd hwk]", user, amr)
+	if user, amr := loginSession(t, ctx); user != "carol" || strings.Join(amr, " ") != "pwd hwk mfa" {
+		t.Fatalf("session: user %q amr %v, want carol [pwd hwk mfa]", user, amr)
 	}
 	if st.Done && st.DoneName != "carol" {
 		t.Errorf("signed in as %q, want carol", st.DoneName)
@@ -729,19 +756,15 @@ func TestLoginPagePasskey(t *testing.T) {
 	if st.Phrase != "" || st.Password || st.FirstUse || !st.Verified {
 		t.Fatalf("unrecognized device: want the verified state and the second factor first: %+v", st)
 	}
+	// v1.1: the virtual authenticator verifies the user, so the passkey
+	// completes the login by itself.
 	loginClick(t, ctx, "webauthn-button")
-	loginWaitFor(t, ctx, "password", "stop")
-	if st := loginReadPage(t, ctx); st.Phrase != carol.Phrase || !st.Password {
-		t.Fatalf("after the passkey: want the phrase, then the password field: %+v", st)
-	}
-	screenshot(t, ctx, "unrecognized-phrase-after-passkey")
-	loginType(t, ctx, "password", loginPassword)
 	st = loginWaitSignedIn(t, ctx)
 	if st.Path != back {
 		t.Errorf("after sign-in the page is at %q, want return_to %q", st.Path, back)
 	}
-	if user, amr := loginSession(t, ctx); user != "carol" || strings.Join(amr, " ") != "pwd hwk" {
-		t.Errorf("session: user %q amr %v, want carol [pwd hwk]", user, amr)
+	if user, amr := loginSession(t, ctx); user != "carol" || strings.Join(amr, " ") != "hwk mfa" {
+		t.Errorf("session: user %q amr %v, want carol [hwk mfa]", user, amr)
 	}
 }
 
@@ -754,11 +777,10 @@ func TestLoginPageTamperedProof(t *testing.T) {
 
 	t.Run("pinned", func(t *testing.T) {
 		ctx := newBrowser(t)
-		loginEnroll(t, s, ctx, "dave", "seven silver spoons", false)
-		loginOpen(t, ctx, s, "")
+		loginEnroll(t, s, ctx, "dave", "seven silver spoons", loginTOTP)
+		// The page begins (passkey-first) as it loads: it stops there.
 		ic := loginIntercept(t, ctx, "*/api/v1/login/begin", loginTamperProof)
-		loginType(t, ctx, "username", "dave")
-		loginWaitFor(t, ctx, "stop", "password")
+		loginOpen(t, ctx, s, "")
 		st := loginReadPage(t, ctx)
 		if ic.rewritten(t) != 1 {
 			t.Fatalf("the begin answer was rewritten %d times, want 1", ic.rewritten(t))
@@ -772,10 +794,8 @@ func TestLoginPageTamperedProof(t *testing.T) {
 
 	t.Run("first use", func(t *testing.T) {
 		ctx := newBrowser(t)
-		loginOpen(t, ctx, s, "")
 		ic := loginIntercept(t, ctx, "*/api/v1/login/begin", loginTamperProof)
-		loginType(t, ctx, "username", "dave")
-		loginWaitFor(t, ctx, "stop", "otp")
+		loginOpen(t, ctx, s, "")
 		st := loginReadPage(t, ctx)
 		if ic.rewritten(t) != 1 {
 			t.Fatalf("the begin answer was rewritten %d times, want 1", ic.rewritten(t))
@@ -795,7 +815,7 @@ func TestLoginPageSwappedKey(t *testing.T) {
 	s := startServer(t, ServerOptions{})
 	kid := loginActiveKID(t, s)
 	ctx := newBrowser(t)
-	loginEnroll(t, s, ctx, "eve", "orange kite over hills", false)
+	loginEnroll(t, s, ctx, "eve", "orange kite over hills", loginTOTP)
 	fakeJWKS, fakeKID := loginOtherJWKS(t)
 	const keyChanged = "The server's key changed in a way this browser cannot check. This may not be the real server. Do not enter your password."
 
@@ -813,8 +833,9 @@ func TestLoginPageSwappedKey(t *testing.T) {
 	})
 
 	t.Run("other key set served", func(t *testing.T) {
-		loginOpen(t, ctx, s, "")
+		loginOpen(t, ctx, s, "") // stops: the previous case pinned another key
 		loginJS[bool](t, ctx, `localStorage.setItem(a, b); return true;`, loginPinKey, kid)
+		loginOpen(t, ctx, s, "")
 		ic := loginIntercept(t, ctx, "*/.well-known/jwks.json", func([]byte) ([]byte, error) { return fakeJWKS, nil })
 		loginType(t, ctx, "username", "eve")
 		loginWaitFor(t, ctx, "stop", "password")
@@ -836,7 +857,7 @@ func TestLoginPageSwappedKey(t *testing.T) {
 func TestLoginPageStrangerLockout(t *testing.T) {
 	s := startServer(t, ServerOptions{})
 	owner := newBrowser(t)
-	frank := loginEnroll(t, s, owner, "frank", "marble staircase echo", false)
+	frank := loginEnroll(t, s, owner, "frank", "marble staircase echo", loginTOTP)
 
 	now := time.Now()
 	wrong := "000000"

@@ -169,7 +169,7 @@ func TestOIDCCodeFlowThroughTheLoginPage(t *testing.T) {
 
 	t.Run("TOTP and single sign-on", func(t *testing.T) {
 		ctx := newBrowser(t)
-		alice := loginEnroll(t, s, ctx, "alice", "quiet amber lantern", false)
+		alice := loginEnroll(t, s, ctx, "alice", "quiet amber lantern", loginTOTP)
 		if err := chromedp.Do(ctx, chromedp.Navigate(grafana.srv.URL+"/start")); err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +188,7 @@ func TestOIDCCodeFlowThroughTheLoginPage(t *testing.T) {
 		}
 		screenshot(t, ctx, "back-in-the-app")
 		c := grafana.lastClaims()
-		if amr, _ := json.Marshal(c["amr"]); string(amr) != `["pwd","otp"]` {
+		if amr, _ := json.Marshal(c["amr"]); string(amr) != `["pwd","otp","mfa"]` {
 			t.Errorf("amr %s", amr)
 		}
 
@@ -210,7 +210,8 @@ func TestOIDCCodeFlowThroughTheLoginPage(t *testing.T) {
 	t.Run("passkey", func(t *testing.T) {
 		ctx := newBrowser(t)
 		enableVirtualAuthenticator(t, ctx)
-		loginEnroll(t, s, ctx, "carol", "copper kettle singing", true)
+		noAutofill(t, ctx) // it signs in by username
+		loginEnroll(t, s, ctx, "carol", "copper kettle singing", loginPasskey)
 		if err := chromedp.Do(ctx, chromedp.Navigate(gitea.srv.URL+"/start")); err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +226,7 @@ func TestOIDCCodeFlowThroughTheLoginPage(t *testing.T) {
 		if user := oidcWaitApp(t, ctx, gitea); user != "carol" {
 			t.Fatalf("Gitea signed in %q, want carol", user)
 		}
-		if amr, _ := json.Marshal(gitea.lastClaims()["amr"]); string(amr) != `["pwd","hwk"]` {
+		if amr, _ := json.Marshal(gitea.lastClaims()["amr"]); string(amr) != `["pwd","hwk","mfa"]` {
 			t.Errorf("amr %s", amr)
 		}
 	})

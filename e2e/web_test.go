@@ -57,6 +57,7 @@ func TestPasskeyWithoutJSONHelpers(t *testing.T) {
 	s := startServer(t, ServerOptions{})
 	ctx := newBrowser(t)
 	auth := enableVirtualAuthenticator(t, ctx)
+	noAutofill(t, ctx) // it signs in by username and password first
 	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
 		Source: `if (window.PublicKeyCredential) {
 			delete PublicKeyCredential.parseCreationOptionsFromJSON;
@@ -89,7 +90,7 @@ func TestPasskeyWithoutJSONHelpers(t *testing.T) {
 	loginWaitFor(t, ctx, "webauthn-button", "stop")
 	loginClick(t, ctx, "webauthn-button")
 	loginWaitSignedIn(t, ctx)
-	if user, amr := loginSession(t, ctx); user != "lev" || strings.Join(amr, " ") != "pwd hwk" {
-		t.Fatalf("session: user %q amr %v, want lev [pwd hwk]", user, amr)
+	if user, amr := loginSession(t, ctx); user != "lev" || strings.Join(amr, " ") != "pwd hwk mfa" {
+		t.Fatalf("session: user %q amr %v, want lev [pwd hwk mfa]", user, amr)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"mutualauth/server/account"
+	"mutualauth/server/audit"
 	"mutualauth/server/clientcert"
 	"mutualauth/server/phrase"
 	"mutualauth/store"
@@ -48,7 +49,17 @@ type accountView struct {
 	ReauthUntil        *time.Time `json:"reauth_until"`
 	WebAuthnAvailable  bool       `json:"webauthn_available"`
 	ClientCertificates certOffer  `json:"client_certificates"`
+	// RecoverySignIns are the latest sign-ins with a recovery code.
+	RecoverySignIns []recoverySignIn `json:"recovery_sign_ins"`
 }
+
+type recoverySignIn struct {
+	At time.Time `json:"at"`
+	IP string    `json:"ip"`
+}
+
+// recoverySignInsShown is how many recovery-code sign-ins the account lists.
+const recoverySignInsShown = 5
 
 // otherSessionsOffer answers a change after which the user may want to end
 // the other sessions (POST /api/v1/account/sessions/revoke-others).
@@ -77,6 +88,15 @@ func (h *AccountHandler) view(c echo.Context, s store.Session, u store.User) (ac
 	if !until.IsZero() {
 		until = until.UTC()
 		v.ReauthUntil = &until
+	}
+	used, err := h.Durable.ListAudit(ctx, store.AuditQuery{Subject: u.ID, Action: audit.LoginRecovery, Result: "success",
+		Limit: recoverySignInsShown})
+	if err != nil {
+		return v, err
+	}
+	v.RecoverySignIns = make([]recoverySignIn, 0, len(used))
+	for _, ev := range used {
+		v.RecoverySignIns = append(v.RecoverySignIns, recoverySignIn{At: ev.Time.UTC(), IP: ev.IP})
 	}
 	return v, nil
 }

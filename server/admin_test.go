@@ -507,7 +507,7 @@ func TestAdminAPIUserDetail(t *testing.T) {
 		d.Factors.Credentials[0].ID != base64.RawURLEncoding.EncodeToString(cred.ID) {
 		t.Fatalf("detail %+v", d)
 	}
-	if len(d.Devices) != 2 || len(d.Sessions) != 1 || d.Sessions[0].Current || !slices.Equal(d.Sessions[0].AMR, []string{"pwd", "otp"}) ||
+	if len(d.Devices) != 2 || len(d.Sessions) != 1 || d.Sessions[0].Current || !slices.Equal(d.Sessions[0].AMR, []string{"pwd", "otp", "mfa"}) ||
 		d.Sessions[0].IP == "" || !strings.Contains(d.Sessions[0].UserAgent, "Go-http-client") {
 		t.Fatalf("devices %+v sessions %+v", d.Devices, d.Sessions)
 	}

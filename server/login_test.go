@@ -519,7 +519,7 @@ func TestLoginRecognizedDevice(t *testing.T) {
 	lr, r = b.post("otp", map[string]any{"login_id": id, "code": e.code(alice)})
 	requireOK(t, "otp", r)
 	if !lr.Done || lr.User.ID != alice.User.ID || lr.User.Username != "alice" || lr.User.DisplayName != "Display alice" ||
-		!slices.Equal(lr.AMR, []string{"pwd", "otp"}) || lr.DeviceToken != dev || lr.Code != "" || lr.Proof != "" {
+		!slices.Equal(lr.AMR, []string{"pwd", "otp", "mfa"}) || lr.DeviceToken != dev || lr.Code != "" || lr.Proof != "" {
 		t.Fatalf("completion: %s", r.body)
 	}
 	exp, err := time.Parse(time.RFC3339, lr.ExpiresAt)
@@ -568,18 +568,19 @@ func TestLoginUnrecognizedDevice(t *testing.T) {
 	nonce = newClientNonce()
 	lr, r = b.post("otp", map[string]any{"login_id": id, "code": e.code(bob), "client_nonce": nonce})
 	requireOK(t, "otp", r)
-	if !slices.Equal(lr.Next, []string{"password"}) || !lr.PhraseShown {
+	// A relayable code never buys the phrase (v1.1 "Phrase honesty").
+	if !slices.Equal(lr.Next, []string{"password"}) || lr.PhraseShown {
 		t.Fatalf("after otp: %s", r.body)
 	}
-	e.checkProof(lr.Proof, e.URL, nonce, id, "bob", bob.Phrase)
+	e.checkProof(lr.Proof, e.URL, nonce, id, "bob", "")
 
 	nonce = newClientNonce()
 	lr, r = b.post("password", map[string]any{"login_id": id, "password": bob.Password, "client_nonce": nonce})
 	requireOK(t, "password", r)
-	if !lr.Done || !slices.Equal(lr.AMR, []string{"pwd", "otp"}) || !token.Valid(lr.DeviceToken) {
+	if !lr.Done || !slices.Equal(lr.AMR, []string{"pwd", "otp", "mfa"}) || !token.Valid(lr.DeviceToken) {
 		t.Fatalf("completion: %s", r.body)
 	}
-	e.checkProof(lr.Proof, e.URL, nonce, id, "bob", bob.Phrase)
+	e.checkProof(lr.Proof, e.URL, nonce, id, "bob", "")
 	if b.cookie(DeviceCookie) != lr.DeviceToken {
 		t.Fatal("the new device token is not in the cookie")
 	}
@@ -617,7 +618,7 @@ func TestLoginRecoveryCode(t *testing.T) {
 	}
 	lr, r = b.post("password", map[string]any{"login_id": id, "password": m.Password})
 	requireOK(t, "password", r)
-	if !slices.Equal(lr.AMR, []string{"pwd", "rec"}) {
+	if !slices.Equal(lr.AMR, []string{"pwd", "rec", "mfa"}) {
 		t.Fatalf("amr %v", lr.AMR)
 	}
 	b2 := e.client()
@@ -1123,7 +1124,7 @@ func TestWidgetClientCode(t *testing.T) {
 	}
 	var wc widgetCode
 	if err := json.Unmarshal(raw, &wc); err != nil || wc.ClientID != cl.Client.ID || wc.UserID != m.User.ID ||
-		wc.Username != "omar" || !slices.Equal(wc.AMR, []string{"pwd", "otp"}) {
+		wc.Username != "omar" || !slices.Equal(wc.AMR, []string{"pwd", "otp", "mfa"}) {
 		t.Fatalf("widget code record %s %v", raw, err)
 	}
 	if bytes.Contains(raw, []byte(lr.Code)) {
@@ -1204,9 +1205,11 @@ type softKey struct {
 	id    []byte
 	priv  *ecdsa.PrivateKey
 	count uint32
+	// noUV: assertions claim user presence only, no user verification.
+	noUV bool
 }
 
-func newSoftKey(t *testing.T) *softKey {
+func newSoftKey(t testing.TB) *softKey {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -1216,8 +1219,8 @@ func newSoftKey(t *testing.T) *softKey {
 	return &softKey{id: id, priv: priv}
 }
 
-// register stores the key as m's credential, as enrollment would.
-func (k *softKey) register(t *testing.T, e *loginEnv, m *enrolledUser) {
+// cose is the key's public key in COSE form, as a credential record holds it.
+func (k *softKey) cose(t testing.TB) []byte {
 	t.Helper()
 	point, err := k.priv.PublicKey.Bytes()
 	if err != nil {
@@ -1231,18 +1234,28 @@ func (k *softKey) register(t *testing.T, e *loginEnv, m *enrolledUser) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = e.Deps.Durable.AddCredential(context.Background(), store.Credential{
-		ID: k.id, UserID: m.User.ID, PublicKey: cose, AttestationType: "none", UserPresent: true, UserVerified: true,
-		Transports: []string{"internal"}, Name: "soft key", CreatedAt: e.clk.Now(),
-	})
-	if err != nil {
+	return cose
+}
+
+// record is the key as a credential record of the account userID.
+func (k *softKey) record(t testing.TB, userID string, now time.Time) store.Credential {
+	return store.Credential{
+		ID: k.id, UserID: userID, PublicKey: k.cose(t), AttestationType: "none", UserPresent: true, UserVerified: true,
+		Transports: []string{"internal"}, Name: "soft key", CreatedAt: now,
+	}
+}
+
+// register stores the key as m's credential, as enrollment would.
+func (k *softKey) register(t *testing.T, e *loginEnv, m *enrolledUser) {
+	t.Helper()
+	if err := e.Deps.Durable.AddCredential(context.Background(), k.record(t, m.User.ID, e.clk.Now())); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // assert answers the request options with an assertion for rpID and
 // origin, with user handle handle (nil: none).
-func (k *softKey) assert(t *testing.T, options []byte, rpID, origin string, handle []byte) map[string]any {
+func (k *softKey) assert(t testing.TB, options []byte, rpID, origin string, handle []byte) map[string]any {
 	t.Helper()
 	var opt struct {
 		PublicKey struct {
@@ -1255,7 +1268,11 @@ func (k *softKey) assert(t *testing.T, options []byte, rpID, origin string, hand
 	cdj, _ := json.Marshal(map[string]any{"type": "webauthn.get", "challenge": opt.PublicKey.Challenge, "origin": origin, "crossOrigin": false})
 	k.count++
 	rpHash := sha256.Sum256([]byte(rpID))
-	ad := append(rpHash[:], 0x05) // UP | UV
+	flags := byte(0x05) // UP | UV
+	if k.noUV {
+		flags = 0x01
+	}
+	ad := append(rpHash[:], flags)
 	ad = binary.BigEndian.AppendUint32(ad, k.count)
 	cdHash := sha256.Sum256(cdj)
 	digest := sha256.Sum256(append(slices.Clone(ad), cdHash[:]...))
@@ -1286,8 +1303,9 @@ func TestLoginWebAuthn(t *testing.T) {
 		return r.body
 	}
 
-	// Unrecognized device: a discoverable request, the assertion reveals
-	// the phrase, then the password.
+	// Unrecognized device: a discoverable request, the assertion (without
+	// user verification) reveals the phrase, then the password.
+	key.noUV = true
 	b := e.client()
 	lr, r := b.post("begin", map[string]any{"username": "quinn"})
 	requireOK(t, "begin", r)
@@ -1309,7 +1327,7 @@ func TestLoginWebAuthn(t *testing.T) {
 	requireProblem(t, "webauthn after success", r, 409, "wrong_step")
 	lr, r = b.post("password", map[string]any{"login_id": id, "password": m.Password})
 	requireOK(t, "password", r)
-	if !slices.Equal(lr.AMR, []string{"pwd", "hwk"}) {
+	if !slices.Equal(lr.AMR, []string{"pwd", "hwk", "mfa"}) {
 		t.Fatalf("amr %v", lr.AMR)
 	}
 	creds, _ := e.Deps.Durable.ListCredentials(context.Background(), m.User.ID)
@@ -1336,7 +1354,7 @@ func TestLoginWebAuthn(t *testing.T) {
 	opts = options(b, lr.LoginID)
 	lr2, r := b.post("webauthn", map[string]any{"login_id": lr.LoginID, "credential": key.assert(t, opts, rpID, e.URL, nil)})
 	requireOK(t, "webauthn recognized", r)
-	if !lr2.Done || !slices.Equal(lr2.AMR, []string{"pwd", "hwk"}) {
+	if !lr2.Done || !slices.Equal(lr2.AMR, []string{"pwd", "hwk", "mfa"}) {
 		t.Fatalf("completion: %s", r.body)
 	}
 

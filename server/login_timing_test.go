@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -20,6 +22,8 @@ import (
 	"mutualauth/server/config"
 	"mutualauth/server/factor"
 	"mutualauth/server/keys"
+	"mutualauth/server/login"
+	"mutualauth/server/passkey"
 	"mutualauth/server/password"
 	"mutualauth/server/secretbox"
 	"mutualauth/store"
@@ -43,6 +47,9 @@ type timingServer struct {
 	url    string
 	deps   Deps
 	client *http.Client
+	// strangerKey is a passkey of the stranger's own account strangerID.
+	strangerKey *softKey
+	strangerID  string
 }
 
 func newTimingServer(tb testing.TB) *timingServer { return newTimingServerOn(tb, nil) }
@@ -113,11 +120,25 @@ func newTimingServerOn(tb testing.TB, tt *timingTLS) *timingServer {
 	}
 	tb.Cleanup(hs.Close)
 	ts := &timingServer{url: issuer, deps: d, client: client}
-	ts.enroll(tb, "known.user")
+	known := ts.enroll(tb, "known.user")
+	// The known user has a passkey; the stranger answers with a passkey of
+	// an account of their own.
+	ts.addKey(tb, newSoftKey(tb), known)
+	ts.strangerKey = newSoftKey(tb)
+	ts.strangerID = ts.enroll(tb, "stranger.user")
+	ts.addKey(tb, ts.strangerKey, ts.strangerID)
 	return ts
 }
 
-func (ts *timingServer) enroll(tb testing.TB, name string) {
+// addKey registers key as a credential of the account userID.
+func (ts *timingServer) addKey(tb testing.TB, key *softKey, userID string) {
+	tb.Helper()
+	if err := ts.deps.Durable.AddCredential(context.Background(), key.record(tb, userID, time.Now())); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func (ts *timingServer) enroll(tb testing.TB, name string) string {
 	ctx := context.Background()
 	id := account.NewID()
 	phc, err := ts.deps.Hasher.Hash(ctx, "a long and correct password")
@@ -134,6 +155,7 @@ func (ts *timingServer) enroll(tb testing.TB, name string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return id
 }
 
 const timingTOTPSecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -149,30 +171,41 @@ func (ts *timingServer) post(tb testing.TB, path string, body any) (int, []byte)
 	return resp.StatusCode, out
 }
 
+// timingSteps are the login steps a stranger can time for a username, in
+// the order try runs them.
+var timingSteps = []string{"begin", "otp", "recovery", "webauthn_options", "webauthn", "total"}
+
 // try runs what a stranger can time for one username: begin with a client
-// nonce, a wrong TOTP code and a wrong recovery code. The throttle counter
-// is cleared afterwards (outside the measurement) so that every try is
-// evaluated.
-func (ts *timingServer) try(tb testing.TB, username string) time.Duration {
-	start := time.Now()
-	status, raw := ts.post(tb, "/api/v1/login/begin", map[string]any{"username": username, "client_nonce": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"})
-	if status != 200 {
-		tb.Fatalf("begin: %d %s", status, raw)
+// nonce, a wrong TOTP code, a wrong recovery code, and a WebAuthn assertion
+// of the stranger's own passkey (registered to another account) answering
+// the transaction's options. It returns the time of each step and their
+// total. The throttle counter is cleared afterwards (outside the
+// measurement) so that every try is evaluated.
+func (ts *timingServer) try(tb testing.TB, username string) map[string]time.Duration {
+	out := make(map[string]time.Duration, len(timingSteps))
+	timed := func(step, path string, body any, want int) []byte {
+		start := time.Now()
+		status, raw := ts.post(tb, path, body)
+		out[step] = time.Since(start)
+		out["total"] += out[step]
+		if status != want {
+			tb.Fatalf("%s: %d %s", step, status, raw)
+		}
+		return raw
 	}
+	raw := timed("begin", "/api/v1/login/begin", map[string]any{"username": username, "client_nonce": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}, 200)
 	var lr struct {
 		LoginID string `json:"login_id"`
 	}
 	_ = json.Unmarshal(raw, &lr)
 	code := wrongCode(loginTOTPCode(timingTOTPSecret, time.Now()))
-	if s, raw := ts.post(tb, "/api/v1/login/otp", map[string]any{"login_id": lr.LoginID, "code": code}); s != 401 {
-		tb.Fatalf("otp: %d %s", s, raw)
-	}
-	if s, raw := ts.post(tb, "/api/v1/login/recovery", map[string]any{"login_id": lr.LoginID, "code": "aaaa-bbbb-cccc"}); s != 401 {
-		tb.Fatalf("recovery: %d %s", s, raw)
-	}
-	elapsed := time.Since(start)
-	_ = ts.deps.Ephemeral.Delete(context.Background(), "thr:u:"+username)
-	return elapsed
+	timed("otp", "/api/v1/login/otp", map[string]any{"login_id": lr.LoginID, "code": code}, 401)
+	timed("recovery", "/api/v1/login/recovery", map[string]any{"login_id": lr.LoginID, "code": "aaaa-bbbb-cccc"}, 401)
+	opts := timed("webauthn_options", "/api/v1/login/webauthn/options", map[string]any{"login_id": lr.LoginID}, 200)
+	cred := ts.strangerKey.assert(tb, opts, "localhost", ts.url, passkey.UserHandle(ts.strangerID))
+	timed("webauthn", "/api/v1/login/webauthn", map[string]any{"login_id": lr.LoginID, "credential": cred}, 401)
+	_ = ts.deps.Ephemeral.Delete(context.Background(), login.UsernameCounter(username))
+	return out
 }
 
 func median(d []time.Duration) time.Duration {
@@ -181,52 +214,75 @@ func median(d []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
+// timingMedians are the medians of one measurement, by step.
+type timingMedians struct {
+	// control is a second series of the known username, interleaved with
+	// the others: known against control is the noise floor of the run.
+	known, unknown, control map[string]time.Duration
+	// verify and dummy: the password check of a known account (a wrong
+	// password against its argon2id hash) and of an unknown username (the
+	// dummy verification), through factor.Verifier.Password.
+	verify, dummy time.Duration
+}
+
 // loginTimingMedians interleaves n tries with a known and n with an unknown
-// username and returns the medians; then the same for the password check
-// itself: a wrong password against a real hash and the dummy verification.
-func loginTimingMedians(tb testing.TB, ts *timingServer, n int) (known, unknown, verify, dummy time.Duration) {
-	var k, u, v, dm []time.Duration
-	for i := range n {
-		// Alternate the order so that neither side always runs warm.
-		if i%2 == 0 {
-			k = append(k, ts.try(tb, "known.user"))
-			u = append(u, ts.try(tb, "unknown.user"))
-		} else {
-			u = append(u, ts.try(tb, "unknown.user"))
-			k = append(k, ts.try(tb, "known.user"))
+// username and returns the medians of every step; then the same for the
+// password check itself.
+func loginTimingMedians(tb testing.TB, ts *timingServer, n int) timingMedians {
+	k := map[string][]time.Duration{}
+	u := map[string][]time.Duration{}
+	c := map[string][]time.Duration{}
+	add := func(into map[string][]time.Duration, got map[string]time.Duration) {
+		for step, d := range got {
+			into[step] = append(into[step], d)
 		}
+	}
+	series := []struct {
+		into map[string][]time.Duration
+		name string
+	}{{k, "known.user"}, {u, "unknown.user"}, {c, "known.user"}}
+	for i := range n {
+		// Rotate the order so that no series always runs first.
+		for j := range series {
+			s := series[(i+j)%len(series)]
+			add(s.into, ts.try(tb, s.name))
+		}
+	}
+	m := timingMedians{known: map[string]time.Duration{}, unknown: map[string]time.Duration{}, control: map[string]time.Duration{}}
+	for _, step := range timingSteps {
+		m.known[step], m.unknown[step], m.control[step] = median(k[step]), median(u[step]), median(c[step])
 	}
 	ctx := context.Background()
 	user, err := ts.deps.Durable.GetUserByUsername(ctx, "known.user")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	realVerify := func() {
+	v := &factor.Verifier{Users: ts.deps.Durable, Hasher: ts.deps.Hasher, Log: ts.deps.Log, Now: time.Now}
+	var real, dm []time.Duration
+	check := func(u *store.User, into *[]time.Duration) {
 		start := time.Now()
-		if _, _, err := ts.deps.Hasher.Verify(ctx, user.PasswordHash, "a wrong password"); err != nil {
-			tb.Fatal(err)
+		res, err := v.Password(ctx, u, "a wrong password")
+		if err != nil || res.OK {
+			tb.Fatalf("password check: %+v %v", res, err)
 		}
-		v = append(v, time.Since(start))
-	}
-	dummyVerify := func() {
-		start := time.Now()
-		if err := ts.deps.Hasher.VerifyDummy(ctx, "a wrong password"); err != nil {
-			tb.Fatal(err)
-		}
-		dm = append(dm, time.Since(start))
+		*into = append(*into, time.Since(start))
 	}
 	for i := range max(n/4, 5) {
 		if i%2 == 0 {
-			realVerify()
-			dummyVerify()
+			check(&user, &real)
+			check(nil, &dm)
 		} else {
-			dummyVerify()
-			realVerify()
+			check(nil, &dm)
+			check(&user, &real)
 		}
 	}
-	return median(k), median(u), median(v), median(dm)
+	m.verify, m.dummy = median(real), median(dm)
+	return m
 }
 
+// TestLoginTimingMedians prints, for every login step a stranger can
+// reach, the median time for a known and an unknown username in the same
+// run. It is a measurement (docs/login.md), not a timed check.
 func TestLoginTimingMedians(t *testing.T) {
 	if os.Getenv("MUTUALAUTH_LOGIN_TIMING") == "" {
 		t.Skip("a measurement, not a check: set MUTUALAUTH_LOGIN_TIMING=1 to print the medians")
@@ -236,12 +292,22 @@ func TestLoginTimingMedians(t *testing.T) {
 		ts.try(t, "known.user")
 		ts.try(t, "unknown.user")
 	}
-	const n = 1000
-	known, unknown, verify, dummy := loginTimingMedians(t, ts, n)
-	diff := known - unknown
-	t.Logf("begin + wrong otp + wrong recovery, median of %d tries each: known %v, unknown %v, difference %v (%.1f%%)",
-		n, known, unknown, diff, 100*float64(diff)/float64(known))
-	t.Logf("password check, median: argon2id verify %v, dummy verify %v, difference %v", verify, dummy, verify-dummy)
+	n := 1000
+	if v, err := strconv.Atoi(os.Getenv("MUTUALAUTH_LOGIN_TIMING")); err == nil && v > 1 {
+		n = v
+	}
+	m := loginTimingMedians(t, ts, n)
+	t.Logf("median of %d interleaved tries each | known | unknown | known - unknown | known again (control) | known - control |", n)
+	pct := func(a, b time.Duration) string {
+		return fmt.Sprintf("%+v (%+.1f %%)", (a - b).Round(100*time.Nanosecond), 100*float64(a-b)/float64(a))
+	}
+	for _, step := range timingSteps {
+		k, u, c := m.known[step], m.unknown[step], m.control[step]
+		t.Logf("| %s | %v | %v | %s | %v | %s |", step, k.Round(100*time.Nanosecond), u.Round(100*time.Nanosecond), pct(k, u),
+			c.Round(100*time.Nanosecond), pct(k, c))
+	}
+	t.Logf("| password check (median of %d) | %v | %v | %s | | |", max(n/4, 5), m.verify.Round(time.Microsecond),
+		m.dummy.Round(time.Microsecond), pct(m.verify, m.dummy))
 }
 
 func BenchmarkLoginTiming(b *testing.B) {
@@ -250,7 +316,7 @@ func BenchmarkLoginTiming(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			var d []time.Duration
 			for b.Loop() {
-				d = append(d, ts.try(b, name))
+				d = append(d, ts.try(b, name)["total"])
 			}
 			b.ReportMetric(float64(median(d).Microseconds()), "median-µs/try")
 		})

@@ -270,8 +270,8 @@ func TestOIDCCodeFlowIDToken(t *testing.T) {
 			t.Errorf("claim %s missing: %v", k, claims)
 		}
 	}
-	if amr, _ := json.Marshal(claims["amr"]); string(amr) != `["pwd","otp"]` {
-		t.Errorf("amr %s, want [\"pwd\",\"otp\"]", amr)
+	if amr, _ := json.Marshal(claims["amr"]); string(amr) != `["pwd","otp","mfa"]` {
+		t.Errorf("amr %s, want [\"pwd\",\"otp\",\"mfa\"]", amr)
 	}
 	if claims["preferred_username"] != "ada" || claims["name"] != "Display ada" {
 		t.Errorf("profile claims %v %v", claims["preferred_username"], claims["name"])

@@ -28,9 +28,10 @@ func ReauthKey(sessionID string) string { return "reauth:" + sessionID }
 
 // ReauthHandler re-authenticates the signed-in user: the password plus a
 // second factor (a TOTP code, a recovery code or a WebAuthn assertion).
-// Failures count against the same per-username counter as login
-// (login.Throttle, login.UsernameCounter), so a stolen session cannot be
-// used to guess the password faster than the login page allows.
+// Failures count on the session's own counter (login.SessionCounter) with
+// the login's limits, so a stolen session guesses no faster than the login
+// page allows, and strangers filling the username's counter cannot
+// throttle or lock out the signed-in owner (API contract v1.1, "Lockout").
 type ReauthHandler struct {
 	Users       store.Users
 	Credentials store.Credentials
@@ -108,7 +109,7 @@ func (h *ReauthHandler) WebAuthnOptions(c echo.Context) error {
 
 // Confirm checks the password and the second factor of req for the
 // session's user and, when both are right, records the marker. The attempt
-// is reserved on the username's failure counter before any secret is
+// is reserved on the session's failure counter before any secret is
 // looked at, exactly as a login step is.
 func (h *ReauthHandler) Confirm(c echo.Context, s store.Session, req reauthRequest) error {
 	hasCredential := len(req.Credential) > 0 && string(req.Credential) != "null"
@@ -132,12 +133,12 @@ func (h *ReauthHandler) Confirm(c echo.Context, s store.Session, req reauthReque
 		return err
 	}
 	method := secondFactor(req)
-	attempt := factor.Attempt{Counter: login.UsernameCounter(s.Username), Lockable: true, User: subject}
+	attempt := factor.Attempt{Counter: login.SessionCounter(s.ID), User: subject}
 	res, err := h.Verifier.Check(ctx, attempt, func() (factor.Result, error) {
 		return h.check(ctx, subject, req, method, ceremony)
 	})
 	if errors.Is(err, login.ErrThrottled) {
-		h.record(ctx, s, "throttled", "counter username")
+		h.record(ctx, s, "throttled", "counter session")
 	}
 	if err != nil {
 		return err

@@ -84,13 +84,15 @@ func TestReauthCloneWarningAudited(t *testing.T) {
 	}
 }
 
-// The failure that reaches login.LockAfter at re-authentication locks the
-// account, is audited and is counted in the metrics, as at login.
-func TestReauthLockCounted(t *testing.T) {
+// The failure that reaches login.LockAfter on the username's counter locks
+// the account, is audited and is counted in the metrics; the owner's
+// recognized device and signed-in session keep working (v1.1 "Lockout":
+// the lock refuses unrecognized devices only, and re-authentication never
+// counts on the username's counter).
+func TestLockSparesRecognizedDevicesAndSessions(t *testing.T) {
 	e := newLoginEnv(t, nil)
 	m := e.enroll("wanda")
-	// LockAfter-1 failures on the username's counter, by login.
-	for failures := 0; failures < login.LockAfter-1; {
+	for failures := 0; failures < login.LockAfter; {
 		lr, r := e.client().post("begin", map[string]any{"username": "wanda"})
 		requireOK(t, "begin", r)
 		_, r = e.client().post("otp", map[string]any{"login_id": lr.LoginID, "code": wrongCode(e.code(m))})
@@ -107,13 +109,6 @@ func TestReauthLockCounted(t *testing.T) {
 			t.Fatalf("status %d: %s", r.status, r.body)
 		}
 	}
-	e.clk.Advance(login.MaxDelay)
-	// A recognized device signs in on its own counter, leaving the
-	// username's as it is; the next failure is the LockAfter-th.
-	b := e.client()
-	b.login(m, e.device(m), "otp")
-	r := b.call("POST", "/api/v1/account/reauth", map[string]any{"password": "not it", "code": e.code(m)})
-	requireProblem(t, "wrong password", r, 401, "invalid_credentials")
 	if !e.user(m.User.ID).Locked {
 		t.Fatal("not locked")
 	}
@@ -123,5 +118,59 @@ func TestReauthLockCounted(t *testing.T) {
 	metrics := e.client().call("GET", "/metrics", nil)
 	if line := `mutualauth_login_attempts_total{result="locked",step="lock"} 1`; !bytes.Contains(metrics.body, []byte(line)) {
 		t.Fatalf("metrics lack %s", line)
+	}
+	e.clk.Advance(login.MaxDelay)
+
+	// An unrecognized device: the right password and code are refused.
+	stranger := e.client()
+	lr, r := stranger.post("begin", map[string]any{"username": "wanda"})
+	requireOK(t, "begin", r)
+	_, r = stranger.post("otp", map[string]any{"login_id": lr.LoginID, "code": e.code(m)})
+	requireProblem(t, "locked account on an unrecognized device", r, 401, "invalid_credentials")
+
+	// The recognized device signs in, and its session re-authenticates
+	// on the session's own counter.
+	e.acctTick()
+	owner := e.client()
+	if lr := owner.login(m, e.device(m), "otp"); !lr.Done {
+		t.Fatalf("recognized device of a locked account: %+v", lr)
+	}
+	r = owner.call("POST", "/api/v1/account/reauth", map[string]any{"password": m.Password, "code": m.Recovery[0]})
+	if r.status != http.StatusNoContent {
+		t.Fatalf("reauth of a locked account's session: %d %s", r.status, r.body)
+	}
+}
+
+// Re-authentication is throttled per session: a stranger's failures on the
+// username's counter do not throttle it, and its own failures throttle
+// only that session.
+func TestReauthThrottledPerSession(t *testing.T) {
+	e := newLoginEnv(t, nil)
+	m := e.enroll("xena")
+	b := e.acctSignIn(m)
+	for range login.FreeFailures + 1 {
+		lr, r := e.client().post("begin", map[string]any{"username": "xena"})
+		requireOK(t, "begin", r)
+		e.client().post("otp", map[string]any{"login_id": lr.LoginID, "code": wrongCode(e.code(m))})
+	}
+	e.acctTick()
+	if r := b.call("POST", "/api/v1/account/reauth", map[string]any{"password": m.Password, "code": e.code(m)}); r.status != http.StatusNoContent {
+		t.Fatalf("reauth after a stranger's failures: %d %s", r.status, r.body)
+	}
+	for i := range login.FreeFailures {
+		r := b.call("POST", "/api/v1/account/reauth", map[string]any{"password": "not it", "code": e.code(m)})
+		requireProblem(t, "wrong password "+strconv.Itoa(i), r, 401, "invalid_credentials")
+	}
+	r := b.call("POST", "/api/v1/account/reauth", map[string]any{"password": m.Password, "code": e.code(m)})
+	requireProblem(t, "right factors in a throttled session", r, 429, "too_many_attempts")
+	if e.user(m.User.ID).Locked {
+		t.Fatal("re-authentication failures locked the account")
+	}
+	// Another session of the same user is not throttled.
+	e.clk.Advance(login.MaxDelay + time.Minute)
+	other := e.acctSignIn(m)
+	e.acctTick()
+	if r := other.call("POST", "/api/v1/account/reauth", map[string]any{"password": m.Password, "code": e.code(m)}); r.status != http.StatusNoContent {
+		t.Fatalf("reauth in another session: %d %s", r.status, r.body)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -58,6 +59,11 @@ type SignInHandler struct {
 	Metrics     *Metrics
 	Log         *slog.Logger
 	Now         func() time.Time
+	// Policy is the downgrade protection (MUTUALAUTH_PHISHING_RESISTANT);
+	// empty is login.PolicyPasskeyUsers.
+	Policy login.Policy
+
+	decoy atomic.Pointer[string] // see subject
 }
 
 // loginRequest is the body of every login step; each step reads its fields.
@@ -70,6 +76,10 @@ type loginRequest struct {
 	Password    string          `json:"password"`
 	Code        string          `json:"code"`
 	Credential  json.RawMessage `json:"credential"`
+	// Passkey asks begin for a passkey-first login (no username).
+	Passkey bool `json:"passkey"`
+	// TrustDevice false on the completing step: no device token.
+	TrustDevice *bool `json:"trust_device"`
 }
 
 // stepResponse answers a step after which steps remain.
@@ -90,7 +100,7 @@ type completion struct {
 	AMR         []string  `json:"amr"`
 	AuthTime    time.Time `json:"auth_time"`
 	ExpiresAt   time.Time `json:"expires_at"`
-	DeviceToken string    `json:"device_token"`
+	DeviceToken string    `json:"device_token,omitempty"`
 	Code        string    `json:"code,omitempty"`
 	Proof       string    `json:"proof,omitempty"`
 }
@@ -125,6 +135,13 @@ func errUsernameSyntax() *Problem {
 		"The username has a control character or is not valid UTF-8.")
 }
 
+// errPhishingResistant refuses a code where a passkey is required (API
+// contract v1.1, "Downgrade protection").
+func errPhishingResistant() *Problem {
+	return NewProblem(http.StatusForbidden, "phishing_resistant_required",
+		"On a new device this account signs in with its passkey. Use your passkey, or a recovery code if you lost it.")
+}
+
 func errInvalidNonce() *Problem {
 	return NewProblem(http.StatusBadRequest, "invalid_nonce",
 		"client_nonce must be 16 to 64 random bytes in unpadded base64url.")
@@ -144,8 +161,9 @@ func (h *SignInHandler) Begin(c echo.Context) error {
 		return err
 	}
 	raw := strings.TrimSpace(req.Username)
-	if raw == "" || len(req.Username) > maxUsernameBytes {
-		return badRequest("username must be 1 to 256 bytes.")
+	passkeyFirst := req.Passkey && req.Username == ""
+	if (raw == "" && !passkeyFirst) || len(req.Username) > maxUsernameBytes {
+		return badRequest("username must be 1 to 256 bytes (or none, with \"passkey\": true).")
 	}
 	if account.CheckUsernameSyntax(req.Username) != nil {
 		return errUsernameSyntax()
@@ -154,23 +172,12 @@ func (h *SignInHandler) Begin(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-
-	audience := h.Issuer
-	origin := c.Request().Header.Get("Origin")
-	if req.ClientID != "" {
-		cl, err := h.Clients.GetClient(ctx, req.ClientID)
-		if errors.Is(err, store.ErrNotFound) {
-			return NewProblem(http.StatusBadRequest, "invalid_client", "client_id names no registered client.")
-		}
-		if err != nil {
-			return err
-		}
-		if slices.Contains(cl.Origins, origin) {
-			audience = origin
-		}
+	audience, err := h.beginAudience(c, req.ClientID)
+	if err != nil {
+		return err
 	}
-	if origin == h.Issuer {
-		audience = origin
+	if passkeyFirst {
+		return h.beginPasskey(c, req, audience)
 	}
 
 	// Every path does the same reads: the user by name, and the device by
@@ -210,15 +217,14 @@ func (h *SignInHandler) Begin(c echo.Context) error {
 		tx.UserID = u.ID
 	}
 	if recognized {
-		seal, err := h.Box.Seal([]byte(devTok), deviceSealAD(dev.ID))
-		if err != nil {
+		if tx, err = h.recognize(tx, dev, devTok); err != nil {
 			return err
 		}
-		tx.Recognized, tx.DeviceID, tx.DeviceSeal = true, dev.ID, seal
 	}
 	if cert.OK {
 		tx = tx.WithCert(cert.Fingerprint)
 	}
+	tx.CodesBarred = h.policy().BarsCodes(&tx)
 	tx, err = h.Tx.Create(ctx, tx)
 	if err != nil {
 		return err
@@ -245,6 +251,93 @@ func (h *SignInHandler) Begin(c echo.Context) error {
 	h.count(step, "success")
 	return c.JSON(http.StatusOK, stepResponse{LoginID: tx.ID, Proof: proof, Next: tx.Next(), PhraseShown: shown,
 		ClientCertificate: cert.OK})
+}
+
+// beginPasskey starts a passkey-first login (API contract v1.1,
+// "Passkey-first"): no username, the passkey names the account. A device
+// token sent along is kept sealed until then.
+func (h *SignInHandler) beginPasskey(c echo.Context, req loginRequest, audience string) error {
+	ctx := c.Request().Context()
+	tx := login.Transaction{Passkey: true, ClientID: req.ClientID, Audience: audience}
+	if devTok := TokenFrom(c, req.DeviceToken); token.Valid(devTok) {
+		seal, err := h.Box.Seal([]byte(devTok), pendingDeviceAD)
+		if err != nil {
+			return err
+		}
+		tx.PendingDevice = seal
+	}
+	tx, err := h.Tx.Create(ctx, tx)
+	if err != nil {
+		return err
+	}
+	proof, _, err := h.proof(c, tx, nil, req.ClientNonce)
+	if err != nil {
+		return err
+	}
+	h.count("begin", "success")
+	return c.JSON(http.StatusOK, stepResponse{LoginID: tx.ID, Proof: proof, Next: tx.Next()})
+}
+
+// beginAudience is the audience of a transaction's proofs: the request's
+// Origin when it is the issuer's or an origin of the named widget client,
+// else the issuer.
+func (h *SignInHandler) beginAudience(c echo.Context, clientID string) (string, error) {
+	audience := h.Issuer
+	origin := c.Request().Header.Get("Origin")
+	if clientID != "" {
+		cl, err := h.Clients.GetClient(c.Request().Context(), clientID)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", NewProblem(http.StatusBadRequest, "invalid_client", "client_id names no registered client.")
+		}
+		if err != nil {
+			return "", err
+		}
+		if slices.Contains(cl.Origins, origin) {
+			audience = origin
+		}
+	}
+	if origin == h.Issuer {
+		audience = origin
+	}
+	return audience, nil
+}
+
+// recognize marks tx as made on the recognized device dev, keeping its
+// token sealed so that completion can hand the same token back.
+func (h *SignInHandler) recognize(tx login.Transaction, dev store.Device, devTok string) (login.Transaction, error) {
+	seal, err := h.Box.Seal([]byte(devTok), deviceSealAD(dev.ID))
+	if err != nil {
+		return tx, err
+	}
+	tx.Recognized, tx.DeviceID, tx.DeviceSeal = true, dev.ID, seal
+	return tx, nil
+}
+
+// identify binds a passkey-first transaction to the account its passkey
+// named, recognizing the device when the token begin kept is that
+// account's.
+func (h *SignInHandler) identify(ctx context.Context, tx login.Transaction, u *store.User) (login.Transaction, error) {
+	tx = tx.Identify(u.ID, u.Username)
+	if tx.PendingDevice == nil {
+		return tx, nil
+	}
+	raw, err := h.Box.Open(tx.PendingDevice, pendingDeviceAD)
+	tx.PendingDevice = nil
+	if err != nil {
+		return tx, err
+	}
+	dev, ok, err := h.Devices.Recognize(ctx, string(raw), u.ID)
+	if err != nil || !ok {
+		return tx, err
+	}
+	return h.recognize(tx, dev, string(raw))
+}
+
+func (h *SignInHandler) policy() login.Policy {
+	if h.Policy == "" {
+		return login.PolicyPasskeyUsers
+	}
+	return h.Policy
 }
 
 // Password serves POST /api/v1/login/password.
@@ -359,15 +452,22 @@ func (h *SignInHandler) factor(c echo.Context, step login.Step, check checker) e
 		h.count(name, "failure")
 		return errInvalidCredentials()
 	}
+	if (step == login.StepOTP || step == login.StepRecovery) && tx.CodesBarred && !tx.Recognized {
+		// The same refusal for every username, before any code is looked at.
+		h.record(ctx, tx, action, "refused", "phishing-resistant factor required")
+		h.count(name, "refused")
+		return errPhishingResistant()
+	}
 	u, err := h.subject(ctx, tx)
 	if err != nil {
 		return err
 	}
 
-	// WebAuthn assertions answer a fresh single-use challenge and cannot
-	// be guessed, so they are neither counted nor throttled; their success
-	// resets the counter like any other.
-	attempt := factor.Attempt{Counter: tx.ThrottleKey(), Unthrottled: step == login.StepWebAuthn,
+	// Every factor counts on the transaction's failure counter, WebAuthn
+	// included. A passkey-first assertion has no username to count on
+	// before it is verified; it answers a fresh single-use challenge and
+	// cannot be guessed, so it is limited per IP only.
+	attempt := factor.Attempt{Counter: tx.ThrottleKey(), Unthrottled: tx.Passkey && !tx.Known(),
 		Lockable: tx.PerUsername(), User: u}
 	out, err := h.Verifier.Check(ctx, attempt, func() (factor.Result, error) { return check(ctx, tx, u, req) })
 	if errors.Is(err, login.ErrThrottled) {
@@ -384,8 +484,22 @@ func (h *SignInHandler) factor(c echo.Context, step login.Step, check checker) e
 		return errInvalidCredentials()
 	}
 
-	next := tx.Succeed(step)
-	h.record(ctx, tx, action, "success", "")
+	if refuse, err := h.refusesRightCode(ctx, tx, step, u); err != nil || refuse {
+		if err != nil {
+			return err
+		}
+		h.record(ctx, tx, action, "refused", "right code refused: phishing-resistant factor required")
+		h.count(name, "refused")
+		return errPhishingResistant()
+	}
+	if out.User != nil && !tx.Known() {
+		if tx, err = h.identify(ctx, tx, out.User); err != nil {
+			return err
+		}
+		u = out.User
+	}
+	next := tx.Succeed(step, out.UserVerified)
+	h.record(ctx, next, action, "success", "")
 	h.count(name, "success")
 	if next.Complete() {
 		return h.complete(c, next, u, req)
@@ -399,6 +513,19 @@ func (h *SignInHandler) factor(c echo.Context, step login.Step, check checker) e
 		return err
 	}
 	return c.JSON(http.StatusOK, stepResponse{Proof: proof, Next: saved.Next(), PhraseShown: shown})
+}
+
+// refusesRightCode applies the downgrade protection to a right code.
+func (h *SignInHandler) refusesRightCode(ctx context.Context, tx login.Transaction, step login.Step, u *store.User) (bool, error) {
+	p := h.policy()
+	if u == nil || !p.RefusesRightCode(&tx, step, true) {
+		return false, nil
+	}
+	creds, err := h.Credentials.ListCredentials(ctx, u.ID)
+	if err != nil {
+		return false, err
+	}
+	return p.RefusesRightCode(&tx, step, len(creds) > 0), nil
 }
 
 // complete ends a transaction whose factors both succeeded: exactly one
@@ -426,9 +553,11 @@ func (h *SignInHandler) complete(c echo.Context, tx login.Transaction, u *store.
 			return err
 		}
 	}
-	devTok, err := h.deviceToken(c, tx, u)
-	if err != nil {
-		return err
+	devTok := ""
+	if req.TrustDevice == nil || *req.TrustDevice {
+		if devTok, err = h.deviceToken(c, tx, u); err != nil {
+			return err
+		}
 	}
 	out := completion{
 		Done:        true,
@@ -494,6 +623,9 @@ func (h *SignInHandler) deviceToken(c echo.Context, tx login.Transaction, u *sto
 
 func deviceSealAD(deviceID string) []byte { return []byte("login-device:" + deviceID) }
 
+// pendingDeviceAD binds the sealed device token of a passkey-first begin.
+var pendingDeviceAD = []byte("login-device:pending")
+
 func (h *SignInHandler) checkPassword(ctx context.Context, _ login.Transaction, u *store.User, req loginRequest) (factor.Result, error) {
 	return h.Verifier.Password(ctx, u, req.Password)
 }
@@ -514,22 +646,34 @@ func (h *SignInHandler) checkWebAuthn(ctx context.Context, tx login.Transaction,
 	if err != nil {
 		return factor.Result{}, err
 	}
+	if tx.Passkey && !tx.Known() {
+		return h.Verifier.DiscoverableAssertion(ctx, cer, req.Credential)
+	}
 	return h.Verifier.Assertion(ctx, u, cer, req.Credential)
 }
 
 // subject returns the transaction's account, or nil for an unknown
-// username (or an account deleted since begin). Both paths read the store
-// once.
+// username (or an account deleted since begin). Both paths read one
+// account row by id: an unknown username reads the row of the account a
+// step read last (a decoy, discarded), so that it costs what a known one
+// does; before any account was read it looks the name up instead.
 func (h *SignInHandler) subject(ctx context.Context, tx login.Transaction) (*store.User, error) {
 	var (
 		u   store.User
 		err error
 	)
-	if tx.Known() {
+	switch decoy := h.decoy.Load(); {
+	case tx.Known():
 		u, err = h.Users.GetUser(ctx, tx.UserID)
-	} else {
-		_, err = h.Users.GetUserByUsername(ctx, tx.Username)
 		if err == nil {
+			h.decoy.Store(&u.ID)
+		}
+	case decoy != nil:
+		if _, err = h.Users.GetUser(ctx, *decoy); err == nil {
+			err = store.ErrNotFound
+		}
+	default:
+		if _, err = h.Users.GetUserByUsername(ctx, tx.Username); err == nil {
 			err = store.ErrNotFound
 		}
 	}

@@ -89,8 +89,8 @@ func TestWidgetTokenExchange(t *testing.T) {
 	var got tokenReply
 	r.decode(t, &got)
 	want := userInfo{ID: m.User.ID, Username: "tara", DisplayName: "Display tara"}
-	if got.User != want || !slices.Equal(got.AMR, []string{"pwd", "rec"}) || !got.AuthTime.Equal(loginAt) {
-		t.Fatalf("exchange answered %s; want %+v, [pwd rec], auth_time %s", r.body, want, loginAt)
+	if got.User != want || !slices.Equal(got.AMR, []string{"pwd", "rec", "mfa"}) || !got.AuthTime.Equal(loginAt) {
+		t.Fatalf("exchange answered %s; want %+v, [pwd rec mfa], auth_time %s", r.body, want, loginAt)
 	}
 	if cc := r.header.Get("Cache-Control"); cc != "no-store" {
 		t.Fatalf("Cache-Control %q, want no-store", cc)

@@ -97,6 +97,7 @@ func wire(d Deps, metrics *Metrics, renderer *Renderer) (*handlers, error) {
 		Verifier: verifier, Ceremonies: ceremonies, Keys: d.Keys, Box: d.Box,
 		Sessions: sessions, Devices: devices, Audit: auditor, Metrics: metrics, Log: d.Log, Now: d.Now,
 		CertLogin: &CertLogin{Certs: d.ClientCerts, Bindings: d.Durable},
+		Policy:    login.Policy(cfg.PhishingResistant),
 	}
 	h.loginPage = &LoginPage{Issuer: issuer, Clients: d.Durable, Sessions: sessions, RecoveryCodes: d.Durable}
 	h.sessionAPI = &SessionHandler{Sessions: sessions, Audit: auditor}

@@ -4,6 +4,13 @@
 // client nonce, and the signed proof in the answer is checked with proof.js
 // against the key this browser pinned (and, in the widget, the key the host
 // pinned). Any failure stops the page with a warning.
+// Passkeys come first: on load the page begins a passkey-first login, checks
+// its proof, and only then starts a conditional-mediation request (passkey
+// autofill in the username field); "Sign in with a passkey" starts a modal
+// one. The phrase shows only where a phishing proxy cannot get it (on a
+// recognized browser before anything is typed, or after a passkey); after a
+// code the page goes on to the password with "Server verified" and the
+// phrase rule instead.
 // The layout loads common.js, proof.js (and embed.js in the widget) before
 // this file, all deferred; the work starts at DOMContentLoaded.
 //
@@ -24,11 +31,15 @@
   var KEY_CHANGED = "The server's key changed in a way this browser cannot check. This may not be the real server. Do not enter your password.";
   var NOT_VERIFIED = "Could not verify the server — this may not be the real server. Do not enter your password.";
   var CANNOT_RUN = "This sign-in cannot run here.";
+  var PASSKEY_REQUIRED = "On a new browser this account signs in with its passkey. Use your passkey (or a recovery code if you lost it).";
+  var NO_PASSKEY = "No passkey was used. If this browser has no passkey for this site, enter your username to sign in another way.";
 
   var el = {};
   var page = {};
   var hooks = {};
   var tx = null; // the current login transaction
+  var autofill = null; // the AbortController of the pending passkey autofill request
+  var begins = 0; // how many sign-ins began; a slower answer of an older one is dropped
 
   var $ = MA.$, show = MA.show;
 
@@ -64,7 +75,9 @@
   // key: {current, pinned, byHost} for a key change, else undefined.
   function stop(title, reason, code, key) {
     tx = null;
-    ["username-form", "who", "otp-form", "recovery-form", "password-form", "verified", "first-use", "error", "done"]
+    abortAutofill();
+    ["username-form", "who", "otp-form", "recovery-form", "password-form", "verified", "first-use", "error", "done",
+      "trust", "passkey-none"]
       .forEach(function (id) { show($(id), false); });
     el.password.value = "";
     el.stopTitle.textContent = title;
@@ -107,12 +120,22 @@
 
   function restart(msg) {
     tx = null;
-    ["who", "verified", "first-use", "done", "phrase-box", "phrase-pending", "cert-box"].forEach(function (id) { show($(id), false); });
+    abortAutofill();
+    ["who", "verified", "first-use", "done", "phrase-box", "passkey-none", "cert-box"].forEach(function (id) { show($(id), false); });
+    show(el.trust, true);
     el.phrase.textContent = "";
     el.password.value = "";
     showStep("username-form", null);
     el.username.focus();
     setError(msg || "");
+    beginPasskey();
+  }
+
+  function abortAutofill() {
+    if (autofill) {
+      autofill.abort();
+      autofill = null;
+    }
   }
 
   async function fetchJSON(path) {
@@ -136,6 +159,7 @@
   // by a newer key is accepted through valid handovers from the pinned key,
   // and this browser then pins the newer key.
   async function verify(proof, nonce, loginId, phraseShown) {
+    var t = tx; // the transaction the proof belongs to
     // In the widget the host may pin a key too: the proof must match both.
     var stored = readPin();
     var pinned = page.pinnedKey || stored;
@@ -172,6 +196,7 @@
       } else stop(NOT_VERIFIED, e && e.reason ? e.message : "the proof could not be checked");
       return null;
     }
+    if (tx !== t) return null; // a newer sign-in began meanwhile
     var phrase = typeof result.claims.phrase === "string" ? result.claims.phrase : "";
     if (phraseShown && !phrase) {
       stop(NOT_VERIFIED, "the server said it showed your security phrase, but its signed proof does not carry one");
@@ -184,13 +209,17 @@
     if (stored !== result.kid) writePin(result.kid);
     el.verifiedKid.textContent = result.kid;
     if (phrase) {
-      tx.phrase = phrase;
+      t.phrase = phrase;
       el.phrase.textContent = phrase;
       show(el.phraseBox, true);
-      show(el.phrasePending, false);
-    } else if (!tx.phrase) {
-      show(el.phrasePending, true);
     }
+    if (t.passkey && !t.username && typeof result.claims.username === "string" && result.claims.username) {
+      // The passkey named the account.
+      t.username = result.claims.username;
+      el.whoName.textContent = t.username;
+      show(el.who, true);
+    }
+    t.verified = true;
     show(el.verified, true);
     return result.claims;
   }
@@ -208,6 +237,10 @@
       MA.countdown(el.error, res);
     } else if (res.status === 401 && body.code === "invalid_credentials") {
       setError("That didn't work. Check what you typed and try again.");
+    } else if (res.status === 403 && body.code === "phishing_resistant_required") {
+      setError(PASSKEY_REQUIRED);
+      if (tx) askPasskey();
+      return false;
     } else if (res.status === 409 || res.status === 404 || res.status === 410) {
       restart("This sign-in expired or went out of order. Please start again.");
       return true;
@@ -224,9 +257,10 @@
   function advance(next) {
     next = Array.isArray(next) ? next : [];
     if (next.indexOf("password") >= 0) {
-      // The password is asked only after a verified proof showed the phrase.
-      if (!tx.phrase) {
-        stop(NOT_VERIFIED, "the server asked for the password before showing your security phrase");
+      // The password is asked only after a verified proof; the phrase is in
+      // it only where a proxy could not have bought it (see the rule line).
+      if (!tx.verified) {
+        stop(NOT_VERIFIED, "the server asked for the password before proving itself");
         return;
       }
       showStep("password-form", "password");
@@ -244,6 +278,20 @@
     }
   }
 
+  // askPasskey leaves only the passkey (and the recovery code) on the
+  // second-factor form: where the server refused a code, or where it
+  // accepts nothing else.
+  function askPasskey() {
+    tx.next = ["webauthn", "recovery"];
+    show($("otp-label"), false);
+    show(el.otp, false);
+    show(el.otpSubmit, false);
+    show(el.webauthnButton, !!window.PublicKeyCredential);
+    show(el.recoveryLink.parentNode, true);
+    showStep("otp-form", null);
+    el.webauthnButton.focus();
+  }
+
   // step posts one factor with a fresh nonce and handles its answer. The
   // buttons stay disabled until the answer's proof is checked.
   async function step(path, fields, field) {
@@ -258,7 +306,7 @@
 
   async function runStep(path, fields, field) {
     var nonce = newNonce();
-    var body = { login_id: tx.loginId, client_nonce: nonce };
+    var body = { login_id: tx.loginId, client_nonce: nonce, trust_device: el.trustDevice.checked };
     Object.keys(fields).forEach(function (k) { body[k] = fields[k]; });
     var res = await MA.api("POST", path, body);
     if (!tx) return;
@@ -287,48 +335,99 @@
     ev.preventDefault();
     var username = el.username.value.trim();
     if (!username) { setError("Enter your username."); el.username.focus(); return; }
+    abortAutofill();
     setError("");
+    show(el.passkeyNone, false);
     setBusy(true);
     try {
-      await runBegin(username);
+      if (await runBegin(username)) {
+        show(el.who, true);
+        advance(tx.next);
+      }
     } finally {
       setBusy(false);
     }
   }
 
+  // runBegin begins a login, by username or (none) passkey-first, and
+  // checks its proof; it returns true when the page may go on.
   async function runBegin(username) {
+    var mine = ++begins;
     var nonce = newNonce();
-    var body = { username: username, client_nonce: nonce };
+    var body = username ? { username: username, client_nonce: nonce } : { passkey: true, client_nonce: nonce };
     if (page.clientId) body.client_id = page.clientId;
     var devTok = readDeviceToken();
     if (devTok) body.device_token = devTok;
     var res = await MA.api("POST", "/api/v1/login/begin", body);
-    if (res.status !== 200 || !res.body) { failed(res, null); el.username.focus(); return; }
+    if (mine !== begins) return false; // a newer sign-in began meanwhile
+    if (res.status !== 200 || !res.body) { failed(res, null); el.username.focus(); return false; }
     if (typeof res.body.login_id !== "string" || !res.body.login_id) {
       stop(NOT_VERIFIED, "the server's answer is malformed");
-      return;
+      return false;
     }
-    tx = { loginId: res.body.login_id, username: username, phrase: "" };
+    tx = { loginId: res.body.login_id, username: username, phrase: "", passkey: !username, next: res.body.next };
     el.whoName.textContent = username;
     // Password managers file the password under this username.
     var pu = $("password-username");
     if (pu) pu.value = username;
     var claims = await verify(res.body.proof, nonce, tx.loginId, res.body.phrase_shown === true);
-    if (!claims) return;
+    if (!claims || mine !== begins) return false;
     // The device was recognized by its TLS client certificate: the
     // password is the only step left.
     show(el.certBox, res.body.client_certificate === true);
-    show(el.who, true);
-    advance(res.body.next);
+    return true;
+  }
+
+  // beginPasskey begins a passkey-first login as the page loads, so that the
+  // server proves itself before anything is typed, and once the proof is
+  // verified offers the passkeys of this site in the username field's
+  // autofill (WebAuthn L3 §5.1.4, conditional mediation) where the browser
+  // has it. Choosing one signs in; typing a username instead aborts it.
+  async function beginPasskey() {
+    if (tx) return;
+    if (!(await runBegin("")) || !tx) return;
+    var mine = tx;
+    if (!window.PublicKeyCredential || typeof PublicKeyCredential.isConditionalMediationAvailable !== "function") return;
+    var available = false;
+    try { available = await PublicKeyCredential.isConditionalMediationAvailable(); } catch (e) { /* no autofill */ }
+    if (!available || tx !== mine) return;
+    var ctl = new AbortController();
+    autofill = ctl;
+    var cred = await passkeyAssertion({ mediation: "conditional", signal: ctl.signal });
+    if (autofill === ctl) autofill = null;
+    if (!cred || tx !== mine) return;
+    await step("/api/v1/login/webauthn", { credential: MA.webauthn.credentialJSON(cred) }, null);
+  }
+
+  // passkeyFirst serves "Sign in with a passkey": a modal request for any
+  // passkey of this site, no username typed.
+  async function passkeyFirst() {
+    abortAutofill();
+    setError("");
+    show(el.passkeyNone, false);
+    if (!window.PublicKeyCredential) {
+      el.passkeyNone.textContent = "This browser cannot use passkeys. Enter your username to sign in another way.";
+      show(el.passkeyNone, true);
+      return;
+    }
+    setBusy(true);
+    var cred = null;
+    try {
+      if (await runBegin("")) cred = await passkeyAssertion({ modal: true });
+    } finally {
+      setBusy(false);
+    }
+    if (cred && tx) await step("/api/v1/login/webauthn", { credential: MA.webauthn.credentialJSON(cred) }, null);
   }
 
   async function webauthn() {
     if (!tx) return;
+    abortAutofill();
     setError("");
     setBusy(true);
     var cred;
     try {
-      cred = await passkeyAssertion();
+      cred = await passkeyAssertion({});
     } finally {
       setBusy(false);
     }
@@ -337,14 +436,28 @@
 
   // passkeyAssertion asks the server for a challenge and the browser for an
   // assertion over it; it returns null (with the error shown) on failure.
-  async function passkeyAssertion() {
+  // how.mediation "conditional" (with how.signal) is the autofill request,
+  // which fails quietly; how.modal is the passkey-first button.
+  async function passkeyAssertion(how) {
+    var quiet = how.mediation === "conditional";
     var opts = await MA.api("POST", "/api/v1/login/webauthn/options", { login_id: tx.loginId });
-    if (opts.status !== 200 || !opts.body || !opts.body.publicKey) { failed(opts, null); return null; }
+    if (opts.status !== 200 || !opts.body || !opts.body.publicKey) {
+      if (!quiet) failed(opts, null);
+      return null;
+    }
     try {
-      var cred = await navigator.credentials.get({ publicKey: MA.webauthn.requestOptions(opts.body.publicKey) });
-      if (!cred) setError("No passkey was chosen.");
+      var req = { publicKey: MA.webauthn.requestOptions(opts.body.publicKey) };
+      if (quiet) { req.mediation = "conditional"; req.signal = how.signal; }
+      var cred = await navigator.credentials.get(req);
+      if (!cred && !quiet) setError("No passkey was chosen.");
       return cred;
     } catch (e) {
+      if (quiet) return null;
+      if (how.modal && e && e.name === "NotAllowedError") {
+        el.passkeyNone.textContent = NO_PASSKEY;
+        show(el.passkeyNone, true);
+        return null;
+      }
       if (hooks.passkeyRefused && hooks.passkeyRefused(e)) {
         setError("");
         return null;
@@ -359,7 +472,8 @@
 
   function finish(body) {
     tx = null;
-    ["username-form", "otp-form", "recovery-form", "password-form", "who", "error"].forEach(function (id) {
+    abortAutofill();
+    ["username-form", "otp-form", "recovery-form", "password-form", "who", "error", "trust", "passkey-none"].forEach(function (id) {
       show($(id), false);
     });
     el.password.value = "";
@@ -429,7 +543,9 @@
     el.firstUseKid = $("first-use-kid");
     el.verifiedKid = $("verified-kid");
     el.phraseBox = $("phrase-box");
-    el.phrasePending = $("phrase-pending");
+    el.trust = $("trust");
+    el.trustDevice = $("trust-device");
+    el.passkeyNone = $("passkey-none");
     el.certBox = $("cert-box");
     el.whoName = $("who-name");
     el.doneName = $("done-name");
@@ -456,6 +572,7 @@
       step("/api/v1/login/password", { password: el.password.value }, el.password);
     });
     el.webauthnButton.addEventListener("click", webauthn);
+    $("passkey-first").addEventListener("click", passkeyFirst);
     el.recoveryLink.addEventListener("click", function (ev) {
       ev.preventDefault();
       setError("");
@@ -475,6 +592,7 @@
     }
     // A frame does not take the focus from the page around it.
     if (page.mode !== "embed") el.username.focus();
+    beginPasskey();
   }
 
   document.addEventListener("DOMContentLoaded", init);

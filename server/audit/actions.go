@@ -11,6 +11,9 @@ const (
 	// LoginCert: a client certificate presented to begin, with its
 	// fingerprint; success when it counted (docs/mtls.md).
 	LoginCert = "login.cert"
+	// LoginRecovery: a recovery-code step; its successes are shown on the
+	// account page (a code is the factor a phishing proxy can still relay).
+	LoginRecovery = LoginPrefix + "recovery"
 
 	// AccountLocked: consecutive failures locked an account.
 	AccountLocked = "account.locked"

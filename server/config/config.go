@@ -56,6 +56,10 @@ type Config struct {
 	// (an email address, an http(s) or mailto: URL, or a short text); shown
 	// on the stop screens when set.
 	SupportContact string
+
+	// PhishingResistant is the downgrade protection: passkey-users, all
+	// or off (API contract v1.1, "Phishing resistance").
+	PhishingResistant string
 }
 
 // SupportHref is the link for SupportContact: a mailto: for an email
@@ -139,20 +143,23 @@ const (
 	EnvTLSClientCA     = "MUTUALAUTH_TLS_CLIENT_CA_FILE"
 	EnvTLSClientCRL    = "MUTUALAUTH_TLS_CLIENT_CRL_FILE"
 	EnvTLSBindSessions = "MUTUALAUTH_TLS_BIND_SESSIONS"
+	// EnvPhishingResistant: passkey-users (default), all or off.
+	EnvPhishingResistant = "MUTUALAUTH_PHISHING_RESISTANT"
 )
 
 // Defaults, as API.md and DESIGN.md set them.
 const (
-	DefaultListen          = "127.0.0.1:8080"
-	DefaultPublicURL       = "http://localhost:8080"
-	DefaultDataDir         = "./data"
-	DefaultIPRateLimit     = 60
-	DefaultSessionIdle     = 30 * time.Minute
-	DefaultSessionAbsolute = 12 * time.Hour
-	DefaultInviteTTL       = 72 * time.Hour
-	DefaultDeviceTTL       = 90 * 24 * time.Hour
-	DefaultPasswordMinLen  = 12
-	DefaultDatabaseTimeout = 5 * time.Second
+	DefaultListen            = "127.0.0.1:8080"
+	DefaultPublicURL         = "http://localhost:8080"
+	DefaultDataDir           = "./data"
+	DefaultIPRateLimit       = 60
+	DefaultSessionIdle       = 30 * time.Minute
+	DefaultSessionAbsolute   = 12 * time.Hour
+	DefaultInviteTTL         = 72 * time.Hour
+	DefaultDeviceTTL         = 90 * 24 * time.Hour
+	DefaultPasswordMinLen    = 12
+	DefaultPhishingResistant = "passkey-users"
+	DefaultDatabaseTimeout   = 5 * time.Second
 )
 
 // FromEnv reads and validates the configuration. Every problem found is
@@ -180,11 +187,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		DatabaseTimeout: p.duration(EnvDatabaseTimeout, DefaultDatabaseTimeout, 100*time.Millisecond, time.Minute),
 		OIDCIDTokenAlg:  strings.ToUpper(p.str(EnvOIDCIDTokenAlg, "RS256")),
 
-		TLSCertFile:      strings.TrimSpace(getenv(EnvTLSCertFile)),
-		TLSKeyFile:       strings.TrimSpace(getenv(EnvTLSKeyFile)),
-		TLSClientCAFile:  strings.TrimSpace(getenv(EnvTLSClientCA)),
-		TLSClientCRLFile: strings.TrimSpace(getenv(EnvTLSClientCRL)),
-		TLSBindSessions:  p.boolean(EnvTLSBindSessions),
+		TLSCertFile:       strings.TrimSpace(getenv(EnvTLSCertFile)),
+		TLSKeyFile:        strings.TrimSpace(getenv(EnvTLSKeyFile)),
+		TLSClientCAFile:   strings.TrimSpace(getenv(EnvTLSClientCA)),
+		TLSClientCRLFile:  strings.TrimSpace(getenv(EnvTLSClientCRL)),
+		TLSBindSessions:   p.boolean(EnvTLSBindSessions),
+		PhishingResistant: p.str(EnvPhishingResistant, DefaultPhishingResistant),
 	}
 	c.PublicURL = p.publicURL(EnvPublicURL, DefaultPublicURL)
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
@@ -229,6 +237,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	case "text", "json":
 	default:
 		p.fail(EnvLogFormat, "must be text or json")
+	}
+	switch c.PhishingResistant {
+	case "passkey-users", "all", "off":
+	default:
+		p.fail(EnvPhishingResistant, "%q must be passkey-users, all or off", c.PhishingResistant)
 	}
 	if v := strings.TrimSpace(getenv(EnvTrustedProxies)); v != "" {
 		for _, s := range strings.Split(v, ",") {

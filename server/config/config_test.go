@@ -21,15 +21,19 @@ func TestDefaults(t *testing.T) {
 	if c.Secure() || c.IPRateLimit != 60 || c.SessionIdle != 30*time.Minute || c.SessionAbsolute != 12*time.Hour {
 		t.Fatalf("defaults: %+v", c)
 	}
+	if c.PhishingResistant != "passkey-users" {
+		t.Fatalf("phishing resistance %q, want passkey-users", c.PhishingResistant)
+	}
 }
 
 func TestValues(t *testing.T) {
 	c, err := FromEnv(env(map[string]string{
-		EnvPublicURL:      "https://Login.Example.com:8443/",
-		EnvIPRateLimit:    "0",
-		EnvSessionIdle:    "5m",
-		EnvTrustedProxies: "10.0.0.0/8, 127.0.0.1",
-		EnvRedisURL:       "redis+sentinel://a:26379,b:26379?master=m",
+		EnvPublicURL:         "https://Login.Example.com:8443/",
+		EnvIPRateLimit:       "0",
+		EnvSessionIdle:       "5m",
+		EnvTrustedProxies:    "10.0.0.0/8, 127.0.0.1",
+		EnvRedisURL:          "redis+sentinel://a:26379,b:26379?master=m",
+		EnvPhishingResistant: "all",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -37,25 +41,26 @@ func TestValues(t *testing.T) {
 	if c.Issuer() != "https://login.example.com:8443" || c.RPID() != "login.example.com" || !c.Secure() {
 		t.Fatalf("issuer %s rpid %s", c.Issuer(), c.RPID())
 	}
-	if c.IPRateLimit != 0 || c.SessionIdle != 5*time.Minute || len(c.TrustedProxies) != 2 {
+	if c.IPRateLimit != 0 || c.SessionIdle != 5*time.Minute || len(c.TrustedProxies) != 2 || c.PhishingResistant != "all" {
 		t.Fatalf("%+v", c)
 	}
 }
 
 func TestBadValuesNameTheirVariable(t *testing.T) {
 	cases := map[string]string{
-		EnvPublicURL:       "ftp://x",
-		EnvListen:          "no-port",
-		EnvIPRateLimit:     "-1",
-		EnvDatabaseURL:     "mysql://x",
-		EnvRedisURL:        "http://x",
-		EnvSessionIdle:     "forever",
-		EnvPasswordMinLen:  "6",
-		EnvLogLevel:        "loud",
-		EnvTrustedProxies:  "not-an-ip",
-		EnvMetricsListen:   "nowhere",
-		EnvMetricsToken:    "short",
-		EnvDatabaseTimeout: "10ms",
+		EnvPublicURL:         "ftp://x",
+		EnvListen:            "no-port",
+		EnvIPRateLimit:       "-1",
+		EnvDatabaseURL:       "mysql://x",
+		EnvRedisURL:          "http://x",
+		EnvSessionIdle:       "forever",
+		EnvPasswordMinLen:    "6",
+		EnvLogLevel:          "loud",
+		EnvTrustedProxies:    "not-an-ip",
+		EnvPhishingResistant: "ALL",
+		EnvMetricsListen:     "nowhere",
+		EnvMetricsToken:      "short",
+		EnvDatabaseTimeout:   "10ms",
 	}
 	for name, value := range cases {
 		_, err := FromEnv(env(map[string]string{name: value}))

@@ -8,8 +8,10 @@
 // use), a WebAuthn assertion (WebAuthn L3 §7.2, with the clone warning of
 // §6.1.1), and the rules around them: the failure counter reserved before a
 // secret is looked at (NIST SP 800-63B §5.2.2), the account lock after
-// login.LockAfter consecutive failures, and checks of the same cost for
-// usernames that name no account, so that timing does not tell them apart.
+// login.LockAfter consecutive failures (which bars unrecognized devices
+// only), passkey-first assertions that name their account, and checks of
+// the same cost for usernames that name no account, so that timing does
+// not tell them apart.
 //
 // A failed check is a Result with the reason for the audit log; the reason
 // is never sent to the client. A throttled attempt is a

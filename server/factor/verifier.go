@@ -44,6 +44,10 @@ type Result struct {
 	// CloneWarning marks a WebAuthn assertion refused because its
 	// signature counter did not increase (WebAuthn L3 §6.1.1).
 	CloneWarning bool
+	// UserVerified: the WebAuthn assertion carried the UV flag (§6.1).
+	UserVerified bool
+	// User is the account a passkey-first assertion named.
+	User *store.User
 }
 
 // AuditResult is the result column of the audit event of r: "success",
@@ -71,8 +75,9 @@ type Attempt struct {
 	// (a WebAuthn assertion answers a fresh single-use challenge and cannot
 	// be guessed); their success still resets it.
 	Unthrottled bool
-	// Lockable: the counter is the username's, so LockAfter consecutive
-	// failures on it lock the account.
+	// Lockable: the counter is the username's (an unrecognized device), so
+	// LockAfter consecutive failures on it lock the account, and a locked
+	// account's right secret is refused.
 	Lockable bool
 	// User is the account; nil when the username names none.
 	User *store.User
@@ -83,7 +88,10 @@ type Attempt struct {
 // more failures are evaluated than the throttle allows (a throttled attempt
 // returns the *login.ThrottledError of Throttle.Reserve and check does not
 // run); a failure that reaches login.LockAfter on a lockable counter locks
-// the account; a success resets the counter.
+// the account; a success resets the counter. On a lockable counter a
+// locked account fails after its check ran in full (API contract v1.1,
+// "Lockout": the lock refuses unrecognized devices; recognized ones count
+// on their own counter and keep working).
 func (v *Verifier) Check(ctx context.Context, a Attempt, check func() (Result, error)) (Result, error) {
 	count := 0
 	if !a.Unthrottled {
@@ -96,9 +104,16 @@ func (v *Verifier) Check(ctx context.Context, a Attempt, check func() (Result, e
 	if err != nil {
 		return Result{}, err
 	}
+	u := a.User
+	if u == nil {
+		u = res.User
+	}
+	if res.OK && a.Lockable && u != nil && u.Locked {
+		res = fail("account locked")
+	}
 	if !res.OK {
-		if !a.Unthrottled && a.Lockable && count >= login.LockAfter && a.User != nil && !a.User.Locked {
-			v.lock(ctx, a.User, count)
+		if !a.Unthrottled && a.Lockable && count >= login.LockAfter && u != nil && !u.Locked {
+			v.lock(ctx, u, count)
 		}
 		return res, nil
 	}
@@ -126,13 +141,13 @@ func (v *Verifier) lock(ctx context.Context, u *store.User, count int) {
 	}
 }
 
-// Unusable returns why an account may not sign in at all, or "".
+// Unusable returns why an account may not sign in on any device, or "".
+// The failure lock is not among the reasons: it bars unrecognized devices
+// only, and Check applies it.
 func Unusable(u *store.User) string {
 	switch {
 	case u.Disabled:
 		return "account disabled"
-	case u.Locked:
-		return "account locked"
 	case u.EnrolledAt.IsZero():
 		return "enrollment not completed"
 	}
@@ -268,10 +283,20 @@ func (v *Verifier) RecoveryCode(ctx context.Context, u *store.User, code string)
 // the ceremony the caller took from the ceremony store (nil: none was
 // pending), for one of u's own credentials; the credential record gets the
 // new sign count, flags and last use. A clone warning (§6.1.1: the counter
-// did not increase) refuses the assertion and stays on the credential.
+// did not increase) refuses the assertion and stays on the credential. An
+// unknown username (nil) goes through the same verification against an
+// account id no account has, so that the answer takes as long.
 func (v *Verifier) Assertion(ctx context.Context, u *store.User, cer *passkey.Ceremony, credentialJSON []byte) (Result, error) {
 	if cer == nil {
 		return fail("no pending WebAuthn challenge"), nil
+	}
+	subject := store.User{ID: unknownAccountID}
+	if u != nil {
+		subject = *u
+	}
+	rec, clone, err := v.Ceremonies.FinishLogin(ctx, *cer, subject, credentialJSON)
+	if res, done, err := v.assertionOutcome(subject.ID, rec, clone, err); done {
+		return res, err
 	}
 	if u == nil {
 		return fail("unknown username"), nil
@@ -279,24 +304,52 @@ func (v *Verifier) Assertion(ctx context.Context, u *store.User, cer *passkey.Ce
 	if reason := Unusable(u); reason != "" {
 		return fail(reason), nil
 	}
-	rec, clone, err := v.Ceremonies.FinishLogin(ctx, *cer, *u, credentialJSON)
+	return Result{OK: true, UserVerified: rec.UserVerified}, nil
+}
+
+// unknownAccountID stands for an unknown username where a check needs an
+// account id; no account has it (ids are hex).
+const unknownAccountID = "-"
+
+// DiscoverableAssertion verifies the assertion of a passkey-first login
+// (WebAuthn L3 §7.2, a discoverable credential): its user handle names the
+// account (Result.User).
+func (v *Verifier) DiscoverableAssertion(ctx context.Context, cer *passkey.Ceremony, credentialJSON []byte) (Result, error) {
+	if cer == nil {
+		return fail("no pending WebAuthn challenge"), nil
+	}
+	u, rec, clone, err := v.Ceremonies.FinishDiscoverableLogin(ctx, *cer, credentialJSON, func(id string) (store.User, error) {
+		return v.Users.GetUser(ctx, id)
+	})
+	if res, done, err := v.assertionOutcome(u.ID, rec, clone, err); done {
+		return res, err
+	}
+	if reason := Unusable(&u); reason != "" {
+		return Result{Reason: reason, User: &u}, nil
+	}
+	return Result{OK: true, UserVerified: rec.UserVerified, User: &u}, nil
+}
+
+// assertionOutcome turns the errors and clone warning of a finished
+// assertion into a refusal (or the store error it met); done is false when
+// the assertion verified.
+func (v *Verifier) assertionOutcome(userID string, rec store.Credential, clone bool, err error) (Result, bool, error) {
 	switch {
 	case errors.Is(err, passkey.ErrUnavailable):
-		return fail("passkeys are off"), nil
+		return fail("passkeys are off"), true, nil
 	case errors.Is(err, passkey.ErrNotRegistered):
-		return fail("credential not registered to this account"), nil
+		return fail("credential not registered to this account"), true, nil
 	case errors.Is(err, passkey.ErrInvalid):
-		v.Log.Debug("webauthn assertion refused", "user", u.ID, "err", err)
-		return fail("assertion not valid"), nil
+		v.Log.Debug("webauthn assertion refused", "user", userID, "err", err)
+		return fail("assertion not valid"), true, nil
 	case err != nil:
-		return Result{}, err
-	}
-	if clone {
+		return Result{}, true, err
+	case clone:
 		v.Log.Warn("webauthn clone warning: signature counter did not increase; refused",
-			"user", u.ID, "credential", base64.RawURLEncoding.EncodeToString(rec.ID), "sign_count", rec.SignCount)
-		return Result{Reason: "signature counter did not increase (possible cloned authenticator)", CloneWarning: true}, nil
+			"user", userID, "credential", base64.RawURLEncoding.EncodeToString(rec.ID), "sign_count", rec.SignCount)
+		return Result{Reason: "signature counter did not increase (possible cloned authenticator)", CloneWarning: true}, true, nil
 	}
-	return ok, nil
+	return Result{}, false, nil
 }
 
 // TakeAssertionCeremony takes the ceremony an assertion of scope and id

@@ -16,7 +16,7 @@ func TestCertificateLogin(t *testing.T) {
 	if tx.ThrottleKey() != "thr:c:fp1" || tx.PerUsername() {
 		t.Fatalf("throttle key %q, per username %v", tx.ThrottleKey(), tx.PerUsername())
 	}
-	tx = tx.Succeed(StepPassword)
+	tx = tx.Succeed(StepPassword, false)
 	if !tx.Complete() || len(tx.Next()) != 0 {
 		t.Fatalf("not complete after the password: %+v", tx)
 	}
@@ -24,7 +24,8 @@ func TestCertificateLogin(t *testing.T) {
 		t.Fatalf("amr %v", got)
 	}
 	otp := Transaction{UserID: "u1", Second: MethodOTP, PasswordOK: true}
-	if got := otp.AMR(); !slices.Equal(got, []string{"pwd", "otp"}) {
+	// v1.1: every two-factor completion carries "mfa".
+	if got := otp.AMR(); !slices.Equal(got, []string{"pwd", "otp", "mfa"}) {
 		t.Fatalf("amr without a certificate %v", got)
 	}
 }

@@ -73,8 +73,30 @@ func TestNext(t *testing.T) {
 		{"unrecognized complete", Transaction{UserID: "u", Second: MethodRecovery, PasswordOK: true}, none},
 		{"unknown user start", Transaction{Username: "nobody"}, second},
 		{"done", Transaction{UserID: "u", Done: true}, none},
+		{"passkey-first start", Transaction{Passkey: true}, []Step{StepWebAuthn}},
+		{"passkey-first without user verification", Transaction{Passkey: true, UserID: "u", Second: MethodHardware}, pw},
+		{"passkey-first verified", Transaction{Passkey: true, UserID: "u", Second: MethodHardware, Verified: true}, none},
+		{"username-first verified passkey", Transaction{UserID: "u", Second: MethodHardware, Verified: true}, none},
+		{"codes barred after webauthn", Transaction{UserID: "u", CodesBarred: true, Second: MethodHardware}, pw},
+	}
+	// Where codes are barred, only the passkey is offered, but a code step
+	// is still taken (to be refused as a whole).
+	barred := Transaction{UserID: "u", CodesBarred: true}
+	if got := barred.Next(); !slices.Equal(got, []Step{StepWebAuthn}) {
+		t.Errorf("codes barred: next %v", got)
+	}
+	for _, s := range []Step{StepOTP, StepWebAuthn, StepRecovery} {
+		if !barred.Allows(s) {
+			t.Errorf("codes barred: Allows(%s) = false", s)
+		}
+	}
+	if barred.Allows(StepPassword) {
+		t.Error("codes barred: password allowed first")
 	}
 	for _, c := range cases {
+		if c.tx.CodesBarred {
+			continue
+		}
 		if got := c.tx.Next(); !slices.Equal(got, c.want) {
 			t.Errorf("%s: next %v, want %v", c.name, got, c.want)
 		}
@@ -91,20 +113,70 @@ func TestSucceedAndPhrase(t *testing.T) {
 	if tx.PhraseRevealed() {
 		t.Fatal("phrase revealed before any factor on an unrecognized device")
 	}
-	tx = tx.Succeed(StepWebAuthn)
+	tx = tx.Succeed(StepWebAuthn, false)
 	if tx.Second != MethodHardware || !tx.PhraseRevealed() || tx.Complete() {
 		t.Fatalf("after webauthn: %+v", tx)
 	}
-	tx = tx.Succeed(StepPassword)
+	tx = tx.Succeed(StepPassword, false)
 	if !tx.Complete() {
 		t.Fatalf("not complete: %+v", tx)
+	}
+	if got := tx.AMR(); !slices.Equal(got, []string{MethodPassword, MethodHardware, MethodMultiFactor}) {
+		t.Fatalf("amr %v", got)
 	}
 	if (&Transaction{Recognized: true, UserID: "u"}).PhraseRevealed() != true {
 		t.Fatal("recognized device does not reveal the phrase")
 	}
-	unknown := Transaction{Username: "x"}.Succeed(StepOTP)
+	unknown := Transaction{Username: "x"}.Succeed(StepOTP, false)
 	if unknown.PhraseRevealed() {
 		t.Fatal("unknown user reveals a phrase")
+	}
+	// A relayable code never buys the phrase (v1.1 "Phrase honesty").
+	for _, s := range []Step{StepOTP, StepRecovery} {
+		if got := (Transaction{UserID: "u"}).Succeed(s, false); got.PhraseRevealed() {
+			t.Fatalf("%s on an unrecognized device reveals the phrase", s)
+		}
+	}
+	// A user-verified passkey completes alone.
+	uv := Transaction{Passkey: true}.Identify("u", "alice").Succeed(StepWebAuthn, true)
+	if !uv.Complete() || !uv.PhraseRevealed() || uv.Username != "alice" {
+		t.Fatalf("verified passkey: %+v", uv)
+	}
+	if got := uv.AMR(); !slices.Equal(got, []string{MethodHardware, MethodMultiFactor}) {
+		t.Fatalf("verified passkey amr %v", got)
+	}
+	if got := (Transaction{UserID: "u"}).Succeed(StepOTP, true); got.Complete() {
+		t.Fatal("a code completes a login alone")
+	}
+}
+
+func TestPolicy(t *testing.T) {
+	unrec := &Transaction{UserID: "u"}
+	rec := &Transaction{UserID: "u", Recognized: true, DeviceID: "d"}
+	cases := []struct {
+		p          Policy
+		tx         *Transaction
+		s          Step
+		hasPasskey bool
+		refuse     bool
+	}{
+		{PolicyPasskeyUsers, unrec, StepOTP, true, true},
+		{PolicyPasskeyUsers, unrec, StepOTP, false, false},
+		{PolicyPasskeyUsers, unrec, StepRecovery, true, false},
+		{PolicyPasskeyUsers, rec, StepOTP, true, false},
+		{PolicyAll, unrec, StepOTP, false, true},
+		{PolicyAll, unrec, StepRecovery, false, true},
+		{PolicyAll, rec, StepRecovery, true, false},
+		{PolicyOff, unrec, StepOTP, true, false},
+		{PolicyAll, unrec, StepWebAuthn, true, false},
+	}
+	for _, c := range cases {
+		if got := c.p.RefusesRightCode(c.tx, c.s, c.hasPasskey); got != c.refuse {
+			t.Errorf("%s %s recognized=%v passkey=%v: refuse %v, want %v", c.p, c.s, c.tx.Recognized, c.hasPasskey, got, c.refuse)
+		}
+	}
+	if !PolicyAll.BarsCodes(unrec) || PolicyAll.BarsCodes(rec) || PolicyPasskeyUsers.BarsCodes(unrec) {
+		t.Error("BarsCodes")
 	}
 }
 
@@ -141,24 +213,24 @@ func TestTransactions(t *testing.T) {
 			}
 		}
 
-		moved, err := txs.Save(ctx, got.Succeed(StepOTP))
+		moved, err := txs.Save(ctx, got.Succeed(StepOTP, false))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := txs.Save(ctx, got.Succeed(StepRecovery)); !errors.Is(err, ErrStale) {
+		if _, err := txs.Save(ctx, got.Succeed(StepRecovery, false)); !errors.Is(err, ErrStale) {
 			t.Fatalf("save over a changed transaction: %v", err)
 		}
 		again, _ := txs.Load(ctx, tx.ID)
 		if again.Second != MethodOTP || !slices.Equal(again.Next(), []Step{StepPassword}) {
 			t.Fatalf("after otp: %+v", again)
 		}
-		if err := txs.Finish(ctx, moved.Succeed(StepPassword)); err != nil {
+		if err := txs.Finish(ctx, moved.Succeed(StepPassword, false)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := txs.Load(ctx, tx.ID); !errors.Is(err, ErrUnknown) {
 			t.Fatalf("done transaction loads: %v", err)
 		}
-		if err := txs.Finish(ctx, moved.Succeed(StepPassword)); err == nil {
+		if err := txs.Finish(ctx, moved.Succeed(StepPassword, false)); err == nil {
 			t.Fatal("finished twice")
 		}
 
@@ -195,7 +267,7 @@ func TestFinishRace(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range loaded {
 			wg.Go(func() {
-				err := txs.Finish(ctx, loaded[i].Succeed(StepPassword))
+				err := txs.Finish(ctx, loaded[i].Succeed(StepPassword, false))
 				switch {
 				case err == nil:
 					wins.Add(1)

@@ -28,7 +28,9 @@ const (
 	// MethodSoftwareKey is a TLS client certificate: proof of possession
 	// of a software-secured key (RFC 8176 §2 "swk").
 	MethodSoftwareKey = "swk"
-	// MethodMultiFactor marks a completion with two factors (RFC 8176 §2 "mfa").
+	// MethodMultiFactor marks a completion that satisfied two factors (RFC
+	// 8176 §2 "mfa"); a user-verified passkey is two (possession and the
+	// authenticator's own PIN or biometric).
 	MethodMultiFactor = "mfa"
 )
 
@@ -62,38 +64,64 @@ type Transaction struct {
 	// Cert is the fingerprint of the client certificate, bound to this
 	// user, that the begin request presented: the device counts as
 	// recognized and the certificate as the second factor.
-	Cert       string    `json:"cert,omitempty"`
-	ClientID   string    `json:"client_id,omitempty"`
-	Audience   string    `json:"audience"`
-	PasswordOK bool      `json:"password_ok"`
-	Second     string    `json:"second,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	Done       bool      `json:"done"`
+	Cert string `json:"cert,omitempty"`
+	// PendingDevice is the device token a passkey-first begin carried,
+	// sealed by the caller: the device is recognized only once the passkey
+	// names the account it belongs to.
+	PendingDevice []byte    `json:"pending_device,omitempty"`
+	ClientID      string    `json:"client_id,omitempty"`
+	Audience      string    `json:"audience"`
+	PasswordOK    bool      `json:"password_ok"`
+	Second        string    `json:"second,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	Done          bool      `json:"done"`
+	// Passkey: the transaction began without a username, the passkey
+	// names the account.
+	Passkey bool `json:"passkey,omitempty"`
+	// CodesBarred: the policy accepts no TOTP or recovery code in this
+	// transaction (Policy.BarsCodes).
+	CodesBarred bool `json:"codes_barred,omitempty"`
+	// Verified: a user-verified WebAuthn assertion completed the login by
+	// itself.
+	Verified bool `json:"verified,omitempty"`
 
 	// raw is the stored form this value was read from, the "expected"
 	// value of the next compare-and-set.
 	raw []byte
 }
 
-// Next lists the steps that may come now. A recognized device gives the
-// password first, then a second factor; anything else (an unrecognized
-// device, an unknown username) gives a second factor first, whose success
-// reveals the phrase, then the password. A complete or done transaction
-// has no next step.
+// Next lists the steps that may come now. A passkey-first transaction
+// asks for the passkey, then (without user verification) the password. A
+// recognized device gives the password first, then a second factor;
+// anything else (an unrecognized device, an unknown username) gives a
+// second factor first, then the password — only a passkey there, when the
+// policy bars codes. A complete or done transaction has no next step.
 func (t *Transaction) Next() []Step {
-	if t.Done || t.Complete() {
+	switch {
+	case t.Done || t.Complete():
 		return []Step{}
-	}
-	if t.Recognized {
-		if !t.PasswordOK {
-			return []Step{StepPassword}
-		}
+	case t.Passkey && !t.Known():
+		return []Step{StepWebAuthn}
+	case t.Recognized && !t.PasswordOK:
+		return []Step{StepPassword}
+	case t.Recognized:
 		return slices.Clone(secondFactors)
+	case t.Second != "":
+		return []Step{StepPassword}
+	case t.CodesBarred:
+		return []Step{StepWebAuthn}
 	}
-	if t.Second == "" {
-		return slices.Clone(secondFactors)
+	return slices.Clone(secondFactors)
+}
+
+// Allows reports whether s may come now. Where the policy bars codes, a
+// code step is still taken (and refused as a whole), so that whoever
+// tries one learns why.
+func (t *Transaction) Allows(s Step) bool {
+	if t.CodesBarred && t.Second == "" && !t.Done && (s == StepOTP || s == StepRecovery) {
+		return true
 	}
-	return []Step{StepPassword}
+	return slices.Contains(t.Next(), s)
 }
 
 // WithCert returns the transaction of a begin that presented a valid
@@ -104,34 +132,46 @@ func (t Transaction) WithCert(fingerprint string) Transaction {
 	return t
 }
 
-// AMR is the authentication methods of a complete transaction: the
-// password and the second factor, and "mfa" for a certificate login
-// (API.md, "Client certificates").
-func (t *Transaction) AMR() []string {
-	if t.Second == MethodSoftwareKey {
-		return []string{MethodPassword, MethodSoftwareKey, MethodMultiFactor}
-	}
-	return []string{MethodPassword, t.Second}
-}
+// Complete reports whether the login is complete: the password and a
+// second factor, or a user-verified passkey alone.
+func (t *Transaction) Complete() bool { return (t.PasswordOK && t.Second != "") || t.Verified }
 
-// Allows reports whether s may come now.
-func (t *Transaction) Allows(s Step) bool { return slices.Contains(t.Next(), s) }
-
-// Complete reports whether both factors have succeeded.
-func (t *Transaction) Complete() bool { return t.PasswordOK && t.Second != "" }
-
-// Known reports whether the username named an account at begin.
+// Known reports whether the transaction names an account: the username at
+// begin, or the passkey of a passkey-first transaction.
 func (t *Transaction) Known() bool { return t.UserID != "" }
 
 // PhraseRevealed reports whether proofs of this transaction may carry the
-// user's phrase: on a recognized device from the start, elsewhere once a
-// second factor has succeeded.
+// user's phrase (API contract v1.1, "Phrase honesty"): on a recognized
+// device from the start, elsewhere only after a successful WebAuthn step —
+// never after a TOTP or recovery code, which a phishing proxy can relay.
 func (t *Transaction) PhraseRevealed() bool {
-	return t.Known() && (t.Recognized || t.Second != "")
+	return t.Known() && (t.Recognized || t.Second == MethodHardware)
 }
 
-// Succeed returns the transaction after step s succeeded.
-func (t Transaction) Succeed(s Step) Transaction {
+// AMR is the authentication methods of a complete transaction (RFC 8176):
+// "pwd" when the password was given, the second factor, and "mfa".
+func (t *Transaction) AMR() []string {
+	var amr []string
+	if t.PasswordOK {
+		amr = append(amr, MethodPassword)
+	}
+	return append(amr, t.Second, MethodMultiFactor)
+}
+
+// Identify returns the passkey-first transaction after its passkey named
+// the account.
+func (t Transaction) Identify(userID, username string) Transaction {
+	t.UserID, t.Username = userID, username
+	return t
+}
+
+// Succeed returns the transaction after step s succeeded; verified marks
+// a WebAuthn assertion made with user verification, which completes the
+// login by itself (API contract v1.1, "Passkey-first").
+func (t Transaction) Succeed(s Step, verified bool) Transaction {
+	if s == StepWebAuthn && verified {
+		t.Verified = true
+	}
 	if s == StepPassword {
 		t.PasswordOK = true
 	} else if m := MethodOf(s); m != "" {
@@ -161,6 +201,11 @@ func (t *Transaction) ThrottleKey() string {
 func UsernameCounter(username string) string { return "thr:u:" + username }
 
 func DeviceCounter(deviceID string) string { return "thr:d:" + deviceID }
+
+// SessionCounter is the failure counter of re-authentication inside a
+// session: a stranger filling the username's counter cannot throttle the
+// signed-in owner, and a stolen session guesses no faster than the login.
+func SessionCounter(sessionID string) string { return "thr:s:" + sessionID }
 
 // CertCounter is the failure counter of a certificate-recognized device.
 func CertCounter(fingerprint string) string { return "thr:c:" + fingerprint }

@@ -168,37 +168,69 @@ func (c *Ceremonies) BeginLogin(ctx context.Context, scope Scope, id string, u *
 // FinishLogin verifies an assertion answering cer (taken with Take) for one
 // of u's own credentials — the user handle must be u's (WebAuthn L3 §7.2
 // steps 5-24) — and stores the credential's new sign count, flags and last
-// use. cloneWarning reports that this assertion's signature counter did not
-// increase (§6.1.1); deciding what that means is the caller's. Errors:
-// ErrUnavailable, ErrInvalid (wrapped), ErrNotRegistered.
+// use; rec.UserVerified is this assertion's UV flag. cloneWarning reports
+// that this assertion's signature counter did not increase (§6.1.1);
+// deciding what that means is the caller's. Errors: ErrUnavailable,
+// ErrInvalid (wrapped), ErrNotRegistered.
 func (c *Ceremonies) FinishLogin(ctx context.Context, cer Ceremony, u store.User, credentialJSON []byte) (rec store.Credential, cloneWarning bool, err error) {
+	_, rec, cloneWarning, err = c.finishLogin(ctx, cer, credentialJSON, func(string) (store.User, error) { return u, nil }, u.ID)
+	return rec, cloneWarning, err
+}
+
+// FinishDiscoverableLogin verifies an assertion of a passkey-first login
+// (§7.2 with a discoverable credential): the user handle names the
+// account, which lookup reads (store.ErrNotFound for none). It returns the
+// account besides what FinishLogin does.
+func (c *Ceremonies) FinishDiscoverableLogin(ctx context.Context, cer Ceremony, credentialJSON []byte, lookup func(userID string) (store.User, error)) (u store.User, rec store.Credential, cloneWarning bool, err error) {
+	return c.finishLogin(ctx, cer, credentialJSON, lookup, "")
+}
+
+// finishLogin verifies an assertion for the account lookup returns for the
+// assertion's user handle; expect, when set, is the only account id
+// accepted. The account's credentials are read only once the handle is
+// known to be the expected account's, so that an assertion whose handle is
+// another's costs the same whether or not the expected account exists
+// (the caller passes an id no account has for an unknown username).
+func (c *Ceremonies) finishLogin(ctx context.Context, cer Ceremony, credentialJSON []byte, lookup func(string) (store.User, error), expect string) (store.User, store.Credential, bool, error) {
 	if c.RP == nil {
-		return store.Credential{}, false, ErrUnavailable
+		return store.User{}, store.Credential{}, false, ErrUnavailable
 	}
-	creds, err := c.Credentials.ListCredentials(ctx, u.ID)
-	if err != nil {
-		return store.Credential{}, false, err
-	}
-	owner := User{Account: u, Credentials: creds}
+	var (
+		account store.User
+		creds   []store.Credential
+	)
 	_, cred, err := c.RP.FinishLogin(cer, credentialJSON, func(handle []byte) (User, error) {
-		if UserIDFromHandle(handle) != u.ID {
+		id := UserIDFromHandle(handle)
+		if expect != "" && id != expect {
 			return User{}, ErrInvalid
 		}
-		return owner, nil
+		found, err := lookup(id)
+		if errors.Is(err, store.ErrNotFound) {
+			return User{}, ErrNotRegistered
+		}
+		if err != nil {
+			return User{}, err
+		}
+		list, err := c.Credentials.ListCredentials(ctx, found.ID)
+		if err != nil {
+			return User{}, err
+		}
+		account, creds = found, list
+		return User{Account: found, Credentials: list}, nil
 	})
 	if err != nil {
-		return store.Credential{}, false, err
+		return store.User{}, store.Credential{}, false, err
 	}
 	i := slices.IndexFunc(creds, func(x store.Credential) bool { return string(x.ID) == string(cred.ID) })
 	if i < 0 {
-		return store.Credential{}, false, ErrNotRegistered
+		return store.User{}, store.Credential{}, false, ErrNotRegistered
 	}
-	rec = creds[i]
+	rec := creds[i]
 	Update(&rec, cred, c.Now())
 	if err := c.Credentials.UpdateCredential(ctx, rec); err != nil {
-		return store.Credential{}, false, err
+		return store.User{}, store.Credential{}, false, err
 	}
-	return rec, cred.Authenticator.CloneWarning, nil
+	return account, rec, cred.Authenticator.CloneWarning, nil
 }
 
 // CredentialName cleans a user-given credential name: control and format

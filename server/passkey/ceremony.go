@@ -89,7 +89,8 @@ func (rp *RP) BeginLogin(u *User, topOrigins []string) (*protocol.CredentialAsse
 
 // FinishLogin verifies an assertion (§7.2 steps 5-24). lookup finds the user
 // owning the credential (by user handle for discoverable credentials). It
-// returns the user id and the updated library credential.
+// returns the user id and the updated library credential, whose flags are
+// this assertion's.
 func (rp *RP) FinishLogin(c Ceremony, credentialJSON []byte, lookup func(userHandle []byte) (User, error)) (User, *webauthn.Credential, error) {
 	wa, err := rp.webauthn(c.TopOrigins)
 	if err != nil {
@@ -118,6 +119,9 @@ func (rp *RP) FinishLogin(c Ceremony, credentialJSON []byte, lookup func(userHan
 	if err != nil {
 		return User{}, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
+	// The library keeps the record's UV flag; whether this ceremony
+	// verified the user is this assertion's own flag (§7.2 step 17).
+	cred.Flags.UserVerified = parsed.Response.AuthenticatorData.Flags.HasUserVerified()
 	return u, cred, nil
 }
 

@@ -113,10 +113,12 @@
 //   - A Redis that stops answering without closing connections (SIGSTOP,
 //     a dead network path) cannot push invalidations either. A health check
 //     PINGs Redis every 250 ms with a 1 s timeout; when one fails, the cache
-//     is flushed and turned off, and session reads fail at once with
-//     store.ErrUnavailable (the server answers 503) until a PING succeeds
-//     again, which flushes the cache once more and turns it back on. So
-//     verify fails closed within about 1.25 s of Redis going quiet.
+//     is flushed and turned off, and session reads go straight to Redis
+//     as without a cache: they fail with store.ErrUnavailable (the server
+//     answers 503) while Redis is quiet, and answer again as soon as it is
+//     back, before the next PING succeeds, flushes the cache once more and
+//     turns it back on. So nothing cached is served once Redis has been
+//     quiet for about 1.25 s, and recovery does not wait for the cache.
 //   - Memory stays bounded: at most 20,000 cached replies (about 1 KiB
 //     each with go-redis's bookkeeping) and as many decoded sessions.
 //

@@ -154,23 +154,18 @@ func (s *Store) TouchSession(ctx context.Context, tokenHash string, now time.Tim
 	return decodeSession(tokenHash, m)
 }
 
-// errCacheDown is the error of session reads while the cache's health
-// check fails.
-var errCacheDown = errors.New("redis does not answer the client-side cache's health check")
-
 // read returns the session hash at key and whether it came through the
 // client-side cache: from the cache while it is on (nothing for a session
-// this store ended), errCacheDown while it is off (Redis did not answer its
-// last health check: fail closed at once), else from Redis. gen is the
-// generation of the cache's decoded sessions before the read.
+// this store ended), else straight from Redis, as without a cache. While
+// the cache is off (Redis missed its last health check) nothing cached is
+// trusted; the direct read fails closed while Redis is down and answers as
+// soon as Redis is back, without waiting for the next health check. gen is
+// the generation of the cache's decoded sessions before the read.
 func (s *Store) read(ctx context.Context, tokenHash, key string) (m map[string]string, cached bool, gen uint64, err error) {
 	sc := s.cache
-	if sc == nil {
+	if sc == nil || !sc.on.Load() {
 		m, err := s.lookup(ctx, key)
 		return m, false, 0, err
-	}
-	if !sc.on.Load() {
-		return nil, true, 0, errCacheDown
 	}
 	gen = sc.decoded.generation()
 	m, err = sc.c.HGetAll(ctx, key).Result()
