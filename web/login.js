@@ -28,11 +28,11 @@
   // its device token in its own storage, which browsers partition by the
   // top-level site where they do that.
   var DEVICE_KEY = "mutualauth:device_token";
-  var KEY_CHANGED = "The server's key changed in a way this browser cannot check. This may not be the real server. Do not enter your password.";
-  var NOT_VERIFIED = "Could not verify the server — this may not be the real server. Do not enter your password.";
-  var CANNOT_RUN = "This sign-in cannot run here.";
-  var PASSKEY_REQUIRED = "On a new browser this account signs in with its passkey. Use your passkey (or a recovery code if you lost it).";
-  var NO_PASSKEY = "No passkey was used. If this browser has no passkey for this site, enter your username to sign in another way.";
+  var KEY_CHANGED = MA.t("js.login-key-changed");
+  var NOT_VERIFIED = MA.t("js.login-not-verified");
+  var CANNOT_RUN = MA.t("js.login-cannot-run");
+  var PASSKEY_REQUIRED = MA.t("js.login-passkey-required");
+  var NO_PASSKEY = MA.t("js.login-no-passkey");
 
   var el = {};
   var page = {};
@@ -81,16 +81,16 @@
       .forEach(function (id) { show($(id), false); });
     el.password.value = "";
     el.stopTitle.textContent = title;
-    el.stopReason.textContent = reason ? "What happened: " + reason + "." : "";
+    el.stopReason.textContent = reason ? MA.t("js.login-what-happened", reason) : "";
     page.stopKey = key || null;
     show(el.stopKey, !!key);
     if (key) {
       el.stopKid.textContent = key.current || "(none)";
       el.stopPinned.textContent = key.pinned || "";
-      el.stopPinnedLabel.textContent = key.byHost ? "Key this site expects" : "Key this browser trusted before";
+      el.stopPinnedLabel.textContent = key.byHost ? MA.t("js.login-key-site") : MA.t("js.login-key-before");
       el.stopAdvice.textContent = key.byHost ?
-        "The site you came from expects another key. If the key the server uses now matches the fingerprint your administrator publishes, the site's setting is out of date: tell its operator, and Start over once it is updated. If it differs or you cannot check, do not sign in here and tell your administrator." :
-        "Compare the key the server uses now with the fingerprint your administrator publishes. If they match, choose Start over: this browser then trusts the new key. If they differ or you cannot check, do not sign in here and tell your administrator.";
+        MA.t("js.login-advice-site") :
+        MA.t("js.login-advice");
     }
     show(el.stop, true);
     el.stop.setAttribute("tabindex", "-1");
@@ -236,16 +236,16 @@
       setError(MA.tooMany(res));
       MA.countdown(el.error, res);
     } else if (res.status === 401 && body.code === "invalid_credentials") {
-      setError("That didn't work. Check what you typed and try again.");
+      setError(MA.t("js.login-failed"));
     } else if (res.status === 403 && body.code === "phishing_resistant_required") {
       setError(PASSKEY_REQUIRED);
       if (tx) askPasskey();
       return false;
     } else if (res.status === 409 || res.status === 404 || res.status === 410) {
-      restart("This sign-in expired or went out of order. Please start again.");
+      restart(MA.t("js.login-expired"));
       return true;
     } else if (res.status === 503) {
-      setError("The sign-in service is unavailable right now. Try again shortly.");
+      setError(MA.t("js.login-unavailable"));
     } else {
       setError(MA.detail(res));
     }
@@ -334,7 +334,7 @@
   async function begin(ev) {
     ev.preventDefault();
     var username = el.username.value.trim();
-    if (!username) { setError("Enter your username."); el.username.focus(); return; }
+    if (!username) { setError(MA.t("js.login-enter-username")); el.username.focus(); return; }
     abortAutofill();
     setError("");
     show(el.passkeyNone, false);
@@ -406,7 +406,7 @@
     setError("");
     show(el.passkeyNone, false);
     if (!window.PublicKeyCredential) {
-      el.passkeyNone.textContent = "This browser cannot use passkeys. Enter your username to sign in another way.";
+      el.passkeyNone.textContent = MA.t("js.login-no-passkeys");
       show(el.passkeyNone, true);
       return;
     }
@@ -449,7 +449,7 @@
       var req = { publicKey: MA.webauthn.requestOptions(opts.body.publicKey) };
       if (quiet) { req.mediation = "conditional"; req.signal = how.signal; }
       var cred = await navigator.credentials.get(req);
-      if (!cred && !quiet) setError("No passkey was chosen.");
+      if (!cred && !quiet) setError(MA.t("js.no-passkey-chosen"));
       return cred;
     } catch (e) {
       if (quiet) return null;
@@ -463,8 +463,8 @@
         return null;
       }
       setError(e && e.name === "NotAllowedError"
-        ? "The passkey request was cancelled or timed out. Try again, or use a code."
-        : "Your browser could not use a passkey here (" + (e && e.name ? e.name : "error") + ").");
+        ? MA.t("js.login-passkey-cancelled")
+        : MA.t("js.passkey-unusable", e && e.name ? e.name : "error"));
       el.webauthnButton.focus();
       return null;
     }
@@ -513,12 +513,12 @@
     var res = await MA.api("DELETE", "/api/v1/session");
     if (res.status === 204 || res.status === 401) {
       show(el.done, false);
-      restart("You are signed out.");
+      restart(MA.t("js.login-signed-out"));
       show(el.error, false);
       el.username.value = "";
       return;
     }
-    setError("Signing out failed (" + res.status + "). Try again.");
+    setError(MA.t("js.login-signout-failed", res.status));
   }
 
   function init() {
@@ -557,18 +557,18 @@
     $("otp-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
       var code = el.otp.value.replace(/\s+/g, "");
-      if (!/^[0-9]{6}$/.test(code)) { setError("Enter the 6-digit code."); el.otp.focus(); return; }
+      if (!/^[0-9]{6}$/.test(code)) { setError(MA.t("js.login-enter-code")); el.otp.focus(); return; }
       step("/api/v1/login/otp", { code: code }, el.otp);
     });
     $("recovery-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
       var code = el.recovery.value.trim();
-      if (!code) { setError("Enter a recovery code."); el.recovery.focus(); return; }
+      if (!code) { setError(MA.t("js.login-enter-recovery")); el.recovery.focus(); return; }
       step("/api/v1/login/recovery", { code: code }, el.recovery);
     });
     $("password-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
-      if (!el.password.value) { setError("Enter your password."); el.password.focus(); return; }
+      if (!el.password.value) { setError(MA.t("js.enter-your-password")); el.password.focus(); return; }
       step("/api/v1/login/password", { password: el.password.value }, el.password);
     });
     el.webauthnButton.addEventListener("click", webauthn);
