@@ -34,46 +34,28 @@ func TestCatalogsHaveTheSameKeys(t *testing.T) {
 
 // Every key a template asks for ({{t "key" ...}}) is in every catalog.
 func TestTemplatesUseOnlyKnownKeys(t *testing.T) {
-	c, err := Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := filepath.Glob("../*.html")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("templates: %v", err)
-	}
-	use := regexp.MustCompile(`\{\{-?\s*t\s+"([^"]+)"`)
-	n := 0
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range use.FindAllStringSubmatch(string(b), -1) {
-			n++
-			for _, tag := range Languages {
-				if !c.Has(tag, m[1]) {
-					t.Errorf("%s uses %q, which the %s catalog lacks", filepath.Base(f), m[1], tag)
-				}
-			}
-		}
-	}
-	if n < 50 {
-		t.Fatalf("only %d translated texts found in the templates", n)
-	}
+	requireKnownKeys(t, "../*.html", `\{\{-?\s*t\s+"([^"]+)"`, 50)
 }
 
 // Every js.* key the scripts ask for (MA.t) is in every catalog.
 func TestScriptsUseOnlyKnownKeys(t *testing.T) {
+	requireKnownKeys(t, "../../web/*.js", `"(js\.[a-z0-9-]+)"`, 30)
+}
+
+// requireKnownKeys finds the keys that pattern's first group captures in
+// the files of glob and fails on any that a catalog lacks, or when fewer
+// than least are found.
+func requireKnownKeys(t *testing.T, glob, pattern string, least int) {
+	t.Helper()
 	c, err := Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := filepath.Glob("../../web/*.js")
+	files, err := filepath.Glob(glob)
 	if err != nil || len(files) == 0 {
-		t.Fatalf("scripts: %v", err)
+		t.Fatalf("%s: %v", glob, err)
 	}
-	use := regexp.MustCompile(`"(js\.[a-z0-9-]+)"`)
+	use := regexp.MustCompile(pattern)
 	n := 0
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -89,8 +71,8 @@ func TestScriptsUseOnlyKnownKeys(t *testing.T) {
 			}
 		}
 	}
-	if n < 30 {
-		t.Fatalf("only %d script messages found", n)
+	if n < least {
+		t.Fatalf("only %d keys found in %s", n, glob)
 	}
 }
 
