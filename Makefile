@@ -80,21 +80,11 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) ./server/... ./store/redis/...
 	$(GO) run ./bench $(BENCHARGS)
 
-# Runs each FuzzXxx function of PKGS in turn for FUZZTIME (go test -fuzz
-# takes one target at a time) and prints how long each took. The targets
-# are read from the test files, so finding them runs no test binary (the
-# e2e package's TestMain would build the server). A failing input is saved
-# under the package's testdata/fuzz/FuzzXxx/ and fails the run.
+# Runs each FuzzXxx function of PKGS in turn for FUZZTIME (.ci/fuzz says
+# how). A failing input is saved under the package's testdata/fuzz/FuzzXxx/
+# and fails the run.
 fuzz:
-	@set -e; total=$$(date +%s); \
-	$(GO) list -f '{{.ImportPath}} {{.Dir}}' $(PKGS) | while read -r pkg dir; do \
-		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$dir"/*_test.go 2>/dev/null); do \
-			start=$$(date +%s); \
-			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
-			echo "== $$pkg $$target: $$(( $$(date +%s) - start )) s"; \
-		done; \
-	done; \
-	echo "== fuzzing took $$(( $$(date +%s) - total )) s"
+	GO=$(GO) bash .ci/fuzz $(FUZZTIME) $(PKGS)
 
 docker:
 	docker build -t $(IMAGE) .
