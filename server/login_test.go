@@ -155,6 +155,14 @@ func (b *loginClient) call(method, path string, body any, hdr ...string) httpRep
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	resp, raw := b.send(t, req, hdr)
+	return httpReply{status: resp.StatusCode, header: resp.Header, body: raw}
+}
+
+// send sends req with b's cookies and the header pairs in hdr, and reads
+// the whole answer.
+func (b *loginClient) send(t *testing.T, req *http.Request, hdr []string) (*http.Response, []byte) {
+	t.Helper()
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
@@ -164,7 +172,7 @@ func (b *loginClient) call(method, path string, body any, hdr ...string) httpRep
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	return httpReply{status: resp.StatusCode, header: resp.Header, body: raw}
+	return resp, raw
 }
 
 func (b *loginClient) cookie(name string) string {
