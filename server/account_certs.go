@@ -10,6 +10,7 @@ import (
 
 	"mutualauth/server/clientcert"
 	"mutualauth/store"
+	"mutualauth/templates/i18n"
 )
 
 // certView is a bound client certificate as the account page and the
@@ -150,7 +151,7 @@ func (h *AccountHandler) FormAddCertificate(c echo.Context) error {
 		return err
 	}
 	_, err = h.Self.AddClientCert(c.Request().Context(), s, presentedCert(h.Certs, c.Request()))
-	return h.back(c, s, err, "This device's certificate was added: it now signs you in with your password alone.", "certificates", true)
+	return h.back(c, s, err, i18n.M("account.cert-added"), "certificates", true)
 }
 
 // FormRemoveCertificate serves POST /account/certificates/:fingerprint/remove.
@@ -160,5 +161,5 @@ func (h *AccountHandler) FormRemoveCertificate(c echo.Context) error {
 		return err
 	}
 	err = h.Self.RemoveClientCert(c.Request().Context(), s, c.Param("fingerprint"))
-	return h.back(c, s, err, "The certificate was removed: it no longer signs you in.", "certificates", false)
+	return h.back(c, s, err, i18n.M("flash.cert-removed"), "certificates", false)
 }

@@ -4,7 +4,6 @@ import (
 	"html/template"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -14,6 +13,7 @@ import (
 	"mutualauth/server/phrase"
 	"mutualauth/store"
 	"mutualauth/templates"
+	"mutualauth/templates/i18n"
 )
 
 // The account page (GET /account) is rendered on the server and works
@@ -63,7 +63,7 @@ func (h *AccountHandler) Page(c echo.Context) error {
 		webauthn = "on"
 	}
 	return render(c, "account", templates.Page{
-		Title:   "Your account",
+		Title:   i18n.M("account.title"),
 		Scripts: []string{"account.js"},
 		Data:    map[string]string{"webauthn": webauthn},
 		User:    h.pageUser(s, u),
@@ -77,17 +77,17 @@ func (h *AccountHandler) Page(c echo.Context) error {
 }
 
 // back ends a form post: a redirect to the account page with a flash
-// message, the success text or the problem's detail. A change that offers
-// ending the other sessions says how many there are. Server errors (5xx)
-// are returned as they are.
-func (h *AccountHandler) back(c echo.Context, s store.Session, err error, ok, anchor string, offer bool) error {
-	f := flash{Kind: flashSuccess, Text: ok}
+// message, ok or the problem's detail. A change that offers ending the
+// other sessions says how many there are. Server errors (5xx) are returned
+// as they are.
+func (h *AccountHandler) back(c echo.Context, s store.Session, err error, ok i18n.Message, anchor string, offer bool) error {
+	f := flash{Kind: flashSuccess, Message: ok}
 	if err != nil {
 		p := toProblem(err)
 		if p.Status >= http.StatusInternalServerError {
 			return err
 		}
-		f = flash{Kind: flashError, Text: p.Detail}
+		f = flash{Kind: flashError, Message: p.Message}
 		if p.Code == "reauth_required" {
 			anchor = "reauth"
 		}
@@ -110,10 +110,9 @@ func (h *AccountHandler) FormReauth(c echo.Context) error {
 	}
 	err = h.Reauth.Confirm(c, s, reauthRequest{Password: c.FormValue("password"), Code: c.FormValue("code")})
 	if p := toProblem(err); err != nil && p.Code == "invalid_credentials" {
-		err = NewProblem(p.Status, p.Code, "That didn't work. Check your password and your code, then try again.")
+		err = NewProblem(p.Status, p.Code, "problem.reauth-failed")
 	}
-	return h.back(c, s, err, "Confirmed. For the next 5 minutes you can change your password, security phrase and sign-in methods.",
-		"reauth", false)
+	return h.back(c, s, err, i18n.M("flash.reauth-confirmed"), "reauth", false)
 }
 
 // FormPassword serves POST /account/password (password).
@@ -123,7 +122,7 @@ func (h *AccountHandler) FormPassword(c echo.Context) error {
 		return err
 	}
 	err = h.Self.SetPassword(c.Request().Context(), s, c.FormValue("password"))
-	return h.back(c, s, err, "Your password was changed.", "password", true)
+	return h.back(c, s, err, i18n.M("account.password-changed"), "password", true)
 }
 
 // FormPhrase serves POST /account/phrase (phrase).
@@ -133,7 +132,7 @@ func (h *AccountHandler) FormPhrase(c echo.Context) error {
 		return err
 	}
 	err = h.Self.SetPhrase(c.Request().Context(), s, c.FormValue("phrase"))
-	return h.back(c, s, err, "Your security phrase was changed. Recognized devices show the new one from now on.", "phrase", true)
+	return h.back(c, s, err, i18n.M("account.phrase-changed"), "phrase", true)
 }
 
 // FormTOTP serves POST /account/totp: the new secret is shown on a page of
@@ -145,7 +144,7 @@ func (h *AccountHandler) FormTOTP(c echo.Context) error {
 	}
 	enr, err := h.Self.StartTOTP(c.Request().Context(), s)
 	if err != nil {
-		return h.back(c, s, err, "", "totp", false)
+		return h.back(c, s, err, i18n.Message{}, "totp", false)
 	}
 	u, err := h.Self.User(c.Request().Context(), s)
 	if err != nil {
@@ -154,7 +153,7 @@ func (h *AccountHandler) FormTOTP(c echo.Context) error {
 	// The QR code (a data: URL) and the otpauth: URI are made here, so they
 	// are trusted as URLs; html/template would refuse their schemes.
 	return render(c, "account_totp", templates.Page{
-		Title: "Set up your authenticator app", User: h.pageUser(s, u),
+		Title: i18n.M("totp.title"), User: h.pageUser(s, u),
 		Body: struct {
 			Secret  string
 			QR, URI template.URL
@@ -169,7 +168,7 @@ func (h *AccountHandler) FormTOTPConfirm(c echo.Context) error {
 		return err
 	}
 	err = h.Self.ConfirmTOTP(c.Request().Context(), s, c.FormValue("code"))
-	return h.back(c, s, err, "Your authenticator app is set up. Codes from an earlier app no longer work.", "totp", true)
+	return h.back(c, s, err, i18n.M("account.totp-ok"), "totp", true)
 }
 
 // FormRecoveryCodes serves POST /account/recovery-codes: the new codes are
@@ -181,14 +180,14 @@ func (h *AccountHandler) FormRecoveryCodes(c echo.Context) error {
 	}
 	codes, err := h.Self.RegenerateCodes(c.Request().Context(), s)
 	if err != nil {
-		return h.back(c, s, err, "", "recovery", false)
+		return h.back(c, s, err, i18n.Message{}, "recovery", false)
 	}
 	u, err := h.Self.User(c.Request().Context(), s)
 	if err != nil {
 		return err
 	}
 	return render(c, "account_codes", templates.Page{
-		Title: "Your new recovery codes", Scripts: []string{"account.js"}, User: h.pageUser(s, u),
+		Title: i18n.M("codes.title"), Scripts: []string{"account.js"}, User: h.pageUser(s, u),
 		Body: struct{ Codes []string }{codes},
 	})
 }
@@ -200,7 +199,7 @@ func (h *AccountHandler) FormRenameCredential(c echo.Context) error {
 		return err
 	}
 	v, err := h.Self.RenameCredential(c.Request().Context(), s, c.Param("id"), c.FormValue("name"))
-	return h.back(c, s, err, "Renamed to “"+v.Name+"”.", "passkeys", false)
+	return h.back(c, s, err, i18n.M("flash.passkey-renamed", v.Name), "passkeys", false)
 }
 
 // FormRemoveCredential serves POST /account/credentials/:id/remove.
@@ -210,7 +209,7 @@ func (h *AccountHandler) FormRemoveCredential(c echo.Context) error {
 		return err
 	}
 	err = h.Self.RemoveCredential(c.Request().Context(), s, c.Param("id"))
-	return h.back(c, s, err, "The passkey was removed.", "passkeys", true)
+	return h.back(c, s, err, i18n.M("account.passkey-removed"), "passkeys", true)
 }
 
 // FormForgetDevice serves POST /account/devices/:id/forget.
@@ -220,7 +219,7 @@ func (h *AccountHandler) FormForgetDevice(c echo.Context) error {
 		return err
 	}
 	err = h.forgetDevice(c, s, c.Param("id"))
-	return h.back(c, s, err, "The device was forgotten: it no longer shows your security phrase before you sign in.", "devices", false)
+	return h.back(c, s, err, i18n.M("flash.device-forgotten"), "devices", false)
 }
 
 // FormRevokeSession serves POST /account/sessions/:id/revoke. Ending the
@@ -234,7 +233,7 @@ func (h *AccountHandler) FormRevokeSession(c echo.Context) error {
 	if err == nil && current {
 		return c.Redirect(http.StatusSeeOther, "/login")
 	}
-	return h.back(c, s, err, "The session was ended.", "sessions", false)
+	return h.back(c, s, err, i18n.M("account.session-ended"), "sessions", false)
 }
 
 // FormRevokeOthers serves POST /account/sessions/revoke-others.
@@ -244,11 +243,9 @@ func (h *AccountHandler) FormRevokeOthers(c echo.Context) error {
 		return err
 	}
 	n, err := h.Self.RevokeOthers(c.Request().Context(), s)
-	msg := "You were signed out everywhere else."
-	if n == 1 {
-		msg = "You were signed out everywhere else (1 session ended)."
-	} else if n > 1 {
-		msg = "You were signed out everywhere else (" + strconv.Itoa(n) + " sessions ended)."
+	msg := i18n.M("flash.revoked-others", n)
+	if n == 0 {
+		msg = i18n.M("flash.revoked-others-none")
 	}
 	return h.back(c, s, err, msg, "sessions", false)
 }

@@ -181,7 +181,7 @@ func parseAuditTime(name, s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, badRequest(name + " must be an RFC 3339 time (or YYYY-MM-DD[THH:MM], read as UTC).")
+	return time.Time{}, badRequest("problem.bad-time", name)
 }
 
 // parseAuditFilter reads user, actor, action, result, since, until, before
@@ -191,7 +191,7 @@ func (h *AdminHandler) parseAuditFilter(c echo.Context) (auditFilter, error) {
 	get := func(name string) (string, error) {
 		v := strings.TrimSpace(c.QueryParam(name))
 		if len(v) > adminMaxQueryLength || !utf8.ValidString(v) {
-			return "", badRequest(name + " is too long.")
+			return "", badRequest("problem.too-long", name)
 		}
 		return v, nil
 	}
@@ -218,18 +218,18 @@ func (h *AdminHandler) parseAuditFilter(c echo.Context) (auditFilter, error) {
 		}
 	}
 	if !f.Query.Since.IsZero() && !f.Query.Until.IsZero() && !f.Query.Since.Before(f.Query.Until) {
-		return f, badRequest("since must be before until.")
+		return f, badRequest("problem.since-until")
 	}
 	if s := c.QueryParam("before"); s != "" {
 		if f.Query.BeforeID, err = strconv.ParseInt(s, 10, 64); err != nil || f.Query.BeforeID < 0 {
-			return f, badRequest("before must be an event id, a whole number.")
+			return f, badRequest("problem.bad-before")
 		}
 	}
 	if f.Query.Limit, err = intParam(c, "limit", adminAuditDefaultLimit, adminAuditMaxLimit); err != nil {
 		return f, err
 	}
 	if f.Query.Limit == 0 {
-		return f, badRequest("limit must be at least 1.")
+		return f, badRequest("problem.limit-min")
 	}
 	ctx := c.Request().Context()
 	if f.Query.Subject, err = h.resolveUser(ctx, f.User); err != nil {
@@ -348,7 +348,7 @@ func intParam(c echo.Context, name string, def, max int) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 || n > max {
-		return 0, badRequest(name + " must be a whole number from 0 to " + strconv.Itoa(max) + ".")
+		return 0, badRequest("problem.bad-number", name, max)
 	}
 	return n, nil
 }
@@ -357,7 +357,7 @@ func intParam(c echo.Context, name string, def, max int) (int, error) {
 func userQuery(c echo.Context, defLimit int) (string, int, int, error) {
 	q := strings.TrimSpace(c.QueryParam("q"))
 	if len(q) > adminMaxQueryLength || !utf8.ValidString(q) {
-		return "", 0, 0, badRequest("q is too long.")
+		return "", 0, 0, badRequest("problem.too-long", "q")
 	}
 	offset, err := intParam(c, "offset", 0, 1<<31-1)
 	if err != nil {
@@ -368,7 +368,7 @@ func userQuery(c echo.Context, defLimit int) (string, int, int, error) {
 		return "", 0, 0, err
 	}
 	if limit == 0 {
-		return "", 0, 0, badRequest("limit must be at least 1.")
+		return "", 0, 0, badRequest("problem.limit-min")
 	}
 	return q, offset, limit, nil
 }
@@ -414,7 +414,7 @@ func (h *AdminHandler) UpdateUser(c echo.Context) error {
 		return err
 	}
 	if req.Email == nil {
-		return NewProblem(http.StatusUnprocessableEntity, "invalid_request", "Give the field to change: email.")
+		return NewProblem(http.StatusUnprocessableEntity, "invalid_request", "problem.patch-email")
 	}
 	u, err := h.Ops.SetEmail(c.Request().Context(), actorID(c), c.Param("id"), *req.Email)
 	if err != nil {

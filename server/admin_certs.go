@@ -37,5 +37,5 @@ func (p *AdminPages) RemoveCertificate(c echo.Context) error {
 	if err := p.Admin.Ops.RemoveClientCert(c.Request().Context(), actorID(c), id, c.Param("fingerprint")); err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, flashSuccess, "The certificate was removed: it no longer signs this user in.")
+	return p.redirect(c, back, flashOf(flashSuccess, "flash.admin-cert-removed"))
 }

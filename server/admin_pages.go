@@ -16,6 +16,7 @@ import (
 	"mutualauth/server/token"
 	"mutualauth/store"
 	"mutualauth/templates"
+	"mutualauth/templates/i18n"
 )
 
 // AdminPages serves the admin center as server-rendered pages that work
@@ -46,7 +47,7 @@ func shownInviteKey(c echo.Context, id string) string {
 
 // showInvite keeps v and redirects to `to` with a flash, adding the
 // ?invite= parameter under which the next GET finds v.
-func (p *AdminPages) showInvite(c echo.Context, to, text string, v *adminInviteView) error {
+func (p *AdminPages) showInvite(c echo.Context, to string, m i18n.Message, v *adminInviteView) error {
 	id, err := token.New()
 	if err != nil {
 		return err
@@ -58,7 +59,7 @@ func (p *AdminPages) showInvite(c echo.Context, to, text string, v *adminInviteV
 	if err := p.KV.Put(c.Request().Context(), shownInviteKey(c, id), raw, shownInviteTTL); err != nil {
 		return err
 	}
-	return p.redirect(c, to+"?"+url.Values{"invite": {id}}.Encode(), flashSuccess, text)
+	return p.redirect(c, to+"?"+url.Values{"invite": {id}}.Encode(), flash{Kind: flashSuccess, Message: m})
 }
 
 // shownInvite is the invite link kept for this GET, if any.
@@ -207,7 +208,7 @@ func (p *AdminPages) base(c echo.Context, view, nav string) adminBase {
 }
 
 // page renders templates/admin.html with status.
-func (p *AdminPages) page(c echo.Context, status int, title string, body any) error {
+func (p *AdminPages) page(c echo.Context, status int, title i18n.Message, body any) error {
 	s, _ := sessionOf(c)
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.Render(status, "admin", templates.Page{
@@ -220,8 +221,8 @@ func (p *AdminPages) page(c echo.Context, status int, title string, body any) er
 }
 
 // redirect answers a post with 303 to `to`, carrying a flash message.
-func (p *AdminPages) redirect(c echo.Context, to, kind, text string) error {
-	p.Flash.set(c, flash{Kind: kind, Text: text})
+func (p *AdminPages) redirect(c echo.Context, to string, f flash) error {
+	p.Flash.set(c, f)
 	return c.Redirect(http.StatusSeeOther, to)
 }
 
@@ -232,7 +233,7 @@ func (p *AdminPages) fail(c echo.Context, err error, back string) error {
 	if pr.Status >= 500 {
 		return err
 	}
-	return p.redirect(c, back, flashError, pr.Detail)
+	return p.redirect(c, back, flash{Kind: flashError, Message: pr.Message})
 }
 
 // confirmed reports whether a destructive form carried its ticked
@@ -353,7 +354,7 @@ func (p *AdminPages) renderUsers(c echo.Context, status int, v adminUsersView, q
 	if offset+len(list.Users) < list.Total {
 		v.NextURL = link(offset + limit)
 	}
-	return p.page(c, status, "Users", v)
+	return p.page(c, status, i18n.M("admin.users"), v)
 }
 
 // CreateUser serves POST /admin/users: create a user (or renew the invite
@@ -368,10 +369,10 @@ func (p *AdminPages) CreateUser(c echo.Context) error {
 		if pr.Status >= 500 {
 			return err
 		}
-		v.FormError = pr.Detail
+		v.FormError = detailFor(c, pr)
 		return p.renderUsers(c, pr.Status, v, "", 0, adminPageSize)
 	}
-	return p.showInvite(c, "/admin", "An invite link for "+inv.User.Username+" was created.", inviteView(p.Admin.Issuer, inv, false))
+	return p.showInvite(c, "/admin", i18n.M("flash.admin-invited", inv.User.Username), inviteView(p.Admin.Issuer, inv, false))
 }
 
 // User serves GET /admin/users/:id.
@@ -411,7 +412,7 @@ func (p *AdminPages) renderUser(c echo.Context, base adminBase, invite *adminInv
 	if title == "" {
 		title = d.User.Username
 	}
-	return p.page(c, http.StatusOK, title, v)
+	return p.page(c, http.StatusOK, i18n.Verbatim(title), v)
 }
 
 // InviteUser serves POST /admin/users/:id/invite: a new invite link for a
@@ -427,7 +428,7 @@ func (p *AdminPages) InviteUser(c echo.Context) error {
 	if err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.showInvite(c, back, "A new invite link was created; earlier links no longer work.", inviteView(p.Admin.Issuer, inv, false))
+	return p.showInvite(c, back, i18n.M("flash.admin-reinvited"), inviteView(p.Admin.Issuer, inv, false))
 }
 
 // DisableUser serves POST /admin/users/:id/disable (confirmation required).
@@ -435,13 +436,13 @@ func (p *AdminPages) DisableUser(c echo.Context) error {
 	id := c.Param("id")
 	back := userURL(id)
 	if !confirmed(c) {
-		return p.redirect(c, back, flashError, "Tick the confirmation box to disable the account.")
+		return p.redirect(c, back, flashOf(flashError, "flash.admin-confirm-disable"))
 	}
 	u, ended, err := p.Admin.Ops.SetDisabled(c.Request().Context(), actorID(c), id, true)
 	if err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, flashSuccess, u.Username+" is disabled; "+plural(ended, "session was", "sessions were")+" ended.")
+	return p.redirect(c, back, flashOf(flashSuccess, "flash.admin-disabled", ended, u.Username))
 }
 
 // EnableUser serves POST /admin/users/:id/enable.
@@ -452,7 +453,7 @@ func (p *AdminPages) EnableUser(c echo.Context) error {
 	if err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, flashSuccess, u.Username+" is enabled and can sign in again.")
+	return p.redirect(c, back, flashOf(flashSuccess, "flash.admin-enabled", u.Username))
 }
 
 // SetEmail serves POST /admin/users/:id/email.
@@ -464,9 +465,9 @@ func (p *AdminPages) SetEmail(c echo.Context) error {
 		return p.fail(c, err, back)
 	}
 	if u.Email == "" {
-		return p.redirect(c, back, flashSuccess, "The email address of "+u.Username+" was removed.")
+		return p.redirect(c, back, flashOf(flashSuccess, "flash.admin-email-removed", u.Username))
 	}
-	return p.redirect(c, back, flashSuccess, "The email address of "+u.Username+" is now "+u.Email+".")
+	return p.redirect(c, back, flashOf(flashSuccess, "flash.admin-email-set", u.Username, u.Email))
 }
 
 // UnlockUser serves POST /admin/users/:id/unlock.
@@ -477,7 +478,7 @@ func (p *AdminPages) UnlockUser(c echo.Context) error {
 	if err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, flashSuccess, u.Username+" is unlocked and the failed sign-in counters are cleared.")
+	return p.redirect(c, back, flashOf(flashSuccess, "flash.admin-unlocked", u.Username))
 }
 
 // ResetUser serves POST /admin/users/:id/reset (confirmation required) and
@@ -486,13 +487,13 @@ func (p *AdminPages) ResetUser(c echo.Context) error {
 	id := c.Param("id")
 	back := userURL(id)
 	if !confirmed(c) {
-		return p.redirect(c, back, flashError, "Tick the confirmation box to reset the account.")
+		return p.redirect(c, back, flashOf(flashError, "flash.admin-confirm-reset"))
 	}
 	inv, ended, err := p.Admin.Ops.Reset(c.Request().Context(), actorID(c), id)
 	if err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.showInvite(c, back, inv.User.Username+" was reset: every factor is cleared and "+plural(ended, "session was", "sessions were")+" ended.",
+	return p.showInvite(c, back, i18n.M("flash.admin-reset", ended, inv.User.Username),
 		inviteView(p.Admin.Issuer, inv, true))
 }
 
@@ -503,7 +504,7 @@ func (p *AdminPages) RevokeSession(c echo.Context) error {
 	if err := p.Admin.revokeSession(c, id, c.Param("sid")); err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, flashSuccess, "The session was ended.")
+	return p.redirect(c, back, flashOf(flashSuccess, "account.session-ended"))
 }
 
 // DeleteDevice serves POST /admin/users/:id/devices/:did/delete.
@@ -513,7 +514,7 @@ func (p *AdminPages) DeleteDevice(c echo.Context) error {
 	if err := p.Admin.Ops.DeleteDevice(c.Request().Context(), actorID(c), id, c.Param("did")); err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, flashSuccess, "The device is forgotten: it will no longer see the security phrase before sign-in.")
+	return p.redirect(c, back, flashOf(flashSuccess, "flash.admin-device-forgotten"))
 }
 
 // DeleteCredential serves POST /admin/users/:id/credentials/:cid/delete
@@ -522,19 +523,12 @@ func (p *AdminPages) DeleteCredential(c echo.Context) error {
 	id := c.Param("id")
 	back := userURL(id)
 	if !confirmed(c) {
-		return p.redirect(c, back, flashError, "Tick the confirmation box to remove the passkey.")
+		return p.redirect(c, back, flashOf(flashError, "flash.admin-confirm-remove-passkey"))
 	}
 	if err := p.Admin.Ops.DeleteCredential(c.Request().Context(), actorID(c), id, c.Param("cid")); err != nil {
 		return p.fail(c, err, back)
 	}
-	return p.redirect(c, back, flashSuccess, "The passkey was removed.")
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
+	return p.redirect(c, back, flashOf(flashSuccess, "account.passkey-removed"))
 }
 
 // ---- audit log ---------------------------------------------------------------
@@ -553,8 +547,8 @@ func (p *AdminPages) Audit(c echo.Context) error {
 		if pr.Status >= 500 {
 			return err
 		}
-		v.Error = pr.Detail
-		return p.page(c, pr.Status, "Audit log", v)
+		v.Error = detailFor(c, pr)
+		return p.page(c, pr.Status, i18n.M("admin.audit-log"), v)
 	}
 	events, next, err := p.Admin.listAudit(c.Request().Context(), f.Query)
 	if err != nil {
@@ -583,7 +577,7 @@ func (p *AdminPages) Audit(c echo.Context) error {
 	if next > 0 {
 		v.OlderURL = link(next)
 	}
-	return p.page(c, http.StatusOK, "Audit log", v)
+	return p.page(c, http.StatusOK, i18n.M("admin.audit-log"), v)
 }
 
 // ---- widget clients ----------------------------------------------------------
@@ -605,7 +599,7 @@ func (p *AdminPages) renderClients(c echo.Context, status int, v adminClientsVie
 			PostLogoutURIs: cl.PostLogoutRedirectURIs, PostLogoutText: strings.Join(cl.PostLogoutRedirectURIs, "\n"),
 			Public: cl.Public})
 	}
-	return p.page(c, status, "Clients", v)
+	return p.page(c, status, i18n.M("admin.clients"), v)
 }
 
 // splitOrigins reads the origins (or redirect URIs) of a form's textarea:
@@ -624,7 +618,7 @@ func (p *AdminPages) CreateClient(c echo.Context) error {
 		if pr.Status >= 500 {
 			return err
 		}
-		v.FormError = pr.Detail
+		v.FormError = detailFor(c, pr)
 		return p.renderClients(c, pr.Status, v)
 	}
 	v.Form = adminClientForm{}
@@ -648,7 +642,7 @@ func (p *AdminPages) UpdateClient(c echo.Context) error {
 			Secret: &adminSecretView{ClientID: cl.ID, Name: cl.Name, Secret: secret}}
 		return p.renderClients(c, http.StatusOK, v)
 	}
-	return p.redirect(c, "/admin/clients", flashSuccess, "The client "+cl.Name+" was saved.")
+	return p.redirect(c, "/admin/clients", flashOf(flashSuccess, "flash.admin-client-saved", cl.Name))
 }
 
 // RotateClient serves POST /admin/clients/:id/rotate (confirmation
@@ -656,7 +650,7 @@ func (p *AdminPages) UpdateClient(c echo.Context) error {
 func (p *AdminPages) RotateClient(c echo.Context) error {
 	id := c.Param("id")
 	if !confirmed(c) {
-		return p.redirect(c, "/admin/clients", flashError, "Tick the confirmation box to rotate the secret.")
+		return p.redirect(c, "/admin/clients", flashOf(flashError, "flash.admin-confirm-rotate"))
 	}
 	secret, err := p.Admin.Ops.RotateClient(c.Request().Context(), actorID(c), id)
 	if err != nil {
@@ -674,10 +668,10 @@ func (p *AdminPages) RotateClient(c echo.Context) error {
 // DeleteClient serves POST /admin/clients/:id/delete (confirmation required).
 func (p *AdminPages) DeleteClient(c echo.Context) error {
 	if !confirmed(c) {
-		return p.redirect(c, "/admin/clients", flashError, "Tick the confirmation box to delete the client.")
+		return p.redirect(c, "/admin/clients", flashOf(flashError, "flash.admin-confirm-delete-client"))
 	}
 	if err := p.Admin.Ops.DeleteClient(c.Request().Context(), actorID(c), c.Param("id")); err != nil {
 		return p.fail(c, err, "/admin/clients")
 	}
-	return p.redirect(c, "/admin/clients", flashSuccess, "The client was deleted; its widget and secret stop working now.")
+	return p.redirect(c, "/admin/clients", flashOf(flashSuccess, "flash.admin-client-deleted"))
 }

@@ -1300,7 +1300,8 @@ func TestAdminFlashCookieIsNotTrusted(t *testing.T) {
 	root := e.enrollAdmin("root")
 	admin := e.adminSignIn(root)
 	for _, v := range []string{"%%%", base64.RawURLEncoding.EncodeToString([]byte(`{"k":"info","t":"x"}`)),
-		base64.RawURLEncoding.EncodeToString([]byte(`{"k":"error","t":"<script>alert(1)</script>"}`))} {
+		base64.RawURLEncoding.EncodeToString([]byte(`{"k":"error","t":"<script>alert(1)</script>"}`)),
+		base64.RawURLEncoding.EncodeToString([]byte(`{"k":"error","m":{"k":"flash.admin-enabled","a":["<script>alert(1)</script>"]}}`))} {
 		u, _ := url.Parse(e.URL + "/admin")
 		admin.hc.Jar.SetCookies(u, []*http.Cookie{{Name: adminFlashCookie, Value: v, Path: "/admin"}})
 		r := admin.adminPage("/admin")

@@ -12,6 +12,7 @@ import (
 	"mutualauth/server/account"
 	"mutualauth/server/token"
 	"mutualauth/store"
+	"mutualauth/templates/i18n"
 )
 
 // DeviceCookie holds the recognized-device token.
@@ -86,9 +87,36 @@ func TokenFrom(c echo.Context, field string) string {
 	return ""
 }
 
-// deviceName makes a readable name from a User-Agent.
+// deviceName makes a readable name from a User-Agent, in English: the
+// name a recognized device is stored with, and the sessions' "device" in
+// the JSON API.
 func deviceName(ua string) string {
-	browser, os := "Browser", ""
+	browser, os := deviceParts(ua)
+	if browser == "" {
+		browser = "Browser"
+	}
+	if os == "" {
+		return browser
+	}
+	return browser + " on " + os
+}
+
+// deviceLabel is deviceName for a page, in its language.
+func deviceLabel(ua string) i18n.Message {
+	browser, os := deviceParts(ua)
+	b := i18n.M("ua.browser")
+	if browser != "" {
+		b = i18n.Verbatim(browser)
+	}
+	if os == "" {
+		return b
+	}
+	return i18n.M("ua.on", b, os)
+}
+
+// deviceParts finds the browser and the operating system in a User-Agent
+// ("" each when unknown).
+func deviceParts(ua string) (browser, os string) {
 	for _, b := range []struct{ key, name string }{
 		{"Edg/", "Edge"}, {"Firefox/", "Firefox"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"},
 	} {
@@ -105,8 +133,5 @@ func deviceName(ua string) string {
 			break
 		}
 	}
-	if os == "" {
-		return browser
-	}
-	return browser + " on " + os
+	return browser, os
 }

@@ -19,6 +19,7 @@ import (
 	"mutualauth/server/token"
 	"mutualauth/store"
 	"mutualauth/templates"
+	"mutualauth/templates/i18n"
 )
 
 // EnrollHandler serves enrollment from an invite link: the page and the JSON
@@ -51,7 +52,7 @@ type enrollment struct {
 
 func errInvalidToken() *Problem {
 	return NewProblem(http.StatusNotFound, "invalid_token",
-		"This enrollment link is not valid: it is unknown, has already been used or has expired. Ask an administrator for a new one.")
+		"problem.invalid-token")
 }
 
 // load checks the invite token of the request. Every reason to refuse it is
@@ -176,7 +177,7 @@ func (h *EnrollHandler) Page(c echo.Context) error {
 		return err
 	}
 	return render(c, "enroll", templates.Page{
-		Title:   "Set up your account",
+		Title:   i18n.M("enroll.title"),
 		Scripts: []string{"proof.js", "enroll.js"},
 		Data:    map[string]string{"api": "/api/v1/enroll/" + e.token},
 		Body: struct {
@@ -344,19 +345,18 @@ func (h *EnrollHandler) complete(c echo.Context, e *enrollment) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	var missing []string
+	var missing []any
 	if !d.Password {
-		missing = append(missing, "a password")
+		missing = append(missing, i18n.M("enroll.missing-password"))
 	}
 	if !d.Phrase {
-		missing = append(missing, "a security phrase")
+		missing = append(missing, i18n.M("enroll.missing-phrase"))
 	}
 	if !d.TOTP && !d.WebAuthn {
-		missing = append(missing, "a second factor (an authenticator app or a passkey)")
+		missing = append(missing, i18n.M("enroll.missing-factor"))
 	}
 	if len(missing) > 0 {
-		return "incomplete", NewProblem(http.StatusConflict, "incomplete",
-			"Enrollment is not complete. Still missing: "+strings.Join(missing, ", ")+".")
+		return "incomplete", NewProblem(http.StatusConflict, "incomplete", "problem.incomplete", list(missing))
 	}
 	now := h.Now()
 	// The invite is spent first: of concurrent completions exactly one goes

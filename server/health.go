@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"mutualauth/store"
+	"mutualauth/templates/i18n"
 )
 
 // HealthHandler answers liveness and readiness probes.
@@ -36,7 +37,7 @@ func (h *HealthHandler) Readyz(c echo.Context) error {
 		ready = false
 	}
 	if !ready {
-		p := NewProblem(http.StatusServiceUnavailable, "store_unavailable", "Not ready: "+describe(checks))
+		p := NewProblem(http.StatusServiceUnavailable, "store_unavailable", "problem.not-ready", i18n.Verbatim(describe(checks)))
 		return p
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "checks": checks})

@@ -39,27 +39,27 @@ func bindJSON(c echo.Context, dst any) error {
 	mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
 	if err != nil || mt != echo.MIMEApplicationJSON {
 		return NewProblem(http.StatusUnsupportedMediaType, "unsupported_media_type",
-			"Send the body as application/json.")
+			"problem.json-media-type")
 	}
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
-			return NewProblem(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is larger than 64 KiB.")
+			return NewProblem(http.StatusRequestEntityTooLarge, "body_too_large", "problem.body-too-large")
 		}
 		var he *echo.HTTPError
 		if errors.As(err, &he) {
 			return he
 		}
-		return badRequest("The request body could not be read.")
+		return badRequest("problem.body-unreadable")
 	}
 	if !utf8.Valid(body) {
-		p := badRequest("The request body is not valid UTF-8.")
+		p := badRequest("problem.body-not-utf8")
 		p.Cause = errBodyNotUTF8
 		return p
 	}
 	if !json.Valid(body) {
-		return badRequest("The request body is not one valid JSON value.")
+		return badRequest("problem.body-not-json")
 	}
 	if err := checkJSONShape(body); err != nil {
 		return err
@@ -68,12 +68,12 @@ func bindJSON(c echo.Context, dst any) error {
 	if err := dec.Decode(dst); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return badRequest("The field " + typeErr.Field + " has the wrong type.")
+			return badRequest("problem.field-type", typeErr.Field)
 		}
-		return badRequest("The request body is not a valid JSON object for this endpoint.")
+		return badRequest("problem.body-shape")
 	}
 	if dec.More() {
-		return badRequest("The request body has data after the JSON object.")
+		return badRequest("problem.body-trailing-data")
 	}
 	return nil
 }
@@ -107,7 +107,7 @@ func checkJSONShape(body []byte) error {
 				folded := foldKey(key)
 				if _, dup := stack[n-1].keys[folded]; dup {
 					return NewProblem(http.StatusBadRequest, "duplicate_key",
-						"The request body names a key twice in one object.")
+						"problem.duplicate-key")
 				}
 				stack[n-1].keys[folded] = struct{}{}
 				stack[n-1].wantKey = false
@@ -117,7 +117,7 @@ func checkJSONShape(body []byte) error {
 		switch tok {
 		case json.Delim('{'), json.Delim('['):
 			if len(stack) >= maxJSONDepth {
-				return badRequest("The request body is nested too deeply.")
+				return badRequest("problem.body-too-deep")
 			}
 			f := frame{object: tok == json.Delim('{'), wantKey: true}
 			if f.object {

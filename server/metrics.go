@@ -81,7 +81,7 @@ func (m *Metrics) Protected(token string) http.Handler {
 		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
 		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mutualauth metrics"`)
-			writeProblem(w, r, NewProblem(http.StatusUnauthorized, "unauthenticated", "The metrics need the bearer token."))
+			writeProblem(w, r, NewProblem(http.StatusUnauthorized, "unauthenticated", "problem.metrics-token"))
 			return
 		}
 		h.ServeHTTP(w, r)

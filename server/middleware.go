@@ -107,7 +107,7 @@ func crossSiteGuard(issuer string, clients OriginChecker, allowClients bool) ech
 				}
 			}
 			return NewProblem(http.StatusForbidden, "cross_site_request",
-				"This request came from another site and was refused.")
+				"problem.cross-site-request")
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"mutualauth/server/oidc"
 	"mutualauth/store"
 	"mutualauth/templates"
+	"mutualauth/templates/i18n"
 )
 
 // OIDCHandler is the browser side of the OpenID Connect provider: it
@@ -47,7 +48,7 @@ func (h *OIDCHandler) Continue(c echo.Context) error {
 	ar, err := h.Provider.AuthRequest(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || id == "" {
 		return NewProblem(http.StatusBadRequest, "unknown_request",
-			"This sign-in request is unknown or has expired. Go back to the app and start again.")
+			"problem.unknown-request")
 	}
 	if err != nil {
 		return err
@@ -85,7 +86,7 @@ func (h *OIDCHandler) Continue(c echo.Context) error {
 }
 
 func errAnsweredRequest() *Problem {
-	return NewProblem(http.StatusBadRequest, "unknown_request", "This sign-in request has been answered already.")
+	return NewProblem(http.StatusBadRequest, "unknown_request", "problem.answered-request")
 }
 
 // Handoff names the app a login page's return_to leads to, when it is an
@@ -135,7 +136,7 @@ func (h *OIDCHandler) DeviceSubmit(c echo.Context) error {
 	req, err := h.Provider.Storage.LookupDevice(ctx, code)
 	if errors.Is(err, oidc.ErrUnknownUserCode) || code == "" || len(code) > 32 {
 		return h.renderDevice(c, devicePage{Step: "code", UserCode: truncate(code, 32),
-			Error: "This code is unknown, expired or used. Check it on your device."})
+			Error: tr(c, "device.code-unknown")})
 	}
 	if err != nil {
 		return err
@@ -147,7 +148,7 @@ func (h *OIDCHandler) DeviceSubmit(c echo.Context) error {
 		err := h.Provider.Storage.AnswerDevice(ctx, req.UserCode, approve,
 			oidc.Login{UserID: s.UserID, SessionID: s.ID, AMR: s.AMR, AuthTime: s.AuthTime})
 		if errors.Is(err, oidc.ErrUnknownUserCode) {
-			return h.renderDevice(c, devicePage{Step: "code", Error: "This code was answered already or has expired."})
+			return h.renderDevice(c, devicePage{Step: "code", Error: tr(c, "device.code-answered")})
 		}
 		if err != nil {
 			return err
@@ -159,7 +160,7 @@ func (h *OIDCHandler) DeviceSubmit(c echo.Context) error {
 
 func (h *OIDCHandler) renderDevice(c echo.Context, p devicePage) error {
 	s, _ := sessionOf(c)
-	return render(c, "oidc_device", templates.Page{Title: "Connect a device", Body: p,
+	return render(c, "oidc_device", templates.Page{Title: i18n.M("device.title"), Body: p,
 		User: &templates.PageUser{Username: s.Username, DisplayName: s.DisplayName,
 			Admin: slices.Contains(s.Groups, string(store.RoleAdmin))}})
 }
@@ -167,10 +168,12 @@ func (h *OIDCHandler) renderDevice(c echo.Context, p devicePage) error {
 // oidcErrorPage renders an authorization error that must not be redirected
 // (unknown client, unregistered redirect URI) as the error page.
 func oidcErrorPage(r *Renderer) oidc.ErrorPage {
-	return func(w http.ResponseWriter, _ *http.Request, status int, code, description string) {
-		p := NewProblem(status, code, "The app's sign-in request is not valid: "+description)
+	return func(w http.ResponseWriter, req *http.Request, status int, code, description string) {
+		p := NewProblem(status, code, "problem.oidc-invalid-request", i18n.Verbatim(description))
 		var buf bytes.Buffer
-		if err := r.Set.Render(&buf, "error", templates.Page{Title: p.Title, Body: p}); err != nil {
+		page := templates.Page{Title: statusTitle(status), Body: p, Support: r.Support}
+		r.localizeRequest(req, w.Header(), &page)
+		if err := r.Set.Render(&buf, "error", page); err != nil {
 			http.Error(w, p.Detail, status)
 			return
 		}
@@ -268,5 +271,5 @@ func (h *OIDCHandler) Logout(c echo.Context) error {
 	if err == nil {
 		p.SignedIn, p.Username = true, s.Username
 	}
-	return render(c, "oidc_logout", templates.Page{Title: "Sign out", Body: p})
+	return render(c, "oidc_logout", templates.Page{Title: i18n.M("account.signout"), Body: p})
 }

@@ -40,15 +40,25 @@ func (r *Renderer) localize(c echo.Context, p *templates.Page) {
 	if c == nil {
 		return
 	}
-	p.Lang = r.Set.Catalog.Match(c.Request()).String()
-	p.Path = c.Request().URL.EscapedPath()
-	c.Response().Header().Add("Vary", "Accept-Language, Cookie")
+	r.localizeRequest(c.Request(), c.Response().Header(), p)
 }
 
-// RenderProblem shows a problem as an HTML page.
+func (r *Renderer) localizeRequest(req *http.Request, h http.Header, p *templates.Page) {
+	p.Lang = r.Set.Catalog.Match(req).String()
+	p.Path = req.URL.EscapedPath()
+	h.Add("Vary", "Accept-Language, Cookie")
+	h.Set("Content-Language", p.Lang)
+}
+
+// RenderProblem shows a problem as an HTML page, in the page's language.
 func (r *Renderer) RenderProblem(c echo.Context, p *Problem) error {
 	var buf bytes.Buffer
-	page := templates.Page{Title: p.Title, Body: p}
+	if p.Message.IsZero() {
+		q := *p
+		q.Message = i18n.Verbatim(p.Detail)
+		p = &q
+	}
+	page := templates.Page{Title: statusTitle(p.Status), Body: p}
 	r.localize(c, &page)
 	if err := r.Set.Render(&buf, "error", page); err != nil {
 		return err
@@ -125,7 +135,7 @@ type LanguageHandler struct {
 func (h LanguageHandler) Switch(c echo.Context) error {
 	tag, ok := i18n.Supported(c.QueryParam("to"))
 	if !ok {
-		return badRequest("to must name a supported language: en or de.")
+		return badRequest("problem.unsupported-language")
 	}
 	back := c.QueryParam("back")
 	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") || strings.HasPrefix(back, "/\\") || strings.ContainsAny(back, "\r\n") {

@@ -57,7 +57,11 @@ func TestCredentialTransportsInWords(t *testing.T) {
 		{[]string{"hybrid", "internal"}, "phone or tablet nearby, built into the device"},
 		{nil, ""},
 	} {
-		if got := (credentialView{Transports: c.in}).HowConnected(); got != c.want {
+		var words []string
+		for _, m := range (credentialView{Transports: c.in}).HowConnected() {
+			words = append(words, m.English())
+		}
+		if got := strings.Join(words, ", "); got != c.want {
 			t.Errorf("HowConnected(%v) = %q, want %q", c.in, got, c.want)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"mutualauth/server/login"
 	"mutualauth/server/passkey"
 	"mutualauth/store"
+	"mutualauth/templates/i18n"
 )
 
 // Problem is an RFC 9457 problem document, with the stable machine word
@@ -28,6 +29,10 @@ type Problem struct {
 	Detail string `json:"detail,omitempty"`
 	Code   string `json:"code"`
 
+	// Message is Detail before it is put into words: Detail is its English,
+	// and pages and German-speaking clients get it in their own language
+	// (localize).
+	Message i18n.Message `json:"-"`
 	// RetryAfter, when set, becomes the Retry-After header (RFC 9110 §10.2.3).
 	RetryAfter time.Duration `json:"-"`
 	// Cause is logged, never sent.
@@ -46,35 +51,65 @@ func (p *Problem) Unwrap() error { return p.Cause }
 // problemTypeBase prefixes the code to form the problem type URI.
 const problemTypeBase = "urn:mutualauth:problem:"
 
-// NewProblem builds a problem document. detail is shown to people and must
-// never contain a secret.
-func NewProblem(status int, code, detail string) *Problem {
+// NewProblem builds a problem document whose detail is the catalog's
+// message key with args (templates/i18n, "problem.*"). The detail is shown
+// to people and must never contain a secret.
+func NewProblem(status int, code, key string, args ...any) *Problem {
+	return problemOf(status, code, i18n.M(key, args...))
+}
+
+func problemOf(status int, code string, m i18n.Message) *Problem {
 	return &Problem{
-		Type:   problemTypeBase + code,
-		Title:  http.StatusText(status),
-		Status: status,
-		Detail: detail,
-		Code:   code,
+		Type:    problemTypeBase + code,
+		Title:   http.StatusText(status),
+		Status:  status,
+		Detail:  m.English(),
+		Code:    code,
+		Message: m,
 	}
+}
+
+// statusTitle is the title of a problem of status: the catalog's
+// "status.NNN", whose English is http.StatusText's; a status without one is
+// named in English in every language.
+func statusTitle(status int) i18n.Message {
+	key := "status." + strconv.Itoa(status)
+	if catalog().Complete(i18n.M(key)) {
+		return i18n.M(key)
+	}
+	return i18n.Verbatim(http.StatusText(status))
+}
+
+// localize is p with its title and detail in the language pr speaks; type,
+// status and code never change. English is p itself, so the API's English
+// texts stay exactly what they are.
+func (p *Problem) localize(pr *i18n.Printer) *Problem {
+	if pr.Tag == i18n.Languages[0] || p.Message.IsZero() {
+		return p
+	}
+	q := *p
+	q.Title = pr.Message(statusTitle(p.Status))
+	q.Detail = pr.Message(p.Message)
+	return &q
 }
 
 // Problems used across handlers.
 var (
 	errInvalidCredentials = func() *Problem {
-		return NewProblem(http.StatusUnauthorized, "invalid_credentials", "The credentials are not valid.")
+		return NewProblem(http.StatusUnauthorized, "invalid_credentials", "problem.invalid-credentials")
 	}
 	errUnauthenticated = func() *Problem { return toProblem(account.ErrSignedOut) }
 	errForbidden       = func() *Problem {
-		return NewProblem(http.StatusForbidden, "forbidden", "You are not allowed to do this.")
+		return NewProblem(http.StatusForbidden, "forbidden", "problem.forbidden")
 	}
 	errNotFound = func() *Problem {
-		return NewProblem(http.StatusNotFound, "not_found", "There is nothing here.")
+		return NewProblem(http.StatusNotFound, "not_found", "problem.not-found")
 	}
 )
 
-// badRequest is a 400 with code bad_request.
-func badRequest(detail string) *Problem {
-	return NewProblem(http.StatusBadRequest, "bad_request", detail)
+// badRequest is a 400 with code bad_request; key names its detail.
+func badRequest(key string, args ...any) *Problem {
+	return NewProblem(http.StatusBadRequest, "bad_request", key, args...)
 }
 
 // ErrorHandler is the one place where errors become responses. Expected
@@ -108,14 +143,23 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	}
 }
 
-// writeProblem writes p as application/problem+json (RFC 9457 §3).
+// writeProblem writes p as application/problem+json (RFC 9457 §3), its
+// title and detail in the language the request names (Content-Language
+// says which), else in English; type, status and code are the same in
+// every language.
 func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
-	setRetryAfter(w.Header(), p)
+	h := w.Header()
+	setRetryAfter(h, p)
+	h.Add("Vary", "Accept-Language, Cookie")
+	if pr, named := requestPrinter(r); named {
+		p = p.localize(pr)
+		h.Set("Content-Language", pr.Tag.String())
+	}
 	if r.Method == http.MethodHead {
 		w.WriteHeader(p.Status)
 		return
 	}
-	w.Header().Set(echo.HeaderContentType, "application/problem+json")
+	h.Set(echo.HeaderContentType, "application/problem+json")
 	w.WriteHeader(p.Status)
 	_ = jsonEncode(w, p)
 }
@@ -160,7 +204,7 @@ func toProblem(err error) *Problem {
 	}
 	var ae *account.Error
 	if errors.As(err, &ae) {
-		p := NewProblem(accountStatus[ae.Kind], ae.Code, ae.Detail)
+		p := problemOf(accountStatus[ae.Kind], ae.Code, ae.Message)
 		p.Cause = ae.Err
 		return p
 	}
@@ -168,19 +212,18 @@ func toProblem(err error) *Problem {
 	// re-authentication): NIST SP 800-63B §5.2.2.
 	var te *login.ThrottledError
 	if errors.As(err, &te) {
-		p := NewProblem(http.StatusTooManyRequests, "too_many_attempts", "Too many failed attempts. Wait, then try again.")
+		p := NewProblem(http.StatusTooManyRequests, "too_many_attempts", "problem.too-many-attempts")
 		p.RetryAfter = te.RetryAfter
 		return p
 	}
 	if errors.Is(err, store.ErrUnavailable) {
-		p := NewProblem(http.StatusServiceUnavailable, "store_unavailable",
-			"A storage backend cannot be reached. Try again shortly.")
+		p := NewProblem(http.StatusServiceUnavailable, "store_unavailable", "problem.store-unavailable")
 		p.Cause = err
 		p.RetryAfter = 5 * time.Second
 		return p
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		p := NewProblem(http.StatusServiceUnavailable, "timeout", "The request took too long. Try again shortly.")
+		p := NewProblem(http.StatusServiceUnavailable, "timeout", "problem.timeout")
 		p.Cause = err
 		return p
 	}
@@ -202,18 +245,18 @@ func toProblem(err error) *Problem {
 				code = "bad_request"
 			}
 		}
-		detail := http.StatusText(he.Code)
+		detail := statusTitle(he.Code)
 		if he.Code == http.StatusRequestEntityTooLarge {
-			detail = "The request body is larger than 64 KiB."
+			detail = i18n.M("problem.body-too-large")
 		}
 		if he.Code >= 500 {
-			detail = "Something went wrong on our side."
+			detail = i18n.M("problem.internal-error")
 		}
-		p := NewProblem(he.Code, code, detail)
+		p := problemOf(he.Code, code, detail)
 		p.Cause = err
 		return p
 	}
-	p = NewProblem(http.StatusInternalServerError, "internal_error", "Something went wrong on our side.")
+	p = NewProblem(http.StatusInternalServerError, "internal_error", "problem.internal-error")
 	p.Cause = err
 	return p
 }

@@ -98,7 +98,7 @@ func (h *ReauthHandler) WebAuthnOptions(c echo.Context) error {
 		return err
 	}
 	if len(creds) == 0 {
-		return NewProblem(http.StatusConflict, "no_credentials", "This account has no passkey or security key.")
+		return NewProblem(http.StatusConflict, "no_credentials", "problem.no-credentials")
 	}
 	assertion, err := h.Ceremonies.BeginLogin(ctx, passkey.ScopeReauth, s.ID, &passkey.User{Account: u, Credentials: creds}, nil)
 	if err != nil {
@@ -114,7 +114,7 @@ func (h *ReauthHandler) WebAuthnOptions(c echo.Context) error {
 func (h *ReauthHandler) Confirm(c echo.Context, s store.Session, req reauthRequest) error {
 	hasCredential := len(req.Credential) > 0 && string(req.Credential) != "null"
 	if req.Password == "" || (req.Code == "" && !hasCredential) {
-		return badRequest("Send your password and a code from your authenticator app, a recovery code or a passkey.")
+		return badRequest("problem.reauth-input")
 	}
 	ctx := c.Request().Context()
 	var ceremony *passkey.Ceremony

@@ -25,6 +25,7 @@ import (
 	"mutualauth/server/token"
 	"mutualauth/store"
 	"mutualauth/templates"
+	"mutualauth/templates/i18n"
 )
 
 // Limits on login requests.
@@ -121,30 +122,30 @@ func WidgetCodeKey(code string) string { return "wcode:" + token.HashHex(code) }
 
 func errUnknownLogin() *Problem {
 	return NewProblem(http.StatusNotFound, "unknown_login",
-		"This sign-in is unknown or has expired. Start again.")
+		"problem.unknown-login")
 }
 
 func errWrongStep() *Problem {
-	return NewProblem(http.StatusConflict, "wrong_step", "This step is not the one the sign-in expects now.")
+	return NewProblem(http.StatusConflict, "wrong_step", "problem.wrong-step")
 }
 
 // errUsernameSyntax refuses a username with a control character or invalid
 // UTF-8 (API.md v1.1, "Input rules").
 func errUsernameSyntax() *Problem {
 	return NewProblem(http.StatusBadRequest, "invalid_request",
-		"The username has a control character or is not valid UTF-8.")
+		"problem.username-syntax")
 }
 
 // errPhishingResistant refuses a code where a passkey is required (API
 // contract v1.1, "Downgrade protection").
 func errPhishingResistant() *Problem {
 	return NewProblem(http.StatusForbidden, "phishing_resistant_required",
-		"On a new device this account signs in with its passkey. Use your passkey, or a recovery code if you lost it.")
+		"problem.phishing-resistant-required")
 }
 
 func errInvalidNonce() *Problem {
 	return NewProblem(http.StatusBadRequest, "invalid_nonce",
-		"client_nonce must be 16 to 64 random bytes in unpadded base64url.")
+		"problem.invalid-nonce")
 }
 
 // Begin serves POST /api/v1/login/begin.
@@ -163,7 +164,7 @@ func (h *SignInHandler) Begin(c echo.Context) error {
 	raw := strings.TrimSpace(req.Username)
 	passkeyFirst := req.Passkey && req.Username == ""
 	if (raw == "" && !passkeyFirst) || len(req.Username) > maxUsernameBytes {
-		return badRequest("username must be 1 to 256 bytes (or none, with \"passkey\": true).")
+		return badRequest("problem.username-length")
 	}
 	if account.CheckUsernameSyntax(req.Username) != nil {
 		return errUsernameSyntax()
@@ -287,7 +288,7 @@ func (h *SignInHandler) beginAudience(c echo.Context, clientID string) (string, 
 	if clientID != "" {
 		cl, err := h.Clients.GetClient(c.Request().Context(), clientID)
 		if errors.Is(err, store.ErrNotFound) {
-			return "", NewProblem(http.StatusBadRequest, "invalid_client", "client_id names no registered client.")
+			return "", NewProblem(http.StatusBadRequest, "invalid_client", "problem.unknown-client-id")
 		}
 		if err != nil {
 			return "", err
@@ -383,7 +384,7 @@ func (h *SignInHandler) WebAuthnOptions(c echo.Context) error {
 	}
 	if !h.Ceremonies.Available() {
 		return NewProblem(http.StatusNotImplemented, "webauthn_unavailable",
-			"Passkeys are off on this server: its public URL has no domain name to serve as RP ID.")
+			"problem.webauthn-off")
 	}
 	var user *passkey.User
 	if tx.Recognized {
@@ -723,7 +724,7 @@ func (h *SignInHandler) loadChecked(ctx context.Context, id string) (login.Trans
 	}
 	h.record(ctx, tx, audit.LoginPrefix+"device", "device_revoked", "the device is no longer recognized; sign-in ended")
 	return login.Transaction{}, NewProblem(http.StatusNotFound, "unknown_login",
-		"This device is no longer recognized, so this sign-in has ended. Start again.")
+		"problem.device-revoked")
 }
 
 func (h *SignInHandler) saveError(err error) error {
@@ -786,7 +787,7 @@ func (h *SignInHandler) limit(c echo.Context, group, step string) error {
 	if errors.As(err, &re) {
 		h.count(step, "rate_limited")
 		p := NewProblem(http.StatusTooManyRequests, "rate_limited",
-			"Too many requests from your network. Wait, then try again.")
+			"problem.rate-limited")
 		p.RetryAfter = re.RetryAfter
 		return p
 	}
@@ -875,7 +876,7 @@ func (p *LoginPage) Serve(c echo.Context) error {
 		return err
 	}
 	return render(c, "login", templates.Page{
-		Title:   "Sign in",
+		Title:   i18n.M("login.sign-in"),
 		Scripts: []string{"proof.js", "login.js"},
 		Data:    data,
 		Body:    body,

@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/base64"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"mutualauth/server/token"
 	"mutualauth/store"
+	"mutualauth/templates/i18n"
 )
 
 // The JSON views of a user and of a user's credentials, devices and
@@ -39,36 +39,40 @@ type credentialView struct {
 	CloneWarning   bool       `json:"clone_warning"`
 }
 
-// Kind names the sort of authenticator for people.
+// Kind names the sort of authenticator for people: a catalog key.
 func (c credentialView) Kind() string {
 	switch {
 	case c.Attachment == "cross-platform":
-		return "Security key"
+		return "credential.security-key"
 	case c.BackupState:
-		return "Synced passkey"
+		return "credential.synced"
 	case c.BackupEligible:
-		return "Passkey (can sync)"
+		return "credential.can-sync"
 	}
-	return "Bound to one device"
+	return "credential.bound"
 }
 
 // transportNames are the WebAuthn transports (WebAuthn Level 3 §5.8.4) as
-// people know them.
+// people know them: catalog keys.
 var transportNames = map[string]string{
-	"internal": "built into the device", "hybrid": "phone or tablet nearby", "usb": "USB",
-	"nfc": "NFC", "ble": "Bluetooth", "smart-card": "smart card",
+	"internal": "transport.internal", "hybrid": "transport.hybrid", "usb": "transport.usb",
+	"nfc": "transport.nfc", "ble": "transport.ble", "smart-card": "transport.smart-card",
 }
 
 // HowConnected lists the credential's transports in words ("USB, NFC"):
 // what the account pages show instead of the raw values ("internal").
-func (c credentialView) HowConnected() string {
-	var out []string
+func (c credentialView) HowConnected() []i18n.Message {
+	var keys []string
 	for _, t := range c.Transports {
-		if n, ok := transportNames[t]; ok && !slices.Contains(out, n) {
-			out = append(out, n)
+		if n, ok := transportNames[t]; ok && !slices.Contains(keys, n) {
+			keys = append(keys, n)
 		}
 	}
-	return strings.Join(out, ", ")
+	out := make([]i18n.Message, len(keys))
+	for i, k := range keys {
+		out[i] = i18n.M(k)
+	}
+	return out
 }
 
 func viewCredential(c store.Credential) credentialView {
@@ -138,23 +142,25 @@ type sessionView struct {
 }
 
 // Methods names the session's authentication methods (RFC 8176 values)
-// for people.
-func (s sessionView) Methods() string {
-	names := map[string]string{"pwd": "password", "otp": "authenticator code", "hwk": "passkey", "rec": "recovery code",
-		"swk": "device certificate"}
-	out := make([]string, 0, len(s.AMR))
+// for people; a value without a name is shown as it is.
+func (s sessionView) Methods() []i18n.Message {
+	out := make([]i18n.Message, 0, len(s.AMR))
 	for _, m := range s.AMR {
 		if m == "mfa" { // says that the others are two factors, no method of its own
 			continue
 		}
-		if n, ok := names[m]; ok {
-			out = append(out, n)
-		} else {
-			out = append(out, m)
+		switch m {
+		case "pwd", "otp", "hwk", "rec", "swk":
+			out = append(out, i18n.M("amr."+m))
+		default:
+			out = append(out, i18n.Verbatim(m))
 		}
 	}
-	return strings.Join(out, " + ")
+	return out
 }
+
+// DeviceLabel is Device in the page's language.
+func (s sessionView) DeviceLabel() i18n.Message { return deviceLabel(s.UserAgent) }
 
 func viewSessions(all []store.Session, current store.Session) []sessionView {
 	out := make([]sessionView, 0, len(all))

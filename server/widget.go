@@ -25,6 +25,7 @@ import (
 	"mutualauth/server/token"
 	"mutualauth/store"
 	"mutualauth/templates"
+	"mutualauth/templates/i18n"
 	"mutualauth/web"
 )
 
@@ -154,12 +155,12 @@ func (h *WidgetHandler) Embed(c echo.Context) error {
 	refusal := ""
 	switch {
 	case host == "":
-		refusal = "the app did not say which site it runs on"
+		refusal = tr(c, "embed.refusal-no-origin")
 	case !slices.Contains(origins, host):
 		// A fixed text: the origin parameter is the attacker's to choose.
-		refusal = "the site it runs on is not one this app registered"
+		refusal = tr(c, "embed.refusal-origin")
 	case pinned != "" && !kidPattern.MatchString(pinned):
-		refusal = "the app's pinned server key is not a key thumbprint"
+		refusal = tr(c, "embed.refusal-pinned-key")
 	}
 	status := http.StatusOK
 	if refusal != "" {
@@ -167,7 +168,7 @@ func (h *WidgetHandler) Embed(c echo.Context) error {
 		host, pinned = "", ""
 	}
 	return c.Render(status, "embed", templates.Page{
-		Title:   "Sign in",
+		Title:   i18n.M("login.sign-in"),
 		Scripts: []string{"proof.js", "embed.js", "login.js"},
 		Data: map[string]string{
 			"issuer": h.Issuer, "mode": mode, "client-id": cl.ID, "host-origin": host,
@@ -178,7 +179,7 @@ func (h *WidgetHandler) Embed(c echo.Context) error {
 }
 
 func errUnknownClient() *Problem {
-	return NewProblem(http.StatusNotFound, "unknown_client", "No app is registered under this client_id.")
+	return NewProblem(http.StatusNotFound, "unknown_client", "problem.unknown-client")
 }
 
 // validOrigins keeps the origins that are exactly in serialized form; the
@@ -234,7 +235,7 @@ func clientCORS(issuer string, origins *ClientOrigins) echo.MiddlewareFunc {
 				}
 				if !ok && req.Method == http.MethodOptions {
 					return NewProblem(http.StatusForbidden, "cross_site_request",
-						"This site is not allowed to call the sign-in API.")
+						"problem.cross-site-api")
 				}
 			}
 			return withCORS(c)
@@ -283,7 +284,7 @@ func (h *WidgetHandler) Token(c echo.Context) error {
 		}
 		h.auditClientRefusal(c, "throttled", "too many failed client authentications; client "+truncate(id, 64))
 		p := NewProblem(http.StatusTooManyRequests, "throttled",
-			"Too many failed client authentications. Wait, then try again.")
+			"problem.client-auth-throttled")
 		p.RetryAfter = te.RetryAfter
 		return p
 	}
@@ -376,7 +377,7 @@ func (h *WidgetHandler) refuseClient(c echo.Context, clientID, reason string) er
 	}
 	h.auditClientRefusal(c, "invalid_client", detail)
 	c.Response().Header().Set("WWW-Authenticate", `Basic realm="mutualauth", charset="UTF-8"`)
-	return NewProblem(http.StatusUnauthorized, "invalid_client", "The client credentials are not valid.")
+	return NewProblem(http.StatusUnauthorized, "invalid_client", "problem.invalid-client")
 }
 
 // auditClientRefusal writes a refused client authentication to the audit
@@ -393,5 +394,5 @@ func (h *WidgetHandler) refuseGrant(c echo.Context, clientID, userID, reason str
 	h.Audit.Record(c.Request().Context(), store.AuditEvent{Subject: userID, Action: audit.WidgetToken, Result: "invalid_grant",
 		Detail: reason + "; client " + clientID})
 	return NewProblem(http.StatusUnauthorized, "invalid_grant",
-		"The code is not valid: unknown, already used, expired or issued to another client.")
+		"problem.invalid-grant")
 }

@@ -19,7 +19,8 @@ var files embed.FS
 
 // Page is what every page template receives.
 type Page struct {
-	Title   string
+	// Title is the page's title, put into the page's language.
+	Title   i18n.Message
 	Scripts []string          // files in web/, loaded in this order after common.js
 	Data    map[string]string // rendered as data- attributes on <main>
 	User    *PageUser         // the signed-in user, if any
@@ -47,7 +48,8 @@ type PageUser struct {
 }
 
 // Set is the parsed pages, once per language: each language's copy calls
-// its own printer from the one translation function, {{t "key" args...}}.
+// its own printer from the translation functions, {{t "key" args...}} and,
+// for an i18n.Message the server composed, {{msg .}}.
 type Set struct {
 	pages   map[string]map[string]*template.Template // language, page
 	Catalog *i18n.Catalog
@@ -106,7 +108,7 @@ func validAttrName(k string) bool {
 
 // Parse parses every page with the layout, for every language.
 func Parse() (*Set, error) {
-	cat, err := i18n.Load()
+	cat, err := i18n.Default()
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +121,7 @@ func Parse() (*Set, error) {
 				js[k] = p.T(k)
 			}
 		}
-		fm := template.FuncMap{"t": p.T, "jsMessages": func() map[string]string { return js }}
+		fm := template.FuncMap{"t": p.T, "msg": p.Message, "jsMessages": func() map[string]string { return js }}
 		for k, v := range funcs {
 			fm[k] = v
 		}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"mutualauth/templates/i18n"
 )
 
 func TestDataAttributesAreRenderedAndEscaped(t *testing.T) {
@@ -13,9 +15,9 @@ func TestDataAttributesAreRenderedAndEscaped(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	err = set.Render(&buf, "error", Page{
-		Title: "x",
+		Title: i18n.Verbatim("x"),
 		Data:  map[string]string{"return-to": `/a?b="c"&d<e>`, "issuer": "http://localhost:1", "Bad Name": "x"},
-		Body:  struct{ Title, Detail string }{"T", "<script>alert(1)</script>"},
+		Body:  struct{ Message i18n.Message }{i18n.Verbatim("<script>alert(1)</script>")},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +47,7 @@ func TestScriptsLoadInOrderAfterCommon(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	err = set.Render(&buf, "login", Page{Title: "x", Scripts: []string{"proof.js", "login.js"}})
+	err = set.Render(&buf, "login", Page{Title: i18n.Verbatim("x"), Scripts: []string{"proof.js", "login.js"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,7 @@ func TestScriptsLoadInOrderAfterCommon(t *testing.T) {
 		t.Errorf("scripts are not loaded as %s:\n%s", want, out)
 	}
 	buf.Reset()
-	if err := set.Render(&buf, "error", Page{Title: "x", Body: struct{ Title, Detail string }{"T", "D"}}); err != nil {
+	if err := set.Render(&buf, "error", Page{Title: i18n.Verbatim("x"), Body: struct{ Message i18n.Message }{i18n.Verbatim("D")}}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(buf.String(), "<script") {

@@ -16,6 +16,7 @@ import (
 
 	"mutualauth/server/token"
 	"mutualauth/store"
+	"mutualauth/templates/i18n"
 )
 
 // MaxUsernameLength is the longest username accepted, in code points.
@@ -196,7 +197,7 @@ func CleanEmail(s string) (string, error) {
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" || len(s) > 254 || !strings.Contains(s, "@") {
 		return "", &Error{Kind: Invalid, Code: "invalid_email", Err: ErrInvalidEmail,
-			Detail: "An email address is one plain address like name@example.org, at most 254 characters."}
+			Message: i18n.M("problem.invalid-email")}
 	}
 	return s, nil
 }

@@ -13,6 +13,7 @@ import (
 	"mutualauth/server/login"
 	"mutualauth/server/token"
 	"mutualauth/store"
+	"mutualauth/templates/i18n"
 )
 
 // Admin holds the operations of the admin center on accounts and widget
@@ -97,12 +98,12 @@ func (a *Admin) Invite(ctx context.Context, actor string, in InviteInput) (Invit
 		username, err := NormalizeUsername(in.Username)
 		if err != nil {
 			return &Error{Kind: Invalid, Code: "invalid_username",
-				Detail: "A username is 1 to 64 letters, digits or symbols, without spaces or control characters.", Err: err}
+				Message: i18n.M("problem.invalid-username"), Err: err}
 		}
 		n.Subject = username
 		if _, err := CleanDisplayName(in.DisplayName); err != nil {
 			return &Error{Kind: Invalid, Code: "invalid_display_name",
-				Detail: "A display name is at most 128 characters, without control characters or bidirectional controls."}
+				Message: i18n.M("problem.invalid-display-name")}
 		}
 		if _, err := CleanEmail(in.Email); err != nil {
 			return err
@@ -398,7 +399,7 @@ func (a *Admin) RotateClient(ctx context.Context, actor, id string) (string, err
 		}
 		n.Detail = "client " + cl.Name
 		if cl.Public {
-			return &Error{Kind: Invalid, Code: "public_client", Detail: "A public client has no secret to rotate."}
+			return &Error{Kind: Invalid, Code: "public_client", Message: i18n.M("problem.public-client")}
 		}
 		if secret, err = token.New(); err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 	"mutualauth/server/audit"
 	"mutualauth/server/clientcert"
 	"mutualauth/store"
+	"mutualauth/templates/i18n"
 )
 
 // ErrInvalidCertificate is returned for input that holds no single X.509
@@ -60,15 +61,15 @@ func BindClientCert(ctx context.Context, st store.ClientCerts, now time.Time, us
 // Refusals of the client certificate operations.
 var (
 	errNoClientCert = &Error{Kind: Invalid, Code: "no_client_certificate",
-		Detail: "This connection presents no valid client certificate of the accepted CAs, so there is none to add."}
-	errCertBound = &Error{Kind: Conflict, Code: "certificate_bound", Detail: "This certificate is bound already.",
+		Message: i18n.M("problem.no-client-certificate")}
+	errCertBound = &Error{Kind: Conflict, Code: "certificate_bound", Message: i18n.M("problem.certificate-bound"),
 		Err: ErrCertificateBound}
 	errNotACert = &Error{Kind: Invalid, Code: "invalid_certificate",
-		Detail: "This is not an X.509 certificate in PEM or DER form.", Err: ErrInvalidCertificate}
+		Message: i18n.M("problem.not-a-certificate"), Err: ErrInvalidCertificate}
 	errCertRefused = &Error{Kind: Invalid, Code: "invalid_certificate",
-		Detail: "This certificate does not verify against the accepted CAs (expired, revoked, another CA's, or not for TLS clients).",
-		Err:    ErrInvalidCertificate}
-	errNoCert = &Error{Kind: NotFound, Code: "not_found", Detail: "There is no such certificate."}
+		Message: i18n.M("problem.certificate-refused"),
+		Err:     ErrInvalidCertificate}
+	errNoCert = &Error{Kind: NotFound, Code: "not_found", Message: i18n.M("problem.no-certificate")}
 )
 
 // bind binds c to the user: errCertBound when it is bound already.

@@ -13,6 +13,7 @@ import (
 
 	"mutualauth/server/token"
 	"mutualauth/store"
+	"mutualauth/templates/i18n"
 )
 
 // ErrInvalidOrigin is returned for an origin that is not scheme://host[:port].
@@ -83,7 +84,7 @@ func CleanClientName(s string) (string, error) {
 	name, err := CleanDisplayName(s)
 	if err != nil || name == "" || utf8.RuneCountInString(name) > MaxClientNameLength {
 		return "", &Error{Kind: Invalid, Code: "invalid_name",
-			Detail: "A client needs a name of 1 to 100 characters, without control characters."}
+			Message: i18n.M("problem.invalid-client-name")}
 	}
 	return name, nil
 }
@@ -93,7 +94,7 @@ func CleanClientName(s string) (string, error) {
 func CleanOrigins(origins []string) ([]string, error) {
 	out, err := cleanOriginList(origins)
 	if err == nil && len(out) == 0 {
-		err = &Error{Kind: Invalid, Code: "invalid_origin", Detail: "A client needs 1 to 20 allowed origins."}
+		err = &Error{Kind: Invalid, Code: "invalid_origin", Message: i18n.M("problem.origin-count")}
 	}
 	return out, err
 }
@@ -109,8 +110,7 @@ func cleanOriginList(origins []string) ([]string, error) {
 		n, err := NormalizeOrigin(o)
 		if err != nil {
 			return nil, &Error{Kind: Invalid, Code: "invalid_origin", Err: ErrInvalidOrigin,
-				Detail: "Each origin must be scheme://host[:port] with http or https, without a wildcard or a path: " +
-					strconv.Quote(truncate(o, 100)) + " is not."}
+				Message: i18n.M("problem.invalid-origin", strconv.Quote(truncate(o, 100)))}
 		}
 		if !seen[n] {
 			seen[n] = true
@@ -118,7 +118,7 @@ func cleanOriginList(origins []string) ([]string, error) {
 		}
 	}
 	if len(out) > MaxClientOrigins {
-		return nil, &Error{Kind: Invalid, Code: "invalid_origin", Detail: "A client needs 1 to 20 allowed origins."}
+		return nil, &Error{Kind: Invalid, Code: "invalid_origin", Message: i18n.M("problem.origin-count")}
 	}
 	return out, nil
 }
@@ -149,8 +149,7 @@ func CheckRedirectURI(s string) error {
 	}
 	if bad {
 		return &Error{Kind: Invalid, Code: "invalid_redirect_uri", Err: ErrInvalidRedirectURI,
-			Detail: "Each redirect URI must be an absolute http(s) URI (or a native app's reverse-domain scheme), " +
-				"without fragment or wildcard: " + strconv.Quote(truncate(s, 100)) + " is not."}
+			Message: i18n.M("problem.invalid-redirect-uri", strconv.Quote(truncate(s, 100)))}
 	}
 	return nil
 }
@@ -170,7 +169,7 @@ func cleanRedirectURIs(list []string) ([]string, error) {
 		out = append(out, s)
 	}
 	if len(out) > MaxClientRedirectURIs {
-		return nil, &Error{Kind: Invalid, Code: "invalid_redirect_uri", Detail: "A client takes at most 20 redirect URIs of each kind."}
+		return nil, &Error{Kind: Invalid, Code: "invalid_redirect_uri", Message: i18n.M("problem.redirect-uri-count")}
 	}
 	return out, nil
 }
@@ -205,7 +204,7 @@ func CleanClientSpec(spec ClientSpec) (ClientSpec, error) {
 	}
 	if len(spec.Origins) == 0 && len(spec.RedirectURIs) == 0 {
 		return spec, &Error{Kind: Invalid, Code: "invalid_origin",
-			Detail: "A client needs 1 to 20 allowed origins (widget), or 1 to 20 redirect URIs (OpenID Connect), or both."}
+			Message: i18n.M("problem.client-needs-uses")}
 	}
 	return spec, nil
 }

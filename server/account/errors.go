@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"mutualauth/store"
+	"mutualauth/templates/i18n"
 )
 
 // Kind says what sort of refusal an Error is; the server answers each with
@@ -25,9 +26,11 @@ const (
 // problem type the API answers with, and what the audit log records) and a
 // sentence for people that holds no secret.
 type Error struct {
-	Kind   Kind
-	Code   string
-	Detail string
+	Kind Kind
+	Code string
+	// Message is the sentence, in the catalogs (templates/i18n): the API
+	// answers with its English (Detail), pages with their language's.
+	Message i18n.Message
 	// Err, when set, is matched by errors.Is (ErrAlreadyEnrolled,
 	// ErrInvalidOrigin, ...).
 	Err error
@@ -35,10 +38,13 @@ type Error struct {
 
 func (e *Error) Error() string {
 	if e.Err != nil {
-		return e.Err.Error() + ": " + e.Detail
+		return e.Err.Error() + ": " + e.Detail()
 	}
-	return e.Detail
+	return e.Detail()
 }
+
+// Detail is the sentence in English.
+func (e *Error) Detail() string { return e.Message.English() }
 
 func (e *Error) Unwrap() error { return e.Err }
 
@@ -61,12 +67,12 @@ func Code(err error) string {
 // Refusals of the admin operations.
 var (
 	ErrSelfAction = &Error{Kind: Conflict, Code: "self_action",
-		Detail: "You cannot do this to your own account. Ask another administrator."}
+		Message: i18n.M("problem.self-action")}
 	errEnrolled = &Error{Kind: Conflict, Code: "already_enrolled",
-		Detail: "This user has already enrolled. Reset the user to send a new invite.", Err: ErrAlreadyEnrolled}
-	ErrNoUser    = &Error{Kind: NotFound, Code: "not_found", Detail: "There is no such user."}
-	ErrNoClient  = &Error{Kind: NotFound, Code: "not_found", Detail: "There is no such widget client."}
-	errNoSession = &Error{Kind: NotFound, Code: "not_found", Detail: "This user has no such session."}
-	errNoDevice  = &Error{Kind: NotFound, Code: "not_found", Detail: "This user has no such device."}
-	errNoCred    = &Error{Kind: NotFound, Code: "not_found", Detail: "This user has no such credential."}
+		Message: i18n.M("problem.already-enrolled"), Err: ErrAlreadyEnrolled}
+	ErrNoUser    = &Error{Kind: NotFound, Code: "not_found", Message: i18n.M("problem.no-user")}
+	ErrNoClient  = &Error{Kind: NotFound, Code: "not_found", Message: i18n.M("problem.no-client")}
+	errNoSession = &Error{Kind: NotFound, Code: "not_found", Message: i18n.M("problem.no-session")}
+	errNoDevice  = &Error{Kind: NotFound, Code: "not_found", Message: i18n.M("problem.no-device")}
+	errNoCred    = &Error{Kind: NotFound, Code: "not_found", Message: i18n.M("problem.no-credential")}
 )

@@ -16,6 +16,7 @@ import (
 	"mutualauth/server/token"
 	"mutualauth/server/totp"
 	"mutualauth/store"
+	"mutualauth/templates/i18n"
 )
 
 // FactorRules are the rules a new password, security phrase or TOTP secret
@@ -37,7 +38,7 @@ func (r *FactorRules) PasswordHash(ctx context.Context, u store.User, pw string)
 	if err := r.Policy.Check(pw, u.Username, u.DisplayName, password.ProductName); err != nil {
 		var weak *password.WeakError
 		if errors.As(err, &weak) {
-			return "", "weak password: " + weak.Reason, &Error{Kind: Invalid, Code: "weak_password", Detail: "The password " + weak.Reason + "."}
+			return "", "weak password: " + weak.Reason, &Error{Kind: Invalid, Code: "weak_password", Message: i18n.M("problem.weak-password", weak.Message)}
 		}
 		return "", "", err
 	}
@@ -47,7 +48,7 @@ func (r *FactorRules) PasswordHash(ctx context.Context, u store.User, pw string)
 			return "", "", fmt.Errorf("open phrase: %w", err)
 		}
 		if strings.EqualFold(string(p), strings.TrimSpace(pw)) {
-			return "", "weak password: equals the phrase", &Error{Kind: Invalid, Code: "weak_password", Detail: "The password must not be your security phrase."}
+			return "", "weak password: equals the phrase", &Error{Kind: Invalid, Code: "weak_password", Message: i18n.M("problem.password-is-phrase")}
 		}
 	}
 	phc, err = r.Hasher.Hash(ctx, pw)
@@ -57,8 +58,8 @@ func (r *FactorRules) PasswordHash(ctx context.Context, u store.User, pw string)
 	return phc, "", nil
 }
 
-func invalidPhrase(detail string) *Error {
-	return &Error{Kind: Invalid, Code: "invalid_phrase", Detail: detail}
+func invalidPhrase(key string, args ...any) *Error {
+	return &Error{Kind: Invalid, Code: "invalid_phrase", Message: i18n.M(key, args...)}
 }
 
 // SealPhrase cleans a security phrase (package phrase), refuses one that is
@@ -68,7 +69,7 @@ func (r *FactorRules) SealPhrase(ctx context.Context, u store.User, raw string) 
 	if err != nil {
 		var inv *phrase.InvalidError
 		if errors.As(err, &inv) {
-			return nil, "invalid phrase: " + inv.Reason, invalidPhrase("The security phrase " + inv.Reason + ".")
+			return nil, "invalid phrase: " + inv.Reason, invalidPhrase("problem.invalid-phrase", inv.Message)
 		}
 		return nil, "", err
 	}
@@ -78,7 +79,7 @@ func (r *FactorRules) SealPhrase(ctx context.Context, u store.User, raw string) 
 			return nil, "", err
 		}
 		if same {
-			return nil, "invalid phrase: equals the password", invalidPhrase("The security phrase must not be your password.")
+			return nil, "invalid phrase: equals the password", invalidPhrase("problem.phrase-is-password")
 		}
 	}
 	sealed, err = r.Box.Seal([]byte(cleaned), factor.PhraseAD(u.ID))
@@ -145,8 +146,8 @@ func (r *FactorRules) StartTOTP(ctx context.Context, issuer string, u store.User
 
 var errTOTPReplaced = errors.New("pending TOTP secret replaced")
 
-func invalidOTP(detail string) *Error {
-	return &Error{Kind: Invalid, Code: "invalid_otp", Detail: detail}
+func invalidOTP(key string) *Error {
+	return &Error{Kind: Invalid, Code: "invalid_otp", Message: i18n.M(key)}
 }
 
 // ConfirmTOTP checks a code of u's pending secret and makes that secret the
@@ -156,7 +157,7 @@ func invalidOTP(detail string) *Error {
 func (r *FactorRules) ConfirmTOTP(ctx context.Context, u store.User, code string) (detail string, err error) {
 	pending := u.TOTPPending
 	if len(pending) == 0 {
-		return "no pending secret", invalidOTP("Set up the authenticator app first, then enter its code.")
+		return "no pending secret", invalidOTP("problem.totp-not-started")
 	}
 	secret, err := r.Box.Open(pending, factor.TOTPAD(u.ID))
 	if err != nil {
@@ -164,14 +165,14 @@ func (r *FactorRules) ConfirmTOTP(ctx context.Context, u store.User, code string
 	}
 	step, err := totp.Check(string(secret), factor.Digits(code), r.Now())
 	if errors.Is(err, totp.ErrInvalidCode) {
-		return "wrong code", invalidOTP("The code is not valid. Enter the current code from your authenticator app, and check that the time on your device is right.")
+		return "wrong code", invalidOTP("problem.totp-wrong-code")
 	}
 	if err != nil {
 		return "", err
 	}
 	if err := r.Users.AcceptTOTPStep(ctx, u.ID, step); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return "code already used", invalidOTP("This code has already been used. Wait for the next code and enter it.")
+			return "code already used", invalidOTP("problem.totp-code-used")
 		}
 		return "", err
 	}
@@ -183,7 +184,7 @@ func (r *FactorRules) ConfirmTOTP(ctx context.Context, u store.User, code string
 		return nil
 	})
 	if errors.Is(err, errTOTPReplaced) {
-		return "pending secret replaced", invalidOTP("A newer authenticator setup was started. Scan the new QR code and enter its code.")
+		return "pending secret replaced", invalidOTP("problem.totp-replaced")
 	}
 	if err != nil {
 		return "", err

@@ -15,6 +15,7 @@ import (
 	"mutualauth/server/passkey"
 	"mutualauth/server/totp"
 	"mutualauth/store"
+	"mutualauth/templates/i18n"
 )
 
 // Self holds the changes signed-in users make to their own account. Each
@@ -40,14 +41,14 @@ type Self struct {
 var (
 	// ErrSignedOut: the session's account is gone or disabled; the
 	// conversation ends as if the session were.
-	ErrSignedOut = &Error{Kind: Unauthenticated, Code: "unauthenticated", Detail: "Sign in first."}
+	ErrSignedOut = &Error{Kind: Unauthenticated, Code: "unauthenticated", Message: i18n.M("problem.sign-in-first")}
 	// ErrReauthRequired: the change needs a fresh re-authentication
 	// (NIST SP 800-63B §7.2).
 	ErrReauthRequired = &Error{Kind: Forbidden, Code: "reauth_required",
-		Detail: "Confirm it's you first: enter your password and a second factor. The confirmation lasts 5 minutes."}
-	errNothing    = &Error{Kind: NotFound, Code: "not_found", Detail: "There is nothing here."}
+		Message: i18n.M("problem.reauth-required")}
+	errNothing    = &Error{Kind: NotFound, Code: "not_found", Message: i18n.M("problem.not-found")}
 	errLastFactor = &Error{Kind: Conflict, Code: "last_factor",
-		Detail: "This is your only second factor. Add an authenticator app or another passkey before removing it."}
+		Message: i18n.M("problem.last-factor")}
 )
 
 // User loads the session's account: ErrSignedOut when it is deleted or

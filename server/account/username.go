@@ -10,6 +10,7 @@ import (
 	"github.com/mtibben/confusables"
 
 	"mutualauth/store"
+	"mutualauth/templates/i18n"
 )
 
 // ErrUsernameSyntax is returned for a username with a control character
@@ -98,7 +99,7 @@ func SingleScript(s string) bool {
 func CheckNewUsername(ctx context.Context, users store.Users, username string) error {
 	if !SingleScript(username) {
 		return &Error{Kind: Invalid, Code: "invalid_username", Err: ErrMixedScript,
-			Detail: "A username must be written in one script (not Latin mixed with Cyrillic, say)."}
+			Message: i18n.M("problem.mixed-script")}
 	}
 	skel := Skeleton(username)
 	const page = 500
@@ -110,7 +111,7 @@ func CheckNewUsername(ctx context.Context, users store.Users, username string) e
 		for _, u := range list {
 			if u.Username != username && Skeleton(u.Username) == skel {
 				return &Error{Kind: Invalid, Code: "invalid_username", Err: ErrLookAlike,
-					Detail: "This username looks like an existing one; choose another."}
+					Message: i18n.M("problem.look-alike")}
 			}
 		}
 		if len(list) == 0 || offset+len(list) >= total {

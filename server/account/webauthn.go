@@ -5,15 +5,16 @@ import (
 
 	"mutualauth/server/passkey"
 	"mutualauth/store"
+	"mutualauth/templates/i18n"
 )
 
 // ErrWebAuthnUnavailable: passkeys are off, since the server's public URL
 // has no domain name to serve as RP ID.
 var ErrWebAuthnUnavailable = &Error{Kind: Unavailable, Code: "webauthn_unavailable", Err: passkey.ErrUnavailable,
-	Detail: "Passkeys are not available on this server: its public URL must use a domain name, not an IP address."}
+	Message: i18n.M("problem.webauthn-unavailable")}
 
-func invalidCredential(detail string, cause error) *Error {
-	return &Error{Kind: Invalid, Code: "invalid_credential", Detail: detail, Err: cause}
+func invalidCredential(key string, cause error) *Error {
+	return &Error{Kind: Invalid, Code: "invalid_credential", Message: i18n.M(key), Err: cause}
 }
 
 // RegistrationRefused maps the errors of passkey.Ceremonies.
@@ -24,13 +25,13 @@ func RegistrationRefused(err error) (detail string, _ error) {
 	case errors.Is(err, passkey.ErrUnavailable):
 		return "passkeys are off", ErrWebAuthnUnavailable
 	case errors.Is(err, passkey.ErrNoCredential):
-		return "no credential", invalidCredential("The request has no credential.", nil)
+		return "no credential", invalidCredential("problem.no-credential-sent", nil)
 	case errors.Is(err, passkey.ErrNoCeremony):
-		return "no ceremony", invalidCredential("The passkey request has expired or was already used. Try again.", nil)
+		return "no ceremony", invalidCredential("problem.passkey-request-expired", nil)
 	case errors.Is(err, passkey.ErrInvalid):
-		return "registration refused", invalidCredential("The passkey could not be verified. Try again.", err)
+		return "registration refused", invalidCredential("problem.passkey-not-verified", err)
 	case errors.Is(err, store.ErrAlreadyExists):
-		return "credential already registered", invalidCredential("This passkey is already registered.", nil)
+		return "credential already registered", invalidCredential("problem.passkey-registered", nil)
 	}
 	return "", err
 }

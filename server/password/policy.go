@@ -3,11 +3,12 @@ package password
 import (
 	_ "embed"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"mutualauth/templates/i18n"
 )
 
 // Policy is the password policy of NIST SP 800-63B §3.1.1.2 and OWASP ASVS
@@ -30,9 +31,11 @@ const ProductName = "mutualauth"
 // ErrWeak matches every *WeakError with errors.Is.
 var ErrWeak = errors.New("password: weak password")
 
-// WeakError says why a password was refused, in words fit for the user.
+// WeakError says why a password was refused, in words fit for the user:
+// Message in the catalogs (templates/i18n), Reason its English.
 type WeakError struct {
-	Reason string
+	Reason  string
+	Message i18n.Message
 }
 
 func (e *WeakError) Error() string { return "password " + e.Reason }
@@ -40,8 +43,9 @@ func (e *WeakError) Error() string { return "password " + e.Reason }
 // Is makes errors.Is(err, ErrWeak) true for a *WeakError.
 func (e *WeakError) Is(target error) bool { return target == ErrWeak }
 
-func weak(format string, args ...any) error {
-	return &WeakError{Reason: fmt.Sprintf(format, args...)}
+func weak(key string, args ...any) error {
+	m := i18n.M(key, args...)
+	return &WeakError{Reason: m.English(), Message: m}
 }
 
 func (p Policy) limits() (minLen, maxLen int) {
@@ -80,29 +84,29 @@ func (p Policy) limits() (minLen, maxLen int) {
 //     refused.
 func (p Policy) Check(password string, contextWords ...string) error {
 	if !utf8.ValidString(password) {
-		return weak("is not valid text (invalid UTF-8)")
+		return weak("password.invalid-utf8")
 	}
 	minLen, maxLen := p.limits()
 	n := utf8.RuneCountInString(password)
 	if n < minLen {
-		return weak("must be at least %d characters long", minLen)
+		return weak("password.too-short", minLen)
 	}
 	if n > maxLen {
-		return weak("must be at most %d characters long", maxLen)
+		return weak("password.too-long", maxLen)
 	}
 	forms := foldedForms(password)
 	for _, f := range forms {
 		if isCommon(f) {
-			return weak("is too common: it is, or is built from, a frequently used password")
+			return weak("password.common")
 		}
 	}
 	if isSequence(forms[0]) {
-		return weak("is a run of consecutive characters")
+		return weak("password.sequence")
 	}
 	for _, part := range contextParts(append(contextWords, ProductName)) {
 		for _, f := range forms {
 			if (utf8.RuneCountInString(part) >= 4 && strings.Contains(f, part)) || f == part {
-				return weak("is built from the username, the display name or the service's name")
+				return weak("password.context")
 			}
 		}
 	}

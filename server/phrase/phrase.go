@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"mutualauth/templates/i18n"
 )
 
 // Length limits of a phrase, in code points after cleaning.
@@ -26,9 +28,11 @@ const SuggestionWords = 4
 // ErrInvalid matches every *InvalidError with errors.Is.
 var ErrInvalid = errors.New("phrase: invalid")
 
-// InvalidError says why a phrase was refused, in words fit for the user.
+// InvalidError says why a phrase was refused, in words fit for the user:
+// Message in the catalogs (templates/i18n), Reason its English.
 type InvalidError struct {
-	Reason string
+	Reason  string
+	Message i18n.Message
 }
 
 func (e *InvalidError) Error() string { return "security phrase " + e.Reason }
@@ -36,8 +40,9 @@ func (e *InvalidError) Error() string { return "security phrase " + e.Reason }
 // Is makes errors.Is(err, ErrInvalid) true for an *InvalidError.
 func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
 
-func invalid(format string, args ...any) error {
-	return &InvalidError{Reason: fmt.Sprintf(format, args...)}
+func invalid(key string, args ...any) error {
+	m := i18n.M(key, args...)
+	return &InvalidError{Reason: m.English(), Message: m}
 }
 
 const zeroWidthJoiner = '\u200d'
@@ -48,20 +53,20 @@ const zeroWidthJoiner = '\u200d'
 // points, or holds a control, format or line-separating character.
 func Clean(s string) (string, error) {
 	if !utf8.ValidString(s) {
-		return "", invalid("is not valid text")
+		return "", invalid("phrase.invalid-utf8")
 	}
 	s = strings.TrimSpace(norm.NFC.String(s))
 	for _, r := range s {
 		if unicode.In(r, unicode.Cc, unicode.Zl, unicode.Zp) || (unicode.Is(unicode.Cf, r) && r != zeroWidthJoiner) {
-			return "", invalid("must not contain control or formatting characters")
+			return "", invalid("phrase.control")
 		}
 	}
 	n := utf8.RuneCountInString(s)
 	if n < MinLength {
-		return "", invalid("must be at least %d characters long", MinLength)
+		return "", invalid("phrase.too-short", MinLength)
 	}
 	if n > MaxLength {
-		return "", invalid("must be at most %d characters long", MaxLength)
+		return "", invalid("phrase.too-long", MaxLength)
 	}
 	return s, nil
 }

@@ -25,9 +25,10 @@ const Cookie = "mutualauth_lang"
 
 // Catalog is every language's messages.
 type Catalog struct {
-	builder *catalog.Builder
-	matcher language.Matcher
-	keys    map[language.Tag][]string
+	builder  *catalog.Builder
+	matcher  language.Matcher
+	keys     map[language.Tag][]string
+	printers map[language.Tag]*Printer
 }
 
 // Load reads the embedded catalogs; a message that is neither a string nor
@@ -50,6 +51,10 @@ func Load() (*Catalog, error) {
 			c.keys[tag] = append(c.keys[tag], key)
 		}
 		sort.Strings(c.keys[tag])
+	}
+	c.printers = map[language.Tag]*Printer{}
+	for _, tag := range Languages {
+		c.printers[tag] = &Printer{Tag: tag, cat: c, p: message.NewPrinter(tag, message.Catalog(c.builder))}
 	}
 	return c, nil
 }
@@ -81,9 +86,32 @@ func (c *Catalog) Has(tag language.Tag, key string) bool {
 	return found
 }
 
-// Printer formats tag's messages.
+// Printer formats tag's messages; a language without a catalog gets
+// English. Printers are safe for concurrent use.
 func (c *Catalog) Printer(tag language.Tag) *Printer {
-	return &Printer{Tag: tag, cat: c, p: message.NewPrinter(tag, message.Catalog(c.builder))}
+	if p, ok := c.printers[tag]; ok {
+		return p
+	}
+	return c.printers[Languages[0]]
+}
+
+// Complete reports whether every catalog has every key m names, its
+// arguments' included.
+func (c *Catalog) Complete(m Message) bool {
+	if m.Key == "" {
+		return len(m.Args) == 1
+	}
+	for _, tag := range Languages {
+		if !c.Has(tag, m.Key) {
+			return false
+		}
+	}
+	for _, a := range m.Args {
+		if sub, ok := a.(Message); ok && !c.Complete(sub) {
+			return false
+		}
+	}
+	return true
 }
 
 // Match picks the language of a request: the language switch's cookie,
@@ -126,11 +154,37 @@ type Printer struct {
 }
 
 // T returns the message key formatted with args (fmt verbs; a plural
-// message picks its form by the first argument). A key the catalog lacks
-// comes out as "[key]", which the tests look for.
+// message picks its form by the first argument; a Message argument is put
+// into the same language first). A key the catalog lacks comes out as
+// "[key]", which the tests look for.
 func (p *Printer) T(key string, args ...any) string {
 	if !p.cat.Has(p.Tag, key) {
 		return "[" + key + "]"
 	}
+	cloned := false
+	for i, a := range args {
+		if m, ok := a.(Message); ok {
+			if !cloned { // the caller's slice stays as it was
+				args, cloned = slices.Clone(args), true
+			}
+			args[i] = p.Message(m)
+		}
+	}
 	return p.p.Sprintf(key, args...)
 }
+
+// Message puts m into the printer's language.
+func (p *Printer) Message(m Message) string {
+	if m.Key == "" {
+		if len(m.Args) == 1 {
+			if s, ok := m.Args[0].(string); ok {
+				return s
+			}
+		}
+		return fmt.Sprint(m.Args...)
+	}
+	return p.T(m.Key, m.Args...)
+}
+
+// Has reports whether the printer's catalog has key.
+func (p *Printer) Has(key string) bool { return p.cat.Has(p.Tag, key) }

@@ -1,6 +1,7 @@
 package i18n
 
 import (
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -119,6 +120,48 @@ func TestMatch(t *testing.T) {
 		}
 		if got := c.Match(r).String(); got != tc.want {
 			t.Errorf("Accept-Language %q, cookie %q: %s, want %s", tc.accept, tc.cookie, got, tc.want)
+		}
+	}
+}
+
+// A Message is put into words where it is shown, its Message arguments in
+// the same language; it crosses JSON with its arguments' types.
+func TestMessages(t *testing.T) {
+	c, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := M("problem.weak-password", M("password.too-short", 12))
+	if got := c.Printer(Languages[1]).Message(m); got != "Das Passwort muss mindestens 12 Zeichen lang sein." {
+		t.Errorf("German: %q", got)
+	}
+	if got := m.English(); got != "The password must be at least 12 characters long." {
+		t.Errorf("English: %q", got)
+	}
+	if got := c.Printer(Languages[1]).Message(Verbatim("as it is")); got != "as it is" {
+		t.Errorf("verbatim: %q", got)
+	}
+	if !c.Complete(m) || c.Complete(M("problem.weak-password", M("no.such-key"))) {
+		t.Error("Complete does not look into the arguments")
+	}
+	raw, err := json.Marshal(M("flash.admin-disabled", 2, "ina"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Message
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Printer(Languages[0]).Message(back); got != "ina is disabled; 2 sessions were ended." {
+		t.Errorf("after JSON: %q (%s)", got, raw)
+	}
+	if _, err := json.Marshal(M("x.y", 1.5)); err == nil {
+		t.Error("a float argument is encoded")
+	}
+	for _, bad := range []string{`{"k":"x.y","a":[true]}`, `{"k":"x.y","a":[1.5]}`, `{"k":"x.y","a":[null]}`,
+		`{"k":"x","a":[{"k":"x","a":[{"k":"x","a":[{"k":"x","a":[{"k":"x","a":[{"k":"x"}]}]}]}]}]}`} {
+		if json.Unmarshal([]byte(bad), &back) == nil {
+			t.Errorf("%s is read", bad)
 		}
 	}
 }
