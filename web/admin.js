@@ -4,8 +4,8 @@
 (function () {
   function copyFrom(input, button) {
     var done = function () {
-      button.textContent = "Copied";
-      setTimeout(function () { button.textContent = "Copy"; }, 2000);
+      button.textContent = MA.t("js.copied");
+      setTimeout(function () { button.textContent = MA.t("js.copy"); }, 2000);
     };
     var fallback = function () {
       input.focus();

@@ -27,18 +27,18 @@
 
   function refusal() {
     if (cfg.refusal) return cfg.refusal;
-    if (!cfg.hostOrigin || !cfg.clientId) return "the app's settings are missing";
+    if (!cfg.hostOrigin || !cfg.clientId) return MA.t("js.embed-no-settings");
     if (cfg.mode === "embed") {
-      if (window.parent === window) return "this page runs only inside an app's sign-in widget";
+      if (window.parent === window) return MA.t("js.embed-not-framed");
       // Where the browser tells (Chrome, Safari), the page around the frame
       // must be the site the app named; frame-ancestors already holds it to
       // the app's sites.
       var anc = window.location.ancestorOrigins;
       if (anc && anc.length > 0 && anc[0] !== cfg.hostOrigin) {
-        return "the page around this frame is " + anc[0] + ", not " + cfg.hostOrigin;
+        return MA.t("js.embed-wrong-ancestor", anc[0], cfg.hostOrigin);
       }
     }
-    if (cfg.mode === "popup" && !window.opener) return "this window was not opened by a sign-in widget";
+    if (cfg.mode === "popup" && !window.opener) return MA.t("js.embed-no-opener");
     return "";
   }
 
@@ -90,7 +90,7 @@
     popup = null;
     ["username-form", "who", "otp-form", "recovery-form", "password-form", "popup-offer", "error", "verified", "first-use"]
       .forEach(function (id) { MA.show($(id), false); });
-    $("popup-wait").textContent = "Signed in, in the new window.";
+    $("popup-wait").textContent = MA.t("js.embed-popup-done");
     MA.show($("popup-wait"), true);
     deliver(d.code);
   }
@@ -99,7 +99,7 @@
     popup = window.open(popupURL(), "mutualauth-login", "popup,width=480,height=720");
     if (!popup) {
       MA.show($("popup-wait"), false);
-      $("error").textContent = "The new window was blocked. Allow pop-ups for this site, or use a code.";
+      $("error").textContent = MA.t("js.embed-popup-blocked");
       MA.show($("error"), true);
       return;
     }

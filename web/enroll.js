@@ -227,15 +227,15 @@
   // its RFC 7638 thumbprint, and stores the kid in this origin's storage.
   async function pin(serverKey) {
     var uri = new URL(serverKey.jwks_uri, location.href);
-    if (uri.origin !== location.origin) throw new Error("the server key is published on another origin (" + uri.origin + ")");
+    if (uri.origin !== location.origin) throw new Error(MA.t("js.pin-other-origin", uri.origin));
     var res = await fetch(uri.href, { headers: { "Accept": "application/json" }, cache: "no-store" });
-    if (!res.ok) throw new Error("the key set could not be fetched (HTTP " + res.status + ")");
+    if (!res.ok) throw new Error(MA.t("js.pin-no-key-set", res.status));
     var set = await res.json();
     var key = (set.keys || []).filter(function (k) { return k.kid === serverKey.kid; })[0];
-    if (!key) throw new Error("the server named a key that its key set does not publish");
-    if (key.kty !== "EC" || key.crv !== "P-256" || !key.x || !key.y) throw new Error("the server key is not a P-256 key");
-    if (!window.crypto || !crypto.subtle) throw new Error("this browser cannot check keys on a page that is not served over HTTPS");
-    if (await MA.jwkThumbprint(key) !== key.kid) throw new Error("the key id is not the key's thumbprint");
+    if (!key) throw new Error(MA.t("js.pin-unpublished"));
+    if (key.kty !== "EC" || key.crv !== "P-256" || !key.x || !key.y) throw new Error(MA.t("js.pin-not-p256"));
+    if (!window.crypto || !crypto.subtle) throw new Error(MA.t("js.pin-no-https"));
+    if (await MA.jwkThumbprint(key) !== key.kid) throw new Error(MA.t("js.pin-thumbprint"));
     localStorage.setItem(PIN_KEY, key.kid);
     return key.kid;
   }

@@ -85,7 +85,7 @@
     page.stopKey = key || null;
     show(el.stopKey, !!key);
     if (key) {
-      el.stopKid.textContent = key.current || "(none)";
+      el.stopKid.textContent = key.current || MA.t("js.login-key-none");
       el.stopPinned.textContent = key.pinned || "";
       el.stopPinnedLabel.textContent = key.byHost ? MA.t("js.login-key-site") : MA.t("js.login-key-before");
       el.stopAdvice.textContent = key.byHost ?
@@ -168,13 +168,13 @@
       jwks = await fetchJSON("/.well-known/jwks.json");
       if (pinned && proof && keyOf(proof) !== pinned) handovers = await fetchHandovers();
     } catch (e) {
-      stop(NOT_VERIFIED, "the server's public keys could not be fetched");
+      stop(NOT_VERIFIED, MA.t("js.login-reason-keys-unreachable"));
       return null;
     }
     var result;
     try {
       if (!proof) {
-        var missing = new Error("the server sent no proof");
+        var missing = new Error(MA.t("js.login-reason-no-proof"));
         missing.reason = "missing";
         throw missing;
       }
@@ -189,17 +189,14 @@
     } catch (e) {
       if (e && e.reason === "key-changed") {
         var byHost = !!page.pinnedKey && e.message.indexOf(page.pinnedKey) >= 0;
-        stop(KEY_CHANGED, "the server signs with a key that no signed handover links to the key " +
-          (byHost ? "this site expects" : "this browser trusted") +
-          ". That happens when the old key was withdrawn, for example because it leaked, or when this is not the real server",
-          "key_changed", { current: keyOf(proof), pinned: byHost ? page.pinnedKey : stored, byHost: byHost });
-      } else stop(NOT_VERIFIED, e && e.reason ? e.message : "the proof could not be checked");
+        stop(KEY_CHANGED, MA.t(byHost ? "js.login-reason-key-site" : "js.login-reason-key-browser"), "key_changed", { current: keyOf(proof), pinned: byHost ? page.pinnedKey : stored, byHost: byHost });
+      } else stop(NOT_VERIFIED, e && e.reason ? e.message : MA.t("js.login-reason-unchecked"));
       return null;
     }
     if (tx !== t) return null; // a newer sign-in began meanwhile
     var phrase = typeof result.claims.phrase === "string" ? result.claims.phrase : "";
     if (phraseShown && !phrase) {
-      stop(NOT_VERIFIED, "the server said it showed your security phrase, but its signed proof does not carry one");
+      stop(NOT_VERIFIED, MA.t("js.login-reason-no-phrase"));
       return null;
     }
     if (!stored && !pinned) {
@@ -260,7 +257,7 @@
       // The password is asked only after a verified proof; the phrase is in
       // it only where a proxy could not have bought it (see the rule line).
       if (!tx.verified) {
-        stop(NOT_VERIFIED, "the server asked for the password before proving itself");
+        stop(NOT_VERIFIED, MA.t("js.login-reason-password-first"));
         return;
       }
       showStep("password-form", "password");
@@ -274,7 +271,7 @@
       if (next.indexOf("otp") >= 0) showStep("otp-form", "otp");
       else { showStep("otp-form", null); el.webauthnButton.focus(); }
     } else {
-      stop(NOT_VERIFIED, "the server asked for an unknown step");
+      stop(NOT_VERIFIED, MA.t("js.login-reason-unknown-step"));
     }
   }
 
@@ -362,7 +359,7 @@
     if (mine !== begins) return false; // a newer sign-in began meanwhile
     if (res.status !== 200 || !res.body) { failed(res, null); el.username.focus(); return false; }
     if (typeof res.body.login_id !== "string" || !res.body.login_id) {
-      stop(NOT_VERIFIED, "the server's answer is malformed");
+      stop(NOT_VERIFIED, MA.t("js.login-reason-malformed"));
       return false;
     }
     tx = { loginId: res.body.login_id, username: username, phrase: "", passkey: !username, next: res.body.next };
@@ -585,7 +582,7 @@
     });
     $("restart").addEventListener("click", function () { restart(""); });
     el.signout.addEventListener("click", signOut);
-    var refusal = page.mode ? (hooks.refusal ? hooks.refusal() : "the widget's script did not load") : "";
+    var refusal = page.mode ? (hooks.refusal ? hooks.refusal() : MA.t("js.login-reason-no-widget")) : "";
     if (refusal) {
       stop(CANNOT_RUN, refusal, "refused");
       return;

@@ -32,23 +32,24 @@
   var MAX_LIFETIME = 300; // seconds between iat and exp (API.md)
   var LEEWAY = 60; // seconds of clock skew tolerated on exp, as the Go verifier does
 
-  // Human-readable reasons, used by pages to say why they stopped.
+  // Human-readable reasons, used by pages to say why they stopped, from the
+  // catalogs (js.proof-*), as are the details that are words.
   MA.proofReasons = {
-    "malformed": "the server's proof is malformed",
-    "alg": "the proof is not signed with ES256",
-    "typ": "the proof has the wrong type",
-    "key-changed": "the server's key changed",
-    "unknown-key": "the proof's key is not among the server's published keys",
-    "thumbprint": "a published key does not match its own thumbprint",
-    "signature": "the proof's signature is invalid",
-    "high-s": "the proof's signature is in a malleated (high-S) form",
-    "issuer": "the proof was issued by another server",
-    "audience": "the proof was made for another site",
-    "nonce": "the proof does not answer this page's challenge",
-    "login-id": "the proof belongs to another sign-in",
-    "expired": "the proof has expired",
-    "lifetime": "the proof's validity period is wrong",
-    "no-webcrypto": "this browser cannot check signatures (WebCrypto is unavailable)"
+    "malformed": MA.t("js.proof-malformed"),
+    "alg": MA.t("js.proof-alg"),
+    "typ": MA.t("js.proof-typ"),
+    "key-changed": MA.t("js.proof-key-changed"),
+    "unknown-key": MA.t("js.proof-unknown-key"),
+    "thumbprint": MA.t("js.proof-thumbprint"),
+    "signature": MA.t("js.proof-signature"),
+    "high-s": MA.t("js.proof-high-s"),
+    "issuer": MA.t("js.proof-issuer"),
+    "audience": MA.t("js.proof-audience"),
+    "nonce": MA.t("js.proof-nonce"),
+    "login-id": MA.t("js.proof-login-id"),
+    "expired": MA.t("js.proof-expired"),
+    "lifetime": MA.t("js.proof-lifetime"),
+    "no-webcrypto": MA.t("js.proof-no-webcrypto")
   };
 
   function fail(reason, detail) {
@@ -70,11 +71,11 @@
     try {
       text = new TextDecoder("utf-8", { fatal: true }).decode(b64uBytes(seg));
     } catch (e) {
-      throw e.reason ? e : fail("malformed", "not UTF-8");
+      throw e.reason ? e : fail("malformed", MA.t("js.proof-d-not-utf8"));
     }
     var v;
-    try { v = JSON.parse(text); } catch (e) { throw fail("malformed", "not JSON"); }
-    if (!v || typeof v !== "object" || Array.isArray(v)) throw fail("malformed", "not a JSON object");
+    try { v = JSON.parse(text); } catch (e) { throw fail("malformed", MA.t("js.proof-d-not-json")); }
+    if (!v || typeof v !== "object" || Array.isArray(v)) throw fail("malformed", MA.t("js.proof-d-not-object"));
     return v;
   }
 
@@ -106,17 +107,17 @@
   // expected typ, no crit (RFC 7515 §4.1.11: extensions we do not
   // understand must be refused).
   function splitJWS(jws, typ) {
-    if (typeof jws !== "string") throw fail("malformed", "no proof");
+    if (typeof jws !== "string") throw fail("malformed", MA.t("js.proof-d-no-proof"));
     var parts = jws.split(".");
-    if (parts.length !== 3) throw fail("malformed", "not a compact JWS");
+    if (parts.length !== 3) throw fail("malformed", MA.t("js.proof-d-not-jws"));
     for (var i = 0; i < 3; i++) {
-      if (!B64U.test(parts[i])) throw fail("malformed", "not base64url");
+      if (!B64U.test(parts[i])) throw fail("malformed", MA.t("js.proof-d-not-b64u"));
     }
     var header = jsonSegment(parts[0]);
     if (header.alg !== ALG) throw fail("alg");
     if (header.typ !== typ) throw fail("typ");
     if (header.crit !== undefined) throw fail("malformed", "crit");
-    if (typeof header.kid !== "string" || header.kid === "") throw fail("malformed", "no kid");
+    if (typeof header.kid !== "string" || header.kid === "") throw fail("malformed", MA.t("js.proof-d-no-kid"));
     return { parts: parts, header: header };
   }
 
@@ -125,7 +126,7 @@
     if (!jwk || jwk.kty !== "EC" || jwk.crv !== "P-256" || jwk.d !== undefined ||
         typeof jwk.x !== "string" || typeof jwk.y !== "string" ||
         b64uBytes(jwk.x).length !== 32 || b64uBytes(jwk.y).length !== 32) {
-      throw fail("unknown-key", "not a public P-256 key");
+      throw fail("unknown-key", MA.t("js.proof-d-not-p256"));
     }
     if (await thumbprint(jwk) !== kid) throw fail("thumbprint", kid);
     return jwk;
@@ -135,14 +136,14 @@
   // (RFC 7515 §5.2) that verifies under jwk.
   async function verifySignature(parts, jwk) {
     var sig = b64uBytes(parts[2]);
-    if (sig.length !== 64) throw fail("signature", "not a 64-byte r||s value");
+    if (sig.length !== 64) throw fail("signature", MA.t("js.proof-d-sig-length"));
     if (hex(sig.subarray(32)) > HALF_ORDER) throw fail("high-s");
     var key;
     try {
       key = await crypto.subtle.importKey("jwk", { kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y },
         { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
     } catch (e) {
-      throw fail("unknown-key", "import failed");
+      throw fail("unknown-key", MA.t("js.proof-d-import"));
     }
     var input = new TextEncoder().encode(parts[0] + "." + parts[1]);
     var ok = await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, sig, input);
@@ -153,12 +154,12 @@
   // JWK is oldJwk) and returns {oldKid, newKid, newJwk}.
   async function verifyHandover(jws, oldKid, oldJwk, issuer) {
     var h = splitJWS(jws, HANDOVER_TYP);
-    if (h.header.kid !== oldKid) throw fail("key-changed", "handover from another key");
+    if (h.header.kid !== oldKid) throw fail("key-changed", MA.t("js.proof-d-handover-key"));
     await verifySignature(h.parts, oldJwk);
     var c = jsonSegment(h.parts[1]);
     if (c.iss !== issuer) throw fail("issuer", String(c.iss));
     if (c.old_kid !== oldKid || typeof c.new_kid !== "string" || typeof c.iat !== "number") {
-      throw fail("malformed", "handover claims");
+      throw fail("malformed", MA.t("js.proof-d-handover-claims"));
     }
     await publicKey(c.new_jwk, c.new_kid);
     return { oldKid: oldKid, newKid: c.new_kid, newJwk: c.new_jwk };
@@ -186,7 +187,7 @@
         queue.push({ kid: link.newKid, chain: cur.chain.concat([{ oldKid: link.oldKid, newKid: link.newKid }]) });
       }
     }
-    throw fail("key-changed", "no valid handover leads from the pinned key " + fromKid + " to key " + toKid);
+    throw fail("key-changed", MA.t("js.proof-d-no-chain", fromKid, toKid));
   };
 
   MA.verifyProof = async function (jws, want) {
@@ -199,11 +200,11 @@
     // need the pinned key among the published ones.
     if (want.pinnedKid) {
       if (!findKey(want.jwks, want.pinnedKid)) {
-        throw fail("key-changed", "the server no longer publishes the pinned key " + want.pinnedKid);
+        throw fail("key-changed", MA.t("js.proof-d-unpublished", want.pinnedKid));
       }
       if (kid !== want.pinnedKid) {
         if (!want.handovers) {
-          throw fail("key-changed", "this browser pinned key " + want.pinnedKid + ", the proof is signed by key " + kid);
+          throw fail("key-changed", MA.t("js.proof-d-other-key", want.pinnedKid, kid));
         }
         chain = await MA.followHandovers(want.pinnedKid, kid, want.handovers, want.jwks, want.issuer);
       }
@@ -217,7 +218,7 @@
     if (c.aud !== want.audience) throw fail("audience", String(c.aud));
     if (typeof c.nonce !== "string" || c.nonce !== want.nonce) throw fail("nonce");
     if (typeof want.loginId !== "string" || !want.loginId || c.login_id !== want.loginId) throw fail("login-id");
-    if (typeof c.exp !== "number" || typeof c.iat !== "number") throw fail("malformed", "iat and exp are required");
+    if (typeof c.exp !== "number" || typeof c.iat !== "number") throw fail("malformed", MA.t("js.proof-d-iat-exp"));
     if (c.exp < c.iat || c.exp - c.iat > MAX_LIFETIME) throw fail("lifetime");
     if (Date.now() / 1000 >= c.exp + LEEWAY) throw fail("expired");
     if (c.phrase !== undefined && typeof c.phrase !== "string") throw fail("malformed", "phrase");
