@@ -90,6 +90,9 @@ func (h *VerifyHandler) loginHint(r *http.Request) string {
 // characters (RFC 9110 §5.5: field values are visible characters), bidi
 // controls and invalid UTF-8.
 func headerValue(s string) string {
+	if printableASCII(s) {
+		return s
+	}
 	return strings.Map(func(r rune) rune {
 		switch {
 		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r):
@@ -99,4 +102,15 @@ func headerValue(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// printableASCII reports whether s is all visible ASCII or space, the usual
+// case, which headerValue passes as it is.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
