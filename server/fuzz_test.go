@@ -215,7 +215,11 @@ func FuzzAPIBodies(f *testing.F) {
 		if rec.Code >= 500 {
 			t.Fatalf("%s %s with %q: %d %s", r.method, r.path, body, rec.Code, rec.Body)
 		}
-		if rec.Header().Get("Content-Security-Policy") == "" || rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+		grant := r.path == verifyRoute && rec.Code == http.StatusOK
+		if grant && (rec.Header().Get("Cache-Control") != "no-store" || rec.Body.Len() != 0) {
+			t.Fatalf("%s %s: a grant with Cache-Control %q and %d body bytes", r.method, r.path, rec.Header().Get("Cache-Control"), rec.Body.Len())
+		}
+		if !grant && (rec.Header().Get("Content-Security-Policy") == "" || rec.Header().Get("X-Content-Type-Options") != "nosniff") {
 			t.Fatalf("%s %s: %d without the security headers", r.method, r.path, rec.Code)
 		}
 		if rec.Code >= 400 && strings.HasPrefix(r.path, "/api/") {

@@ -123,6 +123,30 @@ func newAdminSession(t *testing.T, e *countingEnv) (string, store.User) {
 
 // checkSecurityHeaders asserts the headers every response carries
 // (DESIGN.md "Bars"; ASVS 5.0 V3.4).
+// checkVerifyGrant checks a 200 of /auth/verify: it goes to the reverse
+// proxy alone, so it carries the forward-auth headers and no-store, no
+// body, and none of the headers meant for documents in a browser (an
+// empty answer has nothing to frame or sniff).
+func checkVerifyGrant(t *testing.T, what string, r httpReply) {
+	t.Helper()
+	if got := r.header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("%s: Cache-Control %q, want no-store", what, got)
+	}
+	if r.header.Get("Remote-User") == "" {
+		t.Errorf("%s: no Remote-User", what)
+	}
+	if len(r.body) != 0 {
+		t.Errorf("%s: a body of %d bytes", what, len(r.body))
+	}
+	for name := range r.header {
+		switch name {
+		case "Cache-Control", "Remote-User", "Remote-Name", "Remote-Groups", "Remote-Amr", "Date", "Content-Length":
+		default:
+			t.Errorf("%s: unexpected header %s on a grant", what, name)
+		}
+	}
+}
+
 func checkSecurityHeaders(t *testing.T, what string, r httpReply, https bool) {
 	t.Helper()
 	h := r.header
@@ -277,9 +301,14 @@ func sweep(t *testing.T, scheme string) {
 				!strings.Contains(string(r.body), `action="/account/signout"`) && !strings.Contains(string(r.body), `href="/account"`) {
 				t.Errorf("%s: a signed-in page without a way to sign out", what)
 			}
-			checkSecurityHeaders(t, what, r, https)
 			checkCookies(t, what, r, https)
-			if s.route != embedRoute || r.status != http.StatusOK {
+			switch {
+			case s.route == verifyRoute && r.status == http.StatusOK:
+				checkVerifyGrant(t, what, r)
+			case s.route == embedRoute && r.status == http.StatusOK:
+				checkSecurityHeaders(t, what, r, https)
+			default:
+				checkSecurityHeaders(t, what, r, https)
 				checkNotFramable(t, what, r)
 			}
 		}

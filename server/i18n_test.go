@@ -119,6 +119,10 @@ func TestGoTextsAreInEveryCatalog(t *testing.T) {
 	// data, not text for people) look the same and are left out.
 	literal := regexp.MustCompile(`"([a-z]+)\.([a-z0-9-]+)"`)
 	files := map[string]bool{"js": true, "css": true, "html": true, "json": true, "svg": true}
+	// Where the code takes a key, a literal must be one: English passed
+	// there by mistake would show as "[English]".
+	keyArg := regexp.MustCompile(`(?:NewProblem\([^,()]+,\s*"[^"]*",|badRequest\(|i18n\.M\(|flashOf\([^,()]+,|tr\(c,|invalid(?:OTP|Phrase|Credential)?\(|weak\()\s*"([^"]*)"\s*[,)]`)
+	keyArgs := 0
 	found := 0
 	err = filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err == nil && d.IsDir() && (path == "audit" || path == "testdata") {
@@ -130,6 +134,12 @@ func TestGoTextsAreInEveryCatalog(t *testing.T) {
 		src, err := os.ReadFile(path)
 		if err != nil {
 			return err
+		}
+		for _, m := range keyArg.FindAllStringSubmatch(string(src), -1) {
+			keyArgs++
+			if !cat.Complete(i18n.M(m[1])) {
+				t.Errorf("%s passes %q where a message key belongs", path, m[1])
+			}
 		}
 		for _, m := range literal.FindAllStringSubmatch(string(src), -1) {
 			if !namespaces[m[1]] || m[1] == "js" || files[m[2]] {
@@ -145,8 +155,8 @@ func TestGoTextsAreInEveryCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if found < 150 {
-		t.Fatalf("only %d message keys found in the Go code", found)
+	if found < 150 || keyArgs < 100 {
+		t.Fatalf("only %d message keys found in the Go code, %d of them where a key belongs", found, keyArgs)
 	}
 	// Keys the code puts together.
 	for _, m := range []string{"pwd", "otp", "hwk", "rec", "swk"} {

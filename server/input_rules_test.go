@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -67,6 +68,44 @@ func TestAdminRefusesLookAlikeAndMixedScriptUsernames(t *testing.T) {
 		map[string]any{"username": "\u0441\u043e\u0440\u0435"}), 422, "invalid_username")
 	// Re-inviting the same name is not a look-alike of itself.
 	adminCreated(t, "again", b.call("POST", "/api/v1/admin/users", map[string]any{"username": "mike"}))
+}
+
+// Admins creating look-alike usernames at the same moment: the store
+// reserves the skeleton as the user is created, so exactly one wins.
+func TestAdminConcurrentLookAlikesOneWins(t *testing.T) {
+	e := newLoginEnv(t, nil)
+	b := e.adminSignIn(e.enrollAdmin("root"))
+	// All Latin (digits are Common), so each passes the script rule alone.
+	names := []string{"mill", "rnill", "mi1l", "mil1", "mi11", "rni1l", "rnil1", "rni11"}
+	replies := make([]httpReply, len(names))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			replies[i] = b.call("POST", "/api/v1/admin/users", map[string]any{"username": name})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	created := 0
+	for i, r := range replies {
+		switch r.status {
+		case 201:
+			created++
+		case 422:
+			if p := r.problem(t); p.Code != "invalid_username" {
+				t.Errorf("%s: code %q, want invalid_username", names[i], p.Code)
+			}
+		default:
+			t.Errorf("%s: %d %s", names[i], r.status, r.body)
+		}
+	}
+	if created != 1 {
+		t.Errorf("%d of %d look-alike usernames were created, want 1", created, len(names))
+	}
 }
 
 func TestDisplayNameBidiControlsRefused(t *testing.T) {

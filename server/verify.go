@@ -26,16 +26,18 @@ type VerifyHandler struct {
 
 // ServeHTTP serves /auth/verify (any method, since proxies forward the
 // original one). It is the hottest route, so Server.ServeHTTP sends it here
-// directly, past echo and its middleware: it sets the security headers
-// itself and records its own metrics.
+// directly, past echo and its middleware: it sets the security headers of
+// its refusals itself and records its own metrics.
 func (h *VerifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	hdr := w.Header()
-	setSecurityHeaders(hdr, h.Sessions.Secure)
 	hdr["Cache-Control"] = noStore
 	status := http.StatusOK
 	s, err := h.Sessions.current(r)
 	if err != nil {
+		// Traefik and Caddy hand a refusal to the browser as it is, so it
+		// carries the headers of every page.
+		setSecurityHeaders(hdr, h.Sessions.Secure)
 		p := toProblem(err)
 		status = p.Status
 		if p.Status == http.StatusUnauthorized {
@@ -47,6 +49,11 @@ func (h *VerifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeProblem(w, r, p)
 	} else {
+		// A 200 goes to the proxy alone (nginx auth_request, Traefik
+		// ForwardAuth and Caddy forward_auth copy the Remote-* headers they
+		// are told to onto the upstream request), has no body, and is never
+		// shown by a browser as a document; the browser headers of
+		// setSecurityHeaders would only cost every protected request.
 		// One backing array for the four values.
 		v := [4]string{headerValue(s.Username), headerValue(s.DisplayName), headerValue(strings.Join(s.Groups, ",")),
 			headerValue(strings.Join(s.AMR, ","))}
@@ -83,6 +90,9 @@ func (h *VerifyHandler) loginHint(r *http.Request) string {
 // characters (RFC 9110 §5.5: field values are visible characters), bidi
 // controls and invalid UTF-8.
 func headerValue(s string) string {
+	if printableASCII(s) {
+		return s
+	}
 	return strings.Map(func(r rune) rune {
 		switch {
 		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r):
@@ -92,4 +102,15 @@ func headerValue(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// printableASCII reports whether s is all visible ASCII or space, the usual
+// case, which headerValue passes as it is.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }

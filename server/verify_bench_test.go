@@ -60,9 +60,9 @@ func BenchmarkVerifyHit(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		r := httptest.NewRequest(http.MethodGet, "/auth/verify", nil)
 		r.Header.Set("Cookie", "mutualauth_session="+tok)
-		w := &discardWriter{}
+		w := &discardWriter{h: make(http.Header, 16)}
 		for pb.Next() {
-			w.h = make(http.Header, 16)
+			clear(w.h)
 			h.ServeHTTP(w, r)
 			if w.status != http.StatusOK {
 				b.Fatalf("verify: %d", w.status)

@@ -24,13 +24,19 @@ type Durable interface {
 
 // Users holds accounts.
 type Users interface {
-	// CreateUser returns ErrAlreadyExists when the id or username is taken.
+	// CreateUser returns ErrAlreadyExists when the id or username is taken,
+	// and ErrLookAlike when the username's Skeleton is another user's:
+	// atomically, so that of concurrent creates of look-alike usernames
+	// exactly one succeeds. Pending users (invited, not yet enrolled) hold
+	// their username and its skeleton like any other.
 	CreateUser(ctx context.Context, u User) error
 	GetUser(ctx context.Context, id string) (User, error)
 	GetUserByUsername(ctx context.Context, username string) (User, error)
 	// UpdateUser reads the user, applies fn and writes the result in one
 	// transaction. If fn returns an error nothing is written and that error
 	// is returned. ID, CreatedAt and TOTPLastStep are not changed by it.
+	// A changed Username is held to CreateUser's rules (ErrAlreadyExists,
+	// ErrLookAlike).
 	UpdateUser(ctx context.Context, id string, fn func(*User) error) (User, error)
 	// ListUsers returns one page ordered by username and the total matching.
 	ListUsers(ctx context.Context, q UserQuery) ([]User, int, error)

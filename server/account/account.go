@@ -119,7 +119,7 @@ func IssueInvite(ctx context.Context, st store.Durable, now time.Time, req Invit
 	u, err := st.GetUserByUsername(ctx, username)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		if err := CheckNewUsername(ctx, st, username); err != nil {
+		if err := CheckNewUsername(username); err != nil {
 			return Invite{}, err
 		}
 		u = store.User{
@@ -127,8 +127,11 @@ func IssueInvite(ctx context.Context, st store.Durable, now time.Time, req Invit
 			CreatedAt: now, UpdatedAt: now,
 		}
 		if err := st.CreateUser(ctx, u); err != nil {
-			if errors.Is(err, store.ErrAlreadyExists) {
+			switch {
+			case errors.Is(err, store.ErrAlreadyExists):
 				return IssueInvite(ctx, st, now, req)
+			case errors.Is(err, store.ErrLookAlike):
+				return Invite{}, lookAlikeError()
 			}
 			return Invite{}, fmt.Errorf("create user: %w", err)
 		}

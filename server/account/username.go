@@ -1,15 +1,11 @@
 package account
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/mtibben/confusables"
-
-	"mutualauth/store"
 	"mutualauth/templates/i18n"
 )
 
@@ -39,10 +35,6 @@ func CheckUsernameSyntax(s string) error {
 	}
 	return nil
 }
-
-// Skeleton is the UTS #39 §4 confusable skeleton of a prepared username:
-// two usernames with equal skeletons look alike.
-func Skeleton(username string) string { return confusables.Skeleton(username) }
 
 // scriptsOf returns the scripts (Unicode Script property, UAX #24) of the
 // runes of s, leaving out Common and Inherited.
@@ -91,31 +83,22 @@ func SingleScript(s string) bool {
 	return false
 }
 
-// CheckNewUsername applies the rules for a username about to be created
-// (username already prepared by NormalizeUsername): ErrMixedScript when it
-// mixes scripts, ErrLookAlike when its skeleton equals that of an existing
-// username other than itself. It reads every user's name: creating users is
-// a rare admin action, and the check needs no column in the schema.
-func CheckNewUsername(ctx context.Context, users store.Users, username string) error {
+// CheckNewUsername applies the rule for a username about to be created
+// (username already prepared by NormalizeUsername) that needs no other
+// account: ErrMixedScript when it mixes scripts. That it must not look
+// like an existing username (equal store.Skeleton) is enforced by the
+// store as the user is created, atomically (store.ErrLookAlike, which
+// IssueInvite answers with lookAlikeError).
+func CheckNewUsername(username string) error {
 	if !SingleScript(username) {
 		return &Error{Kind: Invalid, Code: "invalid_username", Err: ErrMixedScript,
 			Message: i18n.M("problem.mixed-script")}
 	}
-	skel := Skeleton(username)
-	const page = 500
-	for offset := 0; ; offset += page {
-		list, total, err := users.ListUsers(ctx, store.UserQuery{Offset: offset, Limit: page})
-		if err != nil {
-			return fmt.Errorf("list users: %w", err)
-		}
-		for _, u := range list {
-			if u.Username != username && Skeleton(u.Username) == skel {
-				return &Error{Kind: Invalid, Code: "invalid_username", Err: ErrLookAlike,
-					Message: i18n.M("problem.look-alike")}
-			}
-		}
-		if len(list) == 0 || offset+len(list) >= total {
-			return nil
-		}
-	}
+	return nil
+}
+
+// lookAlikeError answers a username that looks like an existing one.
+func lookAlikeError() error {
+	return &Error{Kind: Invalid, Code: "invalid_username", Err: ErrLookAlike,
+		Message: i18n.M("problem.look-alike")}
 }

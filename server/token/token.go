@@ -43,8 +43,18 @@ func Hash(tok string) []byte {
 
 // HashHex returns Hash as lower-case hex.
 func HashHex(tok string) string {
-	h := sha256.Sum256([]byte(tok))
-	return hex.EncodeToString(h[:])
+	var h [sha256.Size]byte
+	if len(tok) <= EncodedLen {
+		// A token of the usual size is hashed from the stack: []byte(tok)
+		// would allocate for anything over 32 bytes, on every verify.
+		var b [EncodedLen]byte
+		h = sha256.Sum256(b[:copy(b[:], tok)])
+	} else {
+		h = sha256.Sum256([]byte(tok))
+	}
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], h[:])
+	return string(out[:])
 }
 
 // Valid reports whether tok has the shape of a token made by New: 43
@@ -53,8 +63,9 @@ func Valid(tok string) bool {
 	if len(tok) != EncodedLen {
 		return false
 	}
+	var src [EncodedLen]byte
 	var buf [Size + 2]byte
-	n, err := base64.RawURLEncoding.Strict().Decode(buf[:], []byte(tok))
+	n, err := base64.RawURLEncoding.Strict().Decode(buf[:], src[:copy(src[:], tok)])
 	return err == nil && n == Size
 }
 

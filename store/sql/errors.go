@@ -25,7 +25,7 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	for _, s := range []error{store.ErrNotFound, store.ErrAlreadyExists, store.ErrConflict, store.ErrUnavailable} {
+	for _, s := range []error{store.ErrNotFound, store.ErrAlreadyExists, store.ErrConflict, store.ErrLookAlike, store.ErrUnavailable} {
 		if errors.Is(err, s) {
 			return err
 		}
@@ -146,3 +146,21 @@ func (e *openError) Error() string {
 }
 
 func (e *openError) Unwrap() []error { return []error{store.ErrUnavailable, e.cause} }
+
+// skeletonIndex is the UNIQUE index on users.username_skeleton (migration
+// 0005).
+const skeletonIndex = "users_username_skeleton_key"
+
+// isSkeletonViolation reports whether err is a unique violation of
+// skeletonIndex. PostgreSQL names the index; SQLite names its column.
+func isSkeletonViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505" && pgErr.ConstraintName == skeletonIndex
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		return liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE && strings.Contains(liteErr.Error(), "users.username_skeleton")
+	}
+	return false
+}

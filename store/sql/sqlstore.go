@@ -47,7 +47,8 @@ var _ store.Durable = (*Store)(nil)
 // postgresql:// selects PostgreSQL; an empty one selects the SQLite file
 // mutualauth.db in dataDir (created with mode 0700 if missing);
 // sqlite://PATH and file:PATH name another SQLite file. When the database
-// cannot be reached the error wraps store.ErrUnavailable.
+// cannot be reached the error wraps store.ErrUnavailable. Open also fills
+// in the username skeletons that rows lack (backfillSkeletons).
 func Open(ctx context.Context, databaseURL string, dataDir string) (*Store, error) {
 	d, dsn, desc, hidden, err := resolve(databaseURL, dataDir)
 	if err != nil {
@@ -72,6 +73,10 @@ func Open(ctx context.Context, databaseURL string, dataDir string) (*Store, erro
 
 	s := &Store{db: db, d: d, desc: desc}
 	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", desc, &scrubbed{err: err, hidden: hidden})
+	}
+	if err := s.backfillSkeletons(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", desc, &scrubbed{err: err, hidden: hidden})
 	}

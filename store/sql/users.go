@@ -41,11 +41,30 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	if u.UpdatedAt.IsZero() {
 		u.UpdatedAt = u.CreatedAt
 	}
-	_, err := s.exec(ctx, s.db, "INSERT INTO users ("+userColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := s.exec(ctx, s.db, "INSERT INTO users ("+userColumns+", username_skeleton) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		u.ID, u.Username, u.DisplayName, string(u.Role), u.Disabled, u.Locked, u.PasswordHash,
 		bytesArg(u.Phrase), bytesArg(u.TOTPSecret), u.TOTPLastStep, bytesArg(u.TOTPPending),
-		s.d.timeArg(u.EnrolledAt), s.d.timeArg(u.CreatedAt), s.d.timeArg(u.UpdatedAt), u.Email)
+		s.d.timeArg(u.EnrolledAt), s.d.timeArg(u.CreatedAt), s.d.timeArg(u.UpdatedAt), u.Email,
+		store.Skeleton(u.Username))
+	if isSkeletonViolation(err) {
+		return s.lookAlike(ctx, "create user", "id = ? OR username = ?", u.ID, u.Username)
+	}
 	return wrap("create user", err)
+}
+
+// lookAlike reports a violation of the skeleton index: ErrLookAlike, or
+// ErrAlreadyExists when a user matching taken (a condition on users) exists,
+// since a database may check the skeleton index before the id's or the
+// username's and an exact duplicate must read as one.
+func (s *Store) lookAlike(ctx context.Context, op, taken string, args ...any) error {
+	var exists bool
+	if err := s.queryRow(ctx, s.db, "SELECT EXISTS (SELECT 1 FROM users WHERE "+taken+")", args...).Scan(&exists); err != nil {
+		return wrap(op, err)
+	}
+	if exists {
+		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrAlreadyExists)
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, store.ErrLookAlike)
 }
 
 // GetUser returns the user with this id.
@@ -78,20 +97,27 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		}
 		u.ID, u.CreatedAt, u.TOTPLastStep = old.ID, old.CreatedAt, old.TOTPLastStep
 		u.UpdatedAt = now()
-		_, err = s.exec(ctx, tx, `UPDATE users SET username = ?, display_name = ?, role = ?, disabled = ?, locked = ?,
-			password_hash = ?, phrase = ?, totp_secret = ?, totp_pending = ?, enrolled_at = ?, updated_at = ?, email = ?
-			WHERE id = ?`,
-			u.Username, u.DisplayName, string(u.Role), u.Disabled, u.Locked,
+		args := []any{u.Username, u.DisplayName, string(u.Role), u.Disabled, u.Locked,
 			u.PasswordHash, bytesArg(u.Phrase), bytesArg(u.TOTPSecret), bytesArg(u.TOTPPending),
-			s.d.timeArg(u.EnrolledAt), s.d.timeArg(u.UpdatedAt), u.Email, u.ID)
-		if err != nil {
-			return err
+			s.d.timeArg(u.EnrolledAt), s.d.timeArg(u.UpdatedAt), u.Email}
+		// The skeleton is written only with a new username: a row left
+		// without one by backfillSkeletons keeps NULL until it can have it.
+		skeleton := ""
+		if u.Username != old.Username {
+			skeleton = ", username_skeleton = ?"
+			args = append(args, store.Skeleton(u.Username))
 		}
+		_, err = s.exec(ctx, tx, `UPDATE users SET username = ?, display_name = ?, role = ?, disabled = ?, locked = ?,
+			password_hash = ?, phrase = ?, totp_secret = ?, totp_pending = ?, enrolled_at = ?, updated_at = ?, email = ?`+skeleton+`
+			WHERE id = ?`, append(args, u.ID)...)
 		out = u
-		return nil
+		return err
 	})
 	if fnErr != nil {
 		return store.User{}, fnErr
+	}
+	if isSkeletonViolation(err) {
+		return store.User{}, s.lookAlike(ctx, "update user", "username = ? AND id <> ?", out.Username, id)
 	}
 	if err != nil {
 		return store.User{}, wrap("update user", err)

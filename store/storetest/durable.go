@@ -34,7 +34,8 @@ type UserDeleter interface {
 // single-record updates and deletes of unknown records return ErrNotFound;
 // a signing key KID is unique like its generation; ListAudit treats Since
 // as inclusive and Until as exclusive and matches Action as a
-// case-sensitive prefix; ListUsers searches case-insensitively (at least
+// case-sensitive prefix; a rename frees the old username's skeleton, and
+// so does DeleteUser; ListUsers searches case-insensitively (at least
 // for ASCII) and treats LIKE wildcards in the search as plain characters.
 func RunDurable(t *testing.T, newStore func(t *testing.T) store.Durable) {
 	tests := []struct {
@@ -46,6 +47,8 @@ func RunDurable(t *testing.T, newStore func(t *testing.T) store.Durable) {
 		{"UpdateUser", durUpdateUser},
 		{"UpdateUserFnError", durUpdateUserFnError},
 		{"UpdateUserConcurrent", durUpdateUserConcurrent},
+		{"UserLookAlike", durUserLookAlike},
+		{"UserLookAlikeConcurrent", durUserLookAlikeConcurrent},
 		{"ListUsers", durListUsers},
 		{"ListUsersWildcards", durListUsersWildcards},
 		{"ListUsersDefaultLimit", durListUsersDefaultLimit},
