@@ -38,6 +38,8 @@ type Store struct {
 	desc string
 	// timeout bounds each query and transaction (SetTimeout).
 	timeout time.Duration
+	// stmts holds prepared statements on SQLite (nil on PostgreSQL).
+	stmts *stmtCache
 }
 
 var _ store.Durable = (*Store)(nil)
@@ -72,6 +74,9 @@ func Open(ctx context.Context, databaseURL string, dataDir string) (*Store, erro
 	}
 
 	s := &Store{db: db, d: d, desc: desc}
+	if d.name == sqliteDialect.name {
+		s.stmts = &stmtCache{}
+	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", desc, &scrubbed{err: err, hidden: hidden})
@@ -171,6 +176,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the connection pool.
 func (s *Store) Close() error {
+	if s.stmts != nil {
+		s.stmts.close()
+	}
 	return s.db.Close()
 }
 
@@ -195,7 +203,8 @@ func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 func (s *Store) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return q.ExecContext(ctx, s.d.rebind(query), args...)
+	query = s.d.rebind(query)
+	return s.on(ctx, q, query).ExecContext(ctx, query, args...)
 }
 
 // boundRows are rows whose deadline ends with Close.
@@ -211,7 +220,8 @@ func (r *boundRows) Close() error {
 
 func (s *Store) query(ctx context.Context, q querier, query string, args ...any) (*boundRows, error) {
 	ctx, cancel := s.bound(ctx)
-	rows, err := q.QueryContext(ctx, s.d.rebind(query), args...)
+	query = s.d.rebind(query)
+	rows, err := s.on(ctx, q, query).QueryContext(ctx, query, args...)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -232,7 +242,8 @@ func (r boundRow) Scan(dest ...any) error {
 
 func (s *Store) queryRow(ctx context.Context, q querier, query string, args ...any) boundRow {
 	ctx, cancel := s.bound(ctx)
-	return boundRow{row: q.QueryRowContext(ctx, s.d.rebind(query), args...), cancel: cancel}
+	query = s.d.rebind(query)
+	return boundRow{row: s.on(ctx, q, query).QueryRowContext(ctx, query, args...), cancel: cancel}
 }
 
 // querier is a *sql.DB or a *sql.Tx.
