@@ -76,49 +76,65 @@ func redisCPU(ctx context.Context, c *redis.Client) (time.Duration, error) {
 
 // CPUShare is how many cores each party used on average during a phase.
 // Machine is all the cores' busy time (/proc/stat), which also counts the
-// kernel's network work for the three and any other process.
+// kernel's network work for the three and any other process. IOWait is
+// time cores sat idle while a disk write was pending (SQLite's fsyncs),
+// Steal time the hypervisor gave this virtual machine's cores to others
+// (counted in Machine): both explain a phase that got less of the machine
+// than its load asked for.
 type CPUShare struct {
 	Server  float64 `json:"server_cores"`
 	Redis   float64 `json:"redis_cores"`
 	Load    float64 `json:"load_generator_cores"`
 	Machine float64 `json:"machine_busy_cores"`
+	IOWait  float64 `json:"iowait_cores"`
+	Steal   float64 `json:"steal_cores"`
 }
 
 func (c CPUShare) String() string {
-	return fmt.Sprintf("server %.2f, redis %.2f, load generator %.2f cores; machine busy %.2f cores",
-		c.Server, c.Redis, c.Load, c.Machine)
+	return fmt.Sprintf("server %.2f, redis %.2f, load generator %.2f cores; machine busy %.2f cores (steal %.2f), iowait %.2f",
+		c.Server, c.Redis, c.Load, c.Machine, c.Steal, c.IOWait)
 }
 
-// machineBusy returns the busy time of all cores together: the first line
-// of /proc/stat (proc(5)) less idle and iowait.
-func machineBusy() (time.Duration, error) {
+// machineTimes is the first line of /proc/stat summed up.
+type machineTimes struct{ busy, iowait, steal time.Duration }
+
+// machineBusy returns the times of all cores together: busy (the first
+// line of /proc/stat, proc(5), less idle and iowait), iowait and steal.
+func machineBusy() (machineTimes, error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, err
+		return machineTimes{}, err
 	}
-	return parseProcStatBusy(string(b))
+	return parseProcStat(string(b))
 }
 
-func parseProcStatBusy(s string) (time.Duration, error) {
+func parseProcStat(s string) (machineTimes, error) {
 	line, _, _ := strings.Cut(s, "\n")
 	f := strings.Fields(line)
 	if len(f) < 9 || f[0] != "cpu" {
-		return 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+		return machineTimes{}, fmt.Errorf("/proc/stat: unexpected first line %q", line)
 	}
-	var busy int64
+	var busy, iowait, steal int64
 	// user nice system idle iowait irq softirq steal [guest guest_nice];
 	// guest time is already in user.
 	for i, v := range f[1:9] {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("/proc/stat: %w", err)
+			return machineTimes{}, fmt.Errorf("/proc/stat: %w", err)
 		}
-		if i == 3 || i == 4 {
-			continue
+		switch i {
+		case 3:
+		case 4:
+			iowait = n
+		case 7:
+			steal = n
+			busy += n
+		default:
+			busy += n
 		}
-		busy += n
 	}
-	return time.Duration(busy) * time.Second / clockTicks, nil
+	tick := func(n int64) time.Duration { return time.Duration(n) * time.Second / clockTicks }
+	return machineTimes{busy: tick(busy), iowait: tick(iowait), steal: tick(steal)}, nil
 }
 
 // cpuMeter samples the three parties' CPU time around a phase.
@@ -128,8 +144,9 @@ type cpuMeter struct {
 }
 
 type cpuSample struct {
-	at                           time.Time
-	server, redis, load, machine time.Duration
+	at                  time.Time
+	server, redis, load time.Duration
+	machine             machineTimes
 }
 
 func (m *cpuMeter) sample(ctx context.Context) cpuSample {
@@ -152,6 +169,8 @@ func share(a, b cpuSample) CPUShare {
 		Server:  (b.server - a.server).Seconds() / wall,
 		Redis:   (b.redis - a.redis).Seconds() / wall,
 		Load:    (b.load - a.load).Seconds() / wall,
-		Machine: (b.machine - a.machine).Seconds() / wall,
+		Machine: (b.machine.busy - a.machine.busy).Seconds() / wall,
+		IOWait:  (b.machine.iowait - a.machine.iowait).Seconds() / wall,
+		Steal:   (b.machine.steal - a.machine.steal).Seconds() / wall,
 	}
 }

@@ -91,11 +91,11 @@ Transfer/sec:      8.84MB
 
 func TestParseProcStatBusy(t *testing.T) {
 	// 100 user, 10 nice, 40 system, 500 idle, 20 iowait, 5 irq, 15 softirq, 10 steal.
-	d, err := parseProcStatBusy("cpu  100 10 40 500 20 5 15 10 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
+	m, err := parseProcStat("cpu  100 10 40 500 20 5 15 10 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d != 1800*time.Millisecond {
-		t.Errorf("busy %v, want 1.8s (180 ticks)", d)
+	if m.busy != 1800*time.Millisecond || m.iowait != 200*time.Millisecond || m.steal != 100*time.Millisecond {
+		t.Errorf("busy %v, iowait %v, steal %v; want 1.8s, 200ms, 100ms", m.busy, m.iowait, m.steal)
 	}
 }
