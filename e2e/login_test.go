@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -339,11 +340,35 @@ func loginOpen(t *testing.T, ctx context.Context, s *Server, query string) {
 	loginWaitFor(t, ctx, "verified", "stop")
 }
 
-// loginType types text and then Enter into the field, as a keyboard user does.
+// loginType types text and then Enter into the field, as a keyboard user
+// does. It presses Enter only once the field holds the text: on a loaded
+// machine, keys sent to a frame of another site (the widget) can be lost
+// while the frame's process gets its input routing, and Enter on a field
+// left empty only asks for the username again. Lost keys are typed again,
+// up to three times.
 func loginType(t *testing.T, ctx context.Context, id, text string) {
 	t.Helper()
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID(id), text+"\r")); err != nil {
-		t.Fatalf("type into #%s: %v", id, err)
+	sel := chromedp.ID(id)
+	holds := `(() => { const e = document.getElementById(` + strconv.Quote(id) + `), t = ` + strconv.Quote(text) + `;
+		return !!e && e.value === (e.maxLength > 0 ? t.slice(0, e.maxLength) : t); })()`
+	for try := 1; ; try++ {
+		if err := chromedp.Do(ctx, chromedp.SendKeys(sel, text)); err != nil {
+			t.Fatalf("type into #%s: %v", id, err)
+		}
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](holds, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(3*time.Second)))
+		if err == nil {
+			break
+		}
+		if try == 3 {
+			t.Fatalf("typed into #%s three times, and it does not hold the text", id)
+		}
+		t.Logf("#%s did not get the keys typed (try %d); typing again", id, try)
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const e = document.getElementById(`+strconv.Quote(id)+`); if (e) e.value = ""; return true; })()`)); err != nil {
+			t.Fatalf("clear #%s: %v", id, err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(sel, "\r")); err != nil {
+		t.Fatalf("press Enter in #%s: %v", id, err)
 	}
 }
 
@@ -1111,4 +1136,36 @@ func highSJWS(t *testing.T, jws string) string {
 	s := new(big.Int).Sub(n, new(big.Int).SetBytes(sig[32:]))
 	s.FillBytes(sig[32:])
 	return parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// TestLoginPageWithoutScript: the username form appears only once the
+// script runs. Typed into before that, the browser would submit it itself
+// (a GET of the page with the username in its URL) and the sign-in would
+// never begin; without JavaScript the page says why it cannot sign in.
+func TestLoginPageWithoutScript(t *testing.T) {
+	s := startServer(t, ServerOptions{})
+	ctx := newBrowser(t)
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatalf("disable JavaScript: %v", err)
+	}
+	do(t, ctx, "open /login", chromedp.Navigate(s.URL()+"/login"), chromedp.WaitReady(chromedp.CSS("body")))
+	state := func() (formShown, noscriptShown bool) {
+		r := eval[[]bool](t, ctx, `(() => {
+			const f = document.getElementById("username-form");
+			const n = [...document.querySelectorAll("p.error")].find(p => p.textContent.includes("JavaScript"));
+			return [!!f && !f.hidden && f.getClientRects().length > 0, !!n && n.getClientRects().length > 0];
+		})()`)
+		return r[0], r[1]
+	}
+	if form, msg := state(); form || !msg {
+		t.Errorf("without JavaScript: username form shown %v, the needs-JavaScript message shown %v; want false, true", form, msg)
+	}
+	screenshot(t, ctx, "without-javascript")
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: false}); err != nil {
+		t.Fatalf("enable JavaScript: %v", err)
+	}
+	loginOpen(t, ctx, s, "")
+	if form, msg := state(); !form || msg {
+		t.Errorf("with JavaScript: username form shown %v, the needs-JavaScript message shown %v; want true, false", form, msg)
+	}
 }

@@ -587,6 +587,10 @@
       stop(CANNOT_RUN, refusal, "refused");
       return;
     }
+    // The form is shown only now: typed into before the script ran, it
+    // would be submitted by the browser itself (a GET of this page with the
+    // username in its URL) instead of beginning a sign-in.
+    show($("username-form"), true);
     // A frame does not take the focus from the page around it.
     if (page.mode !== "embed") el.username.focus();
     beginPasskey();
