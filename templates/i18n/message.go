@@ -34,12 +34,13 @@ var loadDefault = sync.OnceValues(Load)
 func Default() (*Catalog, error) { return loadDefault() }
 
 // English puts m into English, the language of the API's problem details
-// and of the logs. The embedded catalogs load in every binary whose tests
-// passed; that they do not is a build error, reported by panicking.
+// and of the logs. Should the embedded catalogs not load (the server then
+// refuses to start: templates.Parse reports it), m comes out as "[key]", as
+// a key missing from a catalog does.
 func (m Message) English() string {
 	c, err := Default()
 	if err != nil {
-		panic(err)
+		return "[" + m.Key + "]"
 	}
 	return c.Printer(Languages[0]).Message(m)
 }
